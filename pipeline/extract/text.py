@@ -1,0 +1,165 @@
+"""Plain text and Markdown: paragraphs from blank lines, pages from form feeds or page markers.
+
+A text file is one page unless it carries page markers (a form feed, or a line
+such as "--- page 3 ---" or "[Page 3]"). Markdown structure (`#` headings,
+lists, pipe tables, links, emphasis) is read in .txt files too, since text
+exported from web pages and PDFs often carries it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.clean import bullet_start, collapse_spaces, join_wrapped_lines, normalise_characters
+from pipeline.types import Block, BlockKind
+
+PAGE_MARKER = re.compile(r"^\s*(?:-{2,}\s*)?\[?\s*page\s+(\d{1,5})\s*\]?(?:\s*-{2,})?\s*$", re.IGNORECASE | re.MULTILINE)
+MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|={3,})\s*$")
+MD_TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+MD_TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
+MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
+SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
+SENTENCE_END = re.compile(r"[.,;:!?\"”’)]$")
+
+#: A paragraph reads as a heading when it is one short line that does not end a sentence.
+HEADING_MAX_CHARS = 100
+HEADING_MAX_WORDS = 14
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes as UTF-8 (with or without BOM), falling back to Windows-1252."""
+    if b"\x00" in data[:4096]:
+        raise ValueError("binary content (NUL bytes), not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def parse_text(text: str) -> tuple[list[Block], int]:
+    """Split text into blocks with page numbers; returns (blocks, page_count)."""
+    pages = split_pages(normalise_characters(text.replace("\r\n", "\n").replace("\r", "\n")))
+    blocks = [block for number, page_text in pages for block in parse_page(page_text, number)]
+    return join_continuations(blocks), max((number for number, _ in pages), default=1)
+
+
+def join_continuations(blocks: list[Block]) -> list[Block]:
+    """Rejoin a paragraph that a stray blank line cut mid-sentence ("...looking at the same" / "things and...").
+
+    A block that starts in lower case continues the paragraph or list item
+    before it, when that one does not end a sentence.
+    """
+    joined: list[Block] = []
+    for block in blocks:
+        previous = joined[-1] if joined else None
+        if (previous is not None and block.kind is BlockKind.PARAGRAPH and block.text[:1].islower()
+                and previous.kind in (BlockKind.PARAGRAPH, BlockKind.LIST_ITEM)
+                and not re.search(r"[.!?:]['\"”’)]*$", previous.text)):
+            joined[-1] = Block(text=join_wrapped_lines([previous.text, block.text]), page=previous.page,
+                               kind=previous.kind)
+        else:
+            joined.append(block)
+    return joined
+
+
+def split_pages(text: str) -> list[tuple[int, str]]:
+    """Cut at form feeds and explicit page markers; a marker names the page that follows it."""
+    pieces: list[tuple[int, str]] = []
+    number, position = 1, 0
+    for marker in PAGE_MARKER.finditer(text):
+        pieces.append((number, text[position:marker.start()]))
+        number, position = int(marker.group(1)), marker.end()
+    pieces.append((number, text[position:]))
+    pages: list[tuple[int, str]] = []
+    for start_number, piece in pieces:
+        for offset, sheet in enumerate(piece.split("\f")):
+            pages.append((max(1, start_number + offset), sheet))
+    return [(n, sheet) for n, sheet in pages if sheet.strip()] or [(1, "")]
+
+
+def parse_page(text: str, page: int) -> list[Block]:
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n[ \t]*\n", text):
+        blocks.extend(parse_chunk(chunk.split("\n"), page))
+    return blocks
+
+
+def parse_chunk(lines: list[str], page: int) -> list[Block]:
+    """Turn the lines between two blank lines into headings, list items, table rows and paragraphs."""
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+    item: list[str] | None = None
+
+    def flush() -> None:
+        nonlocal paragraph, item
+        if paragraph:
+            blocks.append(Block(text=inline_markdown(join_wrapped_lines(paragraph)), page=page))
+        if item:
+            blocks.append(Block(text=inline_markdown(join_wrapped_lines(item)), page=page, kind=BlockKind.LIST_ITEM))
+        paragraph, item = [], None
+
+    lines = [line for line in lines if line.strip() and not MD_RULE.match(line)]
+    if len(lines) > 1 and is_run_in_heading(lines[0], lines[1]):
+        blocks.append(Block(text=inline_markdown(lines[0]), page=page, kind=BlockKind.HEADING,
+                            level=2 if SECTION_NUMBER.match(lines[0].strip()) else 1))
+        lines = lines[1:]
+    for line in lines:
+        heading = MD_HEADING.match(line)
+        table_row = MD_TABLE_ROW.match(line)
+        bullet_at = bullet_start(line)
+        if heading:
+            flush()
+            title = inline_markdown(heading.group(2))
+            if title:
+                blocks.append(Block(text=title, page=page, kind=BlockKind.HEADING, level=len(heading.group(1))))
+        elif table_row:
+            flush()
+            if not MD_TABLE_SEPARATOR.match(table_row.group(1)):
+                cells = [inline_markdown(collapse_spaces(cell)) for cell in table_row.group(1).split("|")]
+                blocks.append(Block(text=" | ".join(c for c in cells if c), page=page, kind=BlockKind.TABLE_ROW))
+        elif bullet_at is not None:
+            flush()
+            item = [line[bullet_at:]]
+        elif item is not None:
+            item.append(line)
+        else:
+            paragraph.append(line)
+    flush()
+    return [promote_heading(block) for block in blocks if block.text]
+
+
+def is_run_in_heading(first: str, second: str) -> bool:
+    """A short title line directly above an unwrapped paragraph line (web-page text) is a heading.
+
+    In wrapped text every line is short, so the line below must be far longer
+    than any heading for the first line to count.
+    """
+    return looks_like_heading(first.strip()) and len(second.strip()) > 2 * HEADING_MAX_CHARS \
+        and bullet_start(first) is None and not MD_HEADING.match(first) and not MD_TABLE_ROW.match(first)
+
+
+def promote_heading(block: Block) -> Block:
+    """A lone short line that does not end like a sentence is a heading in plain text."""
+    if block.kind is not BlockKind.PARAGRAPH or not looks_like_heading(block.text):
+        return block
+    level = 2 if SECTION_NUMBER.match(block.text) else 1
+    return Block(text=block.text, page=block.page, kind=BlockKind.HEADING, level=level)
+
+
+def looks_like_heading(text: str) -> bool:
+    if len(text) > HEADING_MAX_CHARS or len(text.split()) > HEADING_MAX_WORDS:
+        return False
+    if SENTENCE_END.search(text) or "://" in text or not text[0].isalnum():
+        return False
+    return text[0].isupper() or bool(SECTION_NUMBER.match(text))
+
+
+def inline_markdown(text: str) -> str:
+    """Drop link targets, emphasis markers and escapes, keeping the words."""
+    text = MD_LINK.sub(lambda m: m.group(1), text)
+    for _ in range(2):
+        text = MD_EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or "", text)
+    return collapse_spaces(MD_ESCAPE.sub(r"\1", text))

@@ -1,0 +1,130 @@
+"""Stage 2, segment: Document -> Passages the classifier can judge one at a time.
+
+A passage should be small enough that a match points a reviewer at the right
+sentences, and large enough to carry one idea with its context:
+- a paragraph is one passage unless it is long; long paragraphs are cut into
+  windows of a few sentences (spaCy's rule-based sentencizer);
+- list items keep the sentence that introduced the list (`lead_in`), and short
+  consecutive items are read together;
+- headings are not passages but give every passage its heading path; a heading
+  long enough to be a statement ("The quality of relationships ... must be
+  prioritised") is also read as a passage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import spacy
+from spacy.language import Language
+
+from pipeline.types import Block, BlockKind, Document, Passage
+
+#: Paragraphs up to this many sentences and characters stay whole.
+MAX_SENTENCES = 4
+MAX_CHARS = 900
+#: Sentences per window when a paragraph is cut.
+WINDOW_SENTENCES = 3
+#: Consecutive short list items (each under LIST_SHORT_ITEM_CHARS) are read together up to this length;
+#: longer items stand alone so that evidence points at the one item that matched.
+LIST_GROUP_CHARS = 400
+LIST_SHORT_ITEM_CHARS = 100
+#: A heading with at least this many words reads as a statement and becomes a passage too.
+STATEMENT_HEADING_WORDS = 7
+HEADING_PATH_SEPARATOR = " › "
+
+
+def build_sentencizer() -> Language:
+    """A blank English pipeline with the rule-based sentencizer: no model, nothing downloaded."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+@dataclass
+class Segmenter:
+    """Cuts Documents into Passages; holds the spaCy pipeline so it is built once per run."""
+
+    nlp: Language | None = None
+
+    def __post_init__(self) -> None:
+        if self.nlp is None:
+            self.nlp = build_sentencizer()
+
+    def segment(self, document: Document) -> list[Passage]:
+        passages: list[Passage] = []
+        headings: list[Block] = []
+        lead_in = ""
+        blocks = [block for block in document.blocks if block.kind not in (BlockKind.HEADER, BlockKind.FOOTER)]
+        index = 0
+        while index < len(blocks):
+            block = blocks[index]
+            if block.kind is BlockKind.HEADING:
+                headings = [h for h in headings if h.level < block.level] + [block]
+                lead_in = ""
+                if len(block.text.split()) >= STATEMENT_HEADING_WORDS:
+                    passages.append(self.make_passage(document, passages, [block], heading_path(headings[:-1])))
+                index += 1
+                continue
+            path = heading_path(headings)
+            if block.kind is BlockKind.LIST_ITEM:
+                group = list_group(blocks, index)
+                passages.append(self.make_passage(document, passages, group, path, lead_in=lead_in))
+                index += len(group)
+                continue
+            passages.extend(self.paragraph_passages(document, passages, block, path))
+            lead_in = block.text if block.text.rstrip().endswith(":") else ""
+            index += 1
+        return passages
+
+    def paragraph_passages(self, document: Document, passages: list[Passage], block: Block,
+                           path: str) -> list[Passage]:
+        """A paragraph whole, or cut into windows of sentences when it is long."""
+        sentences = [(s.start_char, s.end_char) for s in self.nlp(block.text).sents if s.text.strip()]
+        if len(sentences) <= MAX_SENTENCES and len(block.text) <= MAX_CHARS:
+            return [self.make_passage(document, passages, [block], path)]
+        made: list[Passage] = []
+        for first in range(0, len(sentences), WINDOW_SENTENCES):
+            window = sentences[first:first + WINDOW_SENTENCES]
+            start, end = window[0][0], window[-1][1]
+            made.append(Passage(
+                id=passage_id(document, len(passages) + len(made)), doc=document.name, page=block.page,
+                start=block.start + start, end=block.start + end, heading=path, text=block.text[start:end].strip(),
+            ))
+        return made
+
+    @staticmethod
+    def make_passage(document: Document, passages: list[Passage], blocks: list[Block], path: str, *,
+                     lead_in: str = "") -> Passage:
+        return Passage(id=passage_id(document, len(passages)), doc=document.name, page=blocks[0].page,
+                       start=blocks[0].start, end=blocks[-1].end, heading=path,
+                       text="\n".join(block.text for block in blocks), lead_in=lead_in)
+
+
+def list_group(blocks: list[Block], index: int) -> list[Block]:
+    """The list item at `index` and, if it is short, the short items after it that fit in one passage."""
+    group = [blocks[index]]
+    size = len(blocks[index].text)
+    if size >= LIST_SHORT_ITEM_CHARS:
+        return group
+    for block in blocks[index + 1:]:
+        if (block.kind is not BlockKind.LIST_ITEM or len(block.text) >= LIST_SHORT_ITEM_CHARS
+                or size + len(block.text) > LIST_GROUP_CHARS):
+            break
+        group.append(block)
+        size += len(block.text)
+    return group
+
+
+def heading_path(headings: list[Block]) -> str:
+    return HEADING_PATH_SEPARATOR.join(heading.text for heading in headings)
+
+
+def passage_id(document: Document, index: int) -> str:
+    return f"{document.name}#{index + 1:04d}"
+
+
+def segment_documents(documents: list[Document], segmenter: Segmenter | None = None) -> list[Passage]:
+    """Every document's passages, in document order."""
+    segmenter = segmenter or Segmenter()
+    return [passage for document in documents for passage in segmenter.segment(document)]

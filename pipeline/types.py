@@ -1,0 +1,235 @@
+"""The plain values that flow between stages: Document -> Passage -> Match -> Coverage.
+
+Each type checks itself when built, so a bad value fails where it is made,
+not three stages later in a report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+REF_ID_PATTERN = re.compile(
+    r"^(?:VOICE-[1-6]|FAMILY-[1-8]|CARE-(?:[1-9]|1\d|2[0-2])|PEOPLE-[1-8]"
+    r"|SCAFFOLDING-(?:[1-9]|1[01])|IP-(?:0[1-9]|1[0-3]))$"
+)
+
+
+def check_ref_id(ref_id: str) -> str:
+    """Return `ref_id` unchanged, or raise if it is not one of the 68 stable ids."""
+    if not isinstance(ref_id, str) or not REF_ID_PATTERN.match(ref_id):
+        raise ValueError(
+            f"{ref_id!r} is not a reference id; expected VOICE-1..6, FAMILY-1..8, CARE-1..22, "
+            "PEOPLE-1..8, SCAFFOLDING-1..11 or IP-01..IP-13"
+        )
+    return ref_id
+
+
+class BlockKind(str, Enum):
+    """What a block of extracted text is; headers and footers are tagged, never deleted."""
+
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    LIST_ITEM = "list_item"
+    TABLE_ROW = "table_row"
+    HEADER = "header"
+    FOOTER = "footer"
+
+
+#: Block kinds that carry the document's content (the rest is page furniture).
+CONTENT_KINDS = frozenset({BlockKind.HEADING, BlockKind.PARAGRAPH, BlockKind.LIST_ITEM, BlockKind.TABLE_ROW})
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of text on one page: a paragraph, heading, list item, table row or page furniture.
+
+    `start`/`end` are character offsets into `Document.text`; they are set when
+    the Document is assembled, so extractors can leave them at 0.
+    """
+
+    text: str
+    page: int
+    kind: BlockKind = BlockKind.PARAGRAPH
+    level: int = 0
+    start: int = 0
+    end: int = 0
+
+    def __post_init__(self) -> None:
+        if self.page < 1:
+            raise ValueError(f"page numbers start at 1, got {self.page}")
+        if self.kind is BlockKind.HEADING and self.level < 1:
+            raise ValueError("a heading needs a level of 1 or more")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input file's text, as blocks with page numbers, plus what identifies the file."""
+
+    name: str
+    path: str
+    sha256: str
+    page_count: int
+    blocks: tuple[Block, ...]
+    extractor: str
+
+    @property
+    def text(self) -> str:
+        """The document's text; each block's `start`/`end` index into it."""
+        return BLOCK_SEPARATOR.join(block.text for block in self.blocks)
+
+
+BLOCK_SEPARATOR = "\n\n"
+
+
+def assemble_document(*, name: str, path: str, sha256: str, page_count: int, blocks: list[Block],
+                      extractor: str) -> Document:
+    """Build a Document, giving each non-empty block its character span in `Document.text`."""
+    placed: list[Block] = []
+    offset = 0
+    for block in blocks:
+        text = block.text.strip()
+        if not text:
+            continue
+        placed.append(Block(text=text, page=block.page, kind=block.kind, level=block.level,
+                            start=offset, end=offset + len(text)))
+        offset += len(text) + len(BLOCK_SEPARATOR)
+    return Document(name=name, path=path, sha256=sha256, page_count=page_count,
+                    blocks=tuple(placed), extractor=extractor)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A unit the classifier reads: a paragraph, a sentence window, or list items with their lead-in.
+
+    `start`/`end` index into the document's text. `lead_in` holds the sentence
+    that introduced a list, so a bullet read alone still says what it is a list of.
+    """
+
+    id: str
+    doc: str
+    page: int
+    start: int
+    end: int
+    heading: str
+    text: str
+    lead_in: str = ""
+
+    def __post_init__(self) -> None:
+        if self.start >= self.end:
+            raise ValueError(f"passage {self.id}: empty span {self.start}..{self.end}")
+        if not self.text.strip():
+            raise ValueError(f"passage {self.id}: empty text")
+
+
+@dataclass(frozen=True)
+class ReferenceItem:
+    """One thing a document is measured against: a call to action or an inspection principle."""
+
+    id: str
+    framework: str
+    group: str
+    title: str
+    text: str
+    source: str
+
+    def __post_init__(self) -> None:
+        check_ref_id(self.id)
+        if not self.text.strip():
+            raise ValueError(f"{self.id}: empty text")
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A named, versioned reference set; its items are the denominator of every coverage figure."""
+
+    id: str
+    name: str
+    version: str
+    source: str
+    items: tuple[ReferenceItem, ...]
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    """All frameworks a run measures against, with a hash that pins exactly which texts were used."""
+
+    frameworks: tuple[Framework, ...]
+    sha256: str
+
+    @property
+    def items(self) -> tuple[ReferenceItem, ...]:
+        return tuple(item for framework in self.frameworks for item in framework.items)
+
+    def item(self, item_id: str) -> ReferenceItem:
+        for candidate in self.items:
+            if candidate.id == item_id:
+                return candidate
+        raise KeyError(item_id)
+
+
+class Signal(str, Enum):
+    """Which evidence produced a match; reviewers weigh a quotation and a word overlap differently."""
+
+    QUOTE = "quote"
+    TFIDF = "tfidf"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A passage scored against an item, with the signal and the span or words behind the score."""
+
+    passage_id: str
+    item_id: str
+    score: float
+    signal: Signal
+    matched: str
+
+    def __post_init__(self) -> None:
+        check_ref_id(self.item_id)
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score {self.score} outside [0, 1]")
+
+
+class Status(str, Enum):
+    COVERED = "covered"
+    PARTIAL = "partial"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A passage offered as evidence for an item, with where to find it and why it was chosen."""
+
+    passage_id: str
+    page: int
+    heading: str
+    text: str
+    score: float
+    signal: Signal
+    matched: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The verdict for one document and one item; every document gets one per item, always."""
+
+    doc: str
+    item: ReferenceItem
+    status: Status
+    score: float
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.status is not Status.MISSING and not self.evidence:
+            raise ValueError(f"{self.doc} {self.item.id}: a {self.status.value} verdict needs evidence")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or part of one) a stage could not use, and why, for errors.csv."""
+
+    file: str
+    stage: str
+    reason: str
