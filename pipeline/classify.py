@@ -110,7 +110,8 @@ class QuoteTfidfClassifier:
         matches = []
         for row, column in zip(*np.nonzero(similarity >= self.tfidf_floor), strict=True):
             overlap = passage_matrix[row].multiply(self.item_matrix_[column]).toarray().ravel()
-            shown = [self.terms_[i] for i in np.argsort(-overlap, kind="stable")[:DEFAULT_TFIDF_TERMS_SHOWN] if overlap[i] > 0]
+            strongest = np.argsort(-overlap, kind="stable")[:DEFAULT_TFIDF_TERMS_SHOWN]
+            shown = [self.terms_[i] for i in strongest if overlap[i] > 0]
             matches.append(Match(passage_id=passages[row].id, item_id=self.items_[column].id,
                                  score=round(float(min(similarity[row, column], 1.0)), 4), signal=Signal.TFIDF,
                                  matched=", ".join(shown)))

@@ -43,7 +43,7 @@ def collapse_spaces(text: str) -> str:
 
 
 def join_wrapped_lines(lines: list[str]) -> str:
-    """Join the lines of one paragraph, rejoining words split by a line-end hyphen.
+    r"""Join the lines of one paragraph, rejoining words split by a line-end hyphen.
 
     "inter-\\nvention" becomes "intervention"; "long-\\nterm" and "co-\\nregulation"
     keep their hyphen because the part before it is a prefix that takes one.

@@ -1,6 +1,6 @@
 """The command line: thin commands, and the one place where the stages are chained.
 
-    promise-map map FOLDER --out outputs/my-run
+promise-map map FOLDER --out outputs/my-run
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -38,11 +39,11 @@ def main() -> None:
 
 @app.command("map")
 def map_command(
-    corpus: Path = typer.Argument(..., help="Folder of documents (PDF, DOCX, HTML, TXT, Markdown), or one file."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: outputs/<corpus name>]."),
-    reference: Path = typer.Option(DEFAULT_REFERENCE_DIR, "--reference", help="Folder of reference set files."),
-    password: str = typer.Option(None, "--password", help="Password for encrypted PDFs (the empty one is tried)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table."),
+    corpus: Annotated[Path, typer.Argument(help="Folder of documents (PDF, DOCX, HTML, TXT, Markdown), or one file.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs/CORPUS-NAME).")] = None,
+    reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+    password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs (empty one tried).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
     console = Console(stderr=True, quiet=quiet)

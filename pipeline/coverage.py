@@ -52,9 +52,12 @@ def corroborated(graded: list[tuple[Status, Match]], settings: Settings) -> bool
     """
     if any(status is Status.COVERED for status, _ in graded):
         return False
-    strong = {match.passage_id for _, match in graded
-              if match.signal is Signal.TFIDF and match.score >= settings.corroboration_score}
+    strong = {match.passage_id for _, match in graded if supports_corroboration(match, settings)}
     return len(strong) >= settings.corroboration_passages
+
+
+def supports_corroboration(match: Match, settings: Settings) -> bool:
+    return match.signal is Signal.TFIDF and match.score >= settings.corroboration_score
 
 
 def item_coverage(doc: str, item: ReferenceItem, graded: list[tuple[Status, Match]],
@@ -62,8 +65,8 @@ def item_coverage(doc: str, item: ReferenceItem, graded: list[tuple[Status, Matc
     if not graded:
         return Coverage(doc=doc, item=item, status=Status.MISSING, score=0.0)
     if corroborated(graded, settings):
-        graded = [(Status.COVERED, match) if match.signal is Signal.TFIDF and match.score >= settings.corroboration_score
-                  else (status, match) for status, match in graded]
+        graded = [(Status.COVERED, match) if supports_corroboration(match, settings) else (status, match)
+                  for status, match in graded]
     # Best first: stronger status, then higher score, then earlier passage for a stable order.
     ranked = sorted(graded, key=lambda sm: (-STATUS_RANK[sm[0]], -sm[1].score, sm[1].passage_id))
     evidence: list[Evidence] = []

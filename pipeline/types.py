@@ -193,6 +193,8 @@ class Match:
 
 
 class Status(str, Enum):
+    """The verdict for one document and item; a closed set so reports never meet a fourth value."""
+
     COVERED = "covered"
     PARTIAL = "partial"
     MISSING = "missing"

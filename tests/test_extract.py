@@ -55,7 +55,8 @@ def test_text_paragraphs_headings_bullets_and_lead_in():
 
 
 def test_markdown_headings_links_emphasis_and_tables():
-    text = "# Plan\n\n## **3 Introduction**\n\nRead [the promise](#) and **act**.\n\n| Area | Lead |\n|---|---|\n| Care | SG |\n"
+    text = ("# Plan\n\n## **3 Introduction**\n\nRead [the promise](#) and **act**.\n\n"
+            "| Area | Lead |\n|---|---|\n| Care | SG |\n")
     blocks, _ = parse_text(text)
     assert [(b.kind, b.level, b.text) for b in blocks] == [
         (BlockKind.HEADING, 1, "Plan"), (BlockKind.HEADING, 2, "3 Introduction"),
@@ -72,9 +73,9 @@ def test_text_page_markers_and_form_feeds():
 
 
 def test_paragraph_cut_by_blank_line_mid_sentence_is_rejoined():
-    blocks, _ = parse_text("- There must be consistency so that all are looking at the same\n\nthings and share values.")
+    blocks, _ = parse_text("- There must be consistency so all are looking at the same\n\nthings and share values.")
     assert [(b.kind, b.text) for b in blocks] == [
-        (BlockKind.LIST_ITEM, "There must be consistency so that all are looking at the same things and share values.")]
+        (BlockKind.LIST_ITEM, "There must be consistency so all are looking at the same things and share values.")]
 
 
 def test_text_file_in_other_encodings(tmp_path):
@@ -130,7 +131,8 @@ def test_html_main_content_only(tmp_path):
       <table><tr><td>Action</td><td>Lead</td></tr></table></main>
       <script>alert('x')</script><footer>Copyright council</footer></body></html>""", encoding="utf-8")
     assert kinds_and_texts(extract_file(path)) == [
-        (BlockKind.HEADING, "Kinship Care"), (BlockKind.PARAGRAPH, "Kinship carers will get the same support as foster carers."),
+        (BlockKind.HEADING, "Kinship Care"),
+        (BlockKind.PARAGRAPH, "Kinship carers will get the same support as foster carers."),
         (BlockKind.LIST_ITEM, "Allowances"), (BlockKind.LIST_ITEM, "Training"), (BlockKind.TABLE_ROW, "Action | Lead"),
     ]
 

@@ -75,7 +75,8 @@ def extract_file(path: Path | str, *, password: str | None = None) -> Document:
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
     document = assemble_document(name=path.name, path=str(path), sha256=hashlib.sha256(data).hexdigest(),
-                                 page_count=page_count, blocks=blocks, extractor=f"{extractor.__name__}/{EXTRACTOR_VERSION}")
+                                 page_count=page_count, blocks=blocks,
+                                 extractor=f"{extractor.__name__}/{EXTRACTOR_VERSION}")
     if not any(block.kind in CONTENT_KINDS for block in document.blocks):
         hint = "; scanned pages need OCR" if path.suffix.lower() == ".pdf" else ""
         raise ExtractionError(f"no text found in {page_count} page(s){hint}")

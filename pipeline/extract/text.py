@@ -13,7 +13,8 @@ import re
 from pipeline.clean import bullet_start, collapse_spaces, join_wrapped_lines, normalise_characters
 from pipeline.types import Block, BlockKind
 
-PAGE_MARKER = re.compile(r"^\s*(?:-{2,}\s*)?\[?\s*page\s+(\d{1,5})\s*\]?(?:\s*-{2,})?\s*$", re.IGNORECASE | re.MULTILINE)
+PAGE_MARKER = re.compile(r"^\s*(?:-{2,}\s*)?\[?\s*page\s+(\d{1,5})\s*\]?(?:\s*-{2,})?\s*$",
+                         re.IGNORECASE | re.MULTILINE)
 MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|={3,})\s*$")
 MD_TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")

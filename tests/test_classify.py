@@ -1,0 +1,84 @@
+import pytest
+
+from pipeline.classify import QuoteTfidfClassifier, normalise_for_matching
+from pipeline.extract.text import parse_text
+from pipeline.segment import Segmenter
+from pipeline.types import Passage, Signal, assemble_document
+
+
+@pytest.fixture(scope="module")
+def classifier(reference_set):
+    return QuoteTfidfClassifier().fit(reference_set.items)
+
+
+def passages_from_text(text, name="doc.txt"):
+    blocks, pages = parse_text(text)
+    doc = assemble_document(name=name, path=name, sha256="0" * 64, page_count=pages, blocks=blocks, extractor="t")
+    return Segmenter().segment(doc)
+
+
+def best(matches, item_id, signal=None):
+    scores = [m.score for m in matches if m.item_id == item_id and (signal is None or m.signal is signal)]
+    return max(scores, default=0.0)
+
+
+def test_normalise_folds_places_case_punctuation_and_hyphens():
+    assert normalise_for_matching("South Ayrshire's re-orientate, THE LOCAL AUTHORITY!") == \
+        "scotlands reorientate scotland"
+
+
+def test_quote_found_across_line_break_with_hyphen_split_and_scotland_for_south_ayrshire(classifier):
+    text = ("In our plan we repeat the call: Scotland must limit the num-\nber of moves that children "
+            "experience and support carers to con-\ntinue to care.")
+    passages = passages_from_text(text)
+    matches = classifier.predict(passages)
+    quote = [m for m in matches if m.item_id == "CARE-6" and m.signal is Signal.QUOTE]
+    assert quote and quote[0].score >= 0.95
+    assert "limit the number of moves" in quote[0].matched
+
+
+def test_paraphrase_scores_on_tfidf_not_quote(classifier):
+    passages = passages_from_text("Brothers and sisters should stay together: the presumption must be implemented "
+                                  "and monitored for every sibling group.")
+    matches = classifier.predict(passages)
+    assert best(matches, "CARE-3", Signal.QUOTE) == 0.0
+    assert best(matches, "CARE-3", Signal.TFIDF) > 0.3
+    top = max(matches, key=lambda m: m.score)
+    assert top.item_id == "CARE-3" and "brothers" in top.matched
+
+
+def test_short_fragment_is_not_a_quotation(classifier):
+    matches = classifier.predict(passages_from_text("South Ayrshire must ensure that"))
+    assert not [m for m in matches if m.signal is Signal.QUOTE]
+
+
+def test_unrelated_text_matches_nothing_much(classifier):
+    passages = passages_from_text("The bin collection timetable changes in May. Garden waste permits cost 40 pounds.")
+    assert all(m.score < 0.2 for m in classifier.predict(passages))
+
+
+def test_predict_is_deterministic_and_ordered(classifier):
+    passages = passages_from_text("Children must not be placed in prison like settings.\n\nFoster carers must feel "
+                                  "valued, cared for and supported to care.")
+    first, second = classifier.predict(passages), classifier.predict(passages)
+    assert first == second
+    assert [m.passage_id for m in first] == sorted(m.passage_id for m in first)
+
+
+def test_empty_inputs():
+    with pytest.raises(ValueError):
+        QuoteTfidfClassifier().fit([])
+
+
+def test_predict_on_no_passages(classifier):
+    assert classifier.predict([]) == []
+
+
+def test_match_validates_itself():
+    from pipeline.types import Match
+    with pytest.raises(ValueError):
+        Match(passage_id="p", item_id="CARE-23", score=0.5, signal=Signal.TFIDF, matched="")
+    with pytest.raises(ValueError):
+        Match(passage_id="p", item_id="CARE-2", score=1.5, signal=Signal.TFIDF, matched="")
+    with pytest.raises(ValueError):
+        Passage(id="p", doc="d", page=1, start=5, end=5, heading="", text="x")

@@ -1,0 +1,77 @@
+import pytest
+
+from pipeline.segment import MAX_CHARS, Segmenter
+from pipeline.types import Block, BlockKind, assemble_document
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    return Segmenter()
+
+
+def document(*blocks):
+    return assemble_document(name="doc.txt", path="doc.txt", sha256="0" * 64, page_count=3, blocks=list(blocks),
+                             extractor="test")
+
+
+def test_empty_document_gives_no_passages(segmenter):
+    assert segmenter.segment(document()) == []
+
+
+def test_paragraph_is_one_passage_with_heading_path_page_and_span(segmenter):
+    doc = document(Block("Regulation", 1, BlockKind.HEADING, level=1),
+                   Block("24. Core Principles", 2, BlockKind.HEADING, level=2),
+                   Block("Inspection must change. It must listen to children.", 2))
+    [passage] = segmenter.segment(doc)
+    assert passage.heading == "Regulation › 24. Core Principles"
+    assert passage.page == 2 and passage.doc == "doc.txt"
+    assert doc.text[passage.start:passage.end] == passage.text
+
+
+def test_sibling_heading_replaces_the_previous_one(segmenter):
+    doc = document(Block("Part A", 1, BlockKind.HEADING, level=1), Block("1. First", 1, BlockKind.HEADING, level=2),
+                   Block("Text one.", 1), Block("2. Second", 1, BlockKind.HEADING, level=2), Block("Text two.", 1),
+                   Block("Part B", 1, BlockKind.HEADING, level=1), Block("Text three.", 1))
+    assert [p.heading for p in segmenter.segment(doc)] == ["Part A › 1. First", "Part A › 2. Second", "Part B"]
+
+
+def test_long_paragraph_is_cut_into_sentence_windows(segmenter):
+    sentences = [f"Sentence number {n} says something about family support in the community." for n in range(10)]
+    doc = document(Block(" ".join(sentences), 1))
+    passages = segmenter.segment(doc)
+    assert len(passages) == 4  # windows of three sentences
+    assert passages[0].text == " ".join(sentences[:3])
+    for passage in passages:
+        assert doc.text[passage.start:passage.end] == passage.text
+        assert len(passage.text) <= MAX_CHARS
+
+
+def test_bullets_keep_their_lead_in_and_short_items_are_grouped(segmenter):
+    long_item = ("Spending time in Secure Care must be as short as possible in order to avoid institutionalisation "
+                 "and the harm it does.")
+    doc = document(Block("The Promise recommends steps, including:", 1),
+                   Block("Improving continuity of carers", 1, BlockKind.LIST_ITEM),
+                   Block("Relationship-focussed inspections", 1, BlockKind.LIST_ITEM),
+                   Block(long_item, 1, BlockKind.LIST_ITEM),
+                   Block("A closing paragraph.", 1))
+    passages = segmenter.segment(doc)
+    assert [p.text for p in passages] == [
+        "The Promise recommends steps, including:",
+        "Improving continuity of carers\nRelationship-focussed inspections",
+        long_item,
+        "A closing paragraph.",
+    ]
+    assert passages[1].lead_in == passages[2].lead_in == "The Promise recommends steps, including:"
+    assert passages[3].lead_in == ""
+
+
+def test_headers_and_footers_never_become_passages(segmenter):
+    doc = document(Block("Council Plan 2025", 1, BlockKind.HEADER), Block("Real content here.", 1),
+                   Block("Page 1 of 3", 1, BlockKind.FOOTER))
+    assert [p.text for p in segmenter.segment(doc)] == ["Real content here."]
+
+
+def test_statement_heading_is_also_a_passage(segmenter):
+    doc = document(Block("The quality of relationships in residential settings must be prioritised", 1,
+                         BlockKind.HEADING, level=1), Block("Body.", 1))
+    assert [p.text for p in segmenter.segment(doc)][0].startswith("The quality of relationships")
