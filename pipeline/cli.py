@@ -40,7 +40,7 @@ def main() -> None:
 @app.command("map")
 def map_command(
     corpus: Annotated[Path, typer.Argument(help="Folder of documents (PDF, DOCX, HTML, TXT, Markdown), or one file.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs/CORPUS-NAME).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs/CORPUS).")] = None,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
     password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs (empty one tried).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
@@ -74,7 +74,9 @@ def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings, 
     skipped: list[Skipped] = []
     for result in tqdm(extract_all(paths, password=settings.password), total=len(paths), desc="extract",
                        unit="file", disable=not show_progress):
-        (documents if isinstance(result, Document) else skipped).append(result)
+        if result.document is not None:
+            documents.append(result.document)
+        skipped.extend(result.problems)
     timings["extract"] = time.perf_counter() - started
 
     started = time.perf_counter()

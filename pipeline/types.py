@@ -63,6 +63,21 @@ class Block:
             raise ValueError("a heading needs a level of 1 or more")
 
 
+@dataclass
+class Extracted:
+    """What an extractor returns: blocks, the page count, and problems that did not stop it.
+
+    `notes` are reasons a person should see in errors.csv even though a Document
+    was produced, e.g. "pages 3, 7 have no text layer: needs OCR".
+    `engine` names the library that read the file, and any fallback taken.
+    """
+
+    blocks: list[Block]
+    page_count: int
+    notes: list[str] = field(default_factory=list)
+    engine: str = ""
+
+
 @dataclass(frozen=True)
 class Document:
     """One input file's text, as blocks with page numbers, plus what identifies the file."""
@@ -73,6 +88,7 @@ class Document:
     page_count: int
     blocks: tuple[Block, ...]
     extractor: str
+    notes: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -84,7 +100,7 @@ BLOCK_SEPARATOR = "\n\n"
 
 
 def assemble_document(*, name: str, path: str, sha256: str, page_count: int, blocks: list[Block],
-                      extractor: str) -> Document:
+                      extractor: str, notes: tuple[str, ...] = ()) -> Document:
     """Build a Document, giving each non-empty block its character span in `Document.text`."""
     placed: list[Block] = []
     offset = 0
@@ -96,7 +112,7 @@ def assemble_document(*, name: str, path: str, sha256: str, page_count: int, blo
                             start=offset, end=offset + len(text)))
         offset += len(text) + len(BLOCK_SEPARATOR)
     return Document(name=name, path=path, sha256=sha256, page_count=page_count,
-                    blocks=tuple(placed), extractor=extractor)
+                    blocks=tuple(placed), extractor=extractor, notes=tuple(notes))
 
 
 @dataclass(frozen=True)

@@ -170,9 +170,10 @@ def test_extract_all_reports_bad_files_and_goes_on(tmp_path):
     (tmp_path / "d_good.md").write_text("# Heading\n\nFamily support for all.", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("ignored", encoding="utf-8")
     results = list(extract_all(list_inputs(tmp_path)))
-    assert [type(r) for r in results] == [Document, Skipped, Skipped, Document]
-    assert [(r.file, r.stage) for r in results if isinstance(r, Skipped)] == [("b_bad.pdf", "extract"),
-                                                                               ("c_notes.xyz", "extract")]
+    assert [type(r.document) for r in results] == [Document, type(None), type(None), Document]
+    problems = [p for r in results for p in r.problems]
+    assert all(isinstance(p, Skipped) for p in problems)
+    assert [(p.file, p.stage) for p in problems] == [("b_bad.pdf", "extract"), ("c_notes.xyz", "extract")]
 
 
 def test_list_inputs_missing_folder(tmp_path):

@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.extract.docx import extract_docx
 from pipeline.extract.html import extract_html
 from pipeline.extract.pdf import extract_pdf
 from pipeline.extract.text import decode_text, parse_text
-from pipeline.types import CONTENT_KINDS, Block, Document, Skipped, assemble_document
+from pipeline.types import CONTENT_KINDS, Document, Extracted, Skipped, assemble_document
 
-Extractor = Callable[..., tuple[list[Block], int]]
+Extractor = Callable[..., Extracted]
 
 #: Version of the extraction logic; part of what identifies an extracted Document.
 EXTRACTOR_VERSION = "1"
@@ -27,12 +28,13 @@ class ExtractionError(Exception):
     """A file could not be turned into text; the message is the reason shown in errors.csv."""
 
 
-def extract_text_file(path: str, *, password: str | None = None) -> tuple[list[Block], int]:
+def extract_text_file(path: str, *, password: str | None = None) -> Extracted:
     try:
         text = decode_text(Path(path).read_bytes())
     except ValueError as error:
         raise ExtractionError(str(error)) from error
-    return parse_text(text)
+    blocks, page_count = parse_text(text)
+    return Extracted(blocks=blocks, page_count=page_count, engine="text")
 
 
 EXTRACTORS: dict[str, Extractor] = {
@@ -69,17 +71,20 @@ def extract_file(path: Path | str, *, password: str | None = None) -> Document:
         raise ExtractionError("empty file (0 bytes)")
     check_content_matches_suffix(path, data)
     try:
-        blocks, page_count = extractor(str(path), password=password)
+        extracted = extractor(str(path), password=password)
     except ExtractionError:
         raise
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
     document = assemble_document(name=path.name, path=str(path), sha256=hashlib.sha256(data).hexdigest(),
-                                 page_count=page_count, blocks=blocks,
-                                 extractor=f"{extractor.__name__}/{EXTRACTOR_VERSION}")
+                                 page_count=extracted.page_count, blocks=extracted.blocks,
+                                 extractor=f"{extracted.engine or extractor.__name__}/{EXTRACTOR_VERSION}",
+                                 notes=tuple(extracted.notes))
     if not any(block.kind in CONTENT_KINDS for block in document.blocks):
         hint = "; scanned pages need OCR" if path.suffix.lower() == ".pdf" else ""
-        raise ExtractionError(f"no text found in {page_count} page(s){hint}")
+        details = "; ".join(extracted.notes)
+        raise ExtractionError(f"no text found in {extracted.page_count} page(s){hint}"
+                              + (f" ({details})" if details else ""))
     return document
 
 
@@ -102,10 +107,26 @@ def describe_failure(path: Path, error: Exception) -> str:
     return f"cannot be read ({name}: {message[:200]})"
 
 
-def extract_all(paths: list[Path], *, password: str | None = None) -> Iterator[Document | Skipped]:
-    """Each path becomes a Document or a Skipped row; one bad file never stops the rest."""
+@dataclass(frozen=True)
+class ExtractResult:
+    """One input file's outcome: a Document (or None) and the problems to report for it.
+
+    A file can yield both: a Document whose scanned pages could not be read
+    still maps the rest, and says which pages need OCR.
+    """
+
+    path: Path
+    document: Document | None
+    problems: tuple[Skipped, ...] = ()
+
+
+def extract_all(paths: list[Path], *, password: str | None = None) -> Iterator[ExtractResult]:
+    """Each path becomes a Document, a reported problem, or both; one bad file never stops the rest."""
     for path in paths:
         try:
-            yield extract_file(path, password=password)
+            document = extract_file(path, password=password)
         except (ExtractionError, OSError) as error:
-            yield Skipped(file=path.name, stage="extract", reason=str(error))
+            yield ExtractResult(path, None, (Skipped(file=path.name, stage="extract", reason=str(error)),))
+            continue
+        notes = tuple(Skipped(file=path.name, stage="extract", reason=note) for note in document.notes)
+        yield ExtractResult(path, document, notes)

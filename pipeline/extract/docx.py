@@ -14,13 +14,13 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from pipeline.clean import collapse_spaces, normalise_characters
-from pipeline.types import Block, BlockKind
+from pipeline.types import Block, BlockKind, Extracted
 
 HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 
 
-def extract_docx(path: str, *, password: str | None = None) -> tuple[list[Block], int]:
-    """Read a .docx into blocks; returns (blocks, page_count)."""
+def extract_docx(path: str, *, password: str | None = None) -> Extracted:
+    """Read a .docx into blocks, in document order."""
     document = docx.Document(path)
     body = document.element.body
     rendered_breaks = bool(body.findall(".//" + qn("w:lastRenderedPageBreak")))
@@ -35,7 +35,7 @@ def extract_docx(path: str, *, password: str | None = None) -> tuple[list[Block]
                 blocks.append(block)
         elif element.tag == qn("w:tbl"):
             blocks.extend(table_blocks(Table(element, document), page))
-    return blocks, page
+    return Extracted(blocks=blocks, page_count=page, engine="python-docx")
 
 
 def count_page_breaks(element, rendered_breaks: bool) -> int:

@@ -11,7 +11,7 @@ import re
 from bs4 import BeautifulSoup, Tag
 
 from pipeline.clean import collapse_spaces, normalise_characters
-from pipeline.types import Block, BlockKind
+from pipeline.types import Block, BlockKind, Extracted
 
 FURNITURE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template",
                   "iframe", "svg", "button", "select", "head")
@@ -20,13 +20,14 @@ FURNITURE_HINT = re.compile(r"cookie|consent|banner|gdpr|navbar|nav-|menu|breadc
 TEXT_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "tr", "blockquote", "pre", "dt", "dd", "figcaption")
 
 
-def extract_html(path: str, *, password: str | None = None) -> tuple[list[Block], int]:
-    """Read an HTML file into blocks (one page); returns (blocks, 1)."""
+def extract_html(path: str, *, password: str | None = None) -> Extracted:
+    """Read an HTML file's main content into blocks (one page)."""
     with open(path, "rb") as handle:
         soup = BeautifulSoup(handle.read(), "html.parser")
     remove_furniture(soup)
     root = soup.find("main") or soup.find("article") or soup.body or soup
-    return [block for element in text_elements(root) if (block := element_block(element))], 1
+    blocks = [block for element in text_elements(root) if (block := element_block(element))]
+    return Extracted(blocks=blocks, page_count=1, engine="beautifulsoup")
 
 
 def remove_furniture(soup: BeautifulSoup) -> None:

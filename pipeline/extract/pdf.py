@@ -14,7 +14,7 @@ from statistics import median
 import pdfplumber
 
 from pipeline.clean import bullet_start, join_wrapped_lines, normalise_characters
-from pipeline.types import Block, BlockKind
+from pipeline.types import Block, BlockKind, Extracted
 
 #: Share of the page height at the top and bottom where running heads and footers live.
 MARGIN_BAND = 0.08
@@ -51,14 +51,14 @@ class Line:
         return self.top >= self.page_height * (1 - MARGIN_BAND)
 
 
-def extract_pdf(path: str, *, password: str | None = None) -> tuple[list[Block], int]:
-    """Read a PDF into blocks; returns (blocks, page_count)."""
+def extract_pdf(path: str, *, password: str | None = None) -> Extracted:
+    """Read a PDF into blocks with page numbers."""
     with pdfplumber.open(path, password=password or "") as pdf:
         page_count = len(pdf.pages)
         lines = [line for page in pdf.pages for line in read_page_lines(page)]
     furniture = running_lines(lines, page_count)
     body_size = median([line.size for line in lines]) if lines else 0.0
-    return lines_to_blocks(lines, furniture, body_size), page_count
+    return Extracted(blocks=lines_to_blocks(lines, furniture, body_size), page_count=page_count, engine="pdfplumber")
 
 
 def read_page_lines(page: pdfplumber.page.Page) -> list[Line]:
