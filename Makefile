@@ -9,7 +9,10 @@ CORPUS ?= corpora/sample
 RUN ?= $(notdir $(patsubst %/,%,$(CORPUS)))
 OUT ?= outputs/$(RUN)
 
-.PHONY: help setup map test test-fast lint clean
+MODEL ?= outputs/model/promise-classifier.pkl
+DEV_SET ?= corpora/labelled/dev.jsonl
+
+.PHONY: help setup map train eval test test-fast lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -20,10 +23,19 @@ $(BIN)/promise-map: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/promise-map ## create .venv and install the project with everything it needs
+setup: $(BIN)/promise-map ## create .venv and install the project (SEMANTIC=1 adds the embedding extra)
+ifdef SEMANTIC
+	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
+endif
 
 map: $(BIN)/promise-map ## map CORPUS (default corpora/sample) into outputs/<corpus name>/
 	$(BIN)/promise-map map $(CORPUS) --out $(OUT)
+
+train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ into $(MODEL)
+	$(BIN)/promise-map train --out $(MODEL)
+
+eval: $(BIN)/promise-map ## cross-validated accuracy on the development set (outputs/eval/dev-cv.json)
+	$(BIN)/promise-map eval --gold $(DEV_SET) --cross-validate --json outputs/eval/dev-cv.json
 
 test: $(BIN)/promise-map ## the whole test suite, corpus-wide tests included (what CI runs)
 	$(BIN)/python -m pytest -q

@@ -17,16 +17,28 @@ from rich.table import Table
 from tqdm import tqdm
 
 from pipeline import __version__
-from pipeline.classify import QuoteTfidfClassifier
+from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
 from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
+from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
 from pipeline.extract import EXTRACTORS, extract_all, list_inputs
 from pipeline.reference import ReferenceError, load_reference
-from pipeline.report import write_reports
+from pipeline.report import write_json, write_reports
 from pipeline.segment import Segmenter
+from pipeline.training import (
+    DEFAULT_LABELLED_DIR,
+    DEFAULT_LEXICON,
+    DEFAULT_MODEL_PATH,
+    cross_validate,
+    load_model,
+    load_training_data,
+    save_model,
+    train,
+)
 from pipeline.types import Coverage, Document, ReferenceSet, Skipped, Status
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+CLASSIFIERS = ("learned", "lexical")
 
 app = typer.Typer(help="Map policy documents against The Promise and write gap tables.", no_args_is_help=True,
                   add_completion=False)
@@ -44,13 +56,16 @@ def map_command(
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
     password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs (empty one tried).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
+    classifier: Annotated[str, typer.Option(help="learned (default) or lexical (no training data).")] = "learned",
+    model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
-    console = Console(stderr=True, quiet=quiet)
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     try:
         reference_set = load_reference(reference)
         paths = list_inputs(corpus)
-    except (ReferenceError, FileNotFoundError) as error:
+        chosen = build_classifier(classifier, reference_set, model, console)
+    except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
     if not paths:
@@ -58,7 +73,7 @@ def map_command(
         raise typer.Exit(code=2)
     out = out or Path("outputs") / corpus.resolve().name
     settings = Settings(password=password)
-    result = run_map(paths, reference_set, settings, show_progress=not quiet)
+    result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet)
     record = run_record(corpus, reference_set, settings, result)
     written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
@@ -66,7 +81,28 @@ def map_command(
     console.print(f"wrote {len(written)} files to {out}/")
 
 
-def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings, *, show_progress: bool) -> dict:
+def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
+                     console: Console) -> LexicalClassifier | PromiseClassifier:
+    """The classifier a run uses: the saved learned model (trained first if missing or stale), or the lexical one."""
+    if kind not in CLASSIFIERS:
+        raise ValueError(f"unknown classifier {kind!r}; choose one of {', '.join(CLASSIFIERS)}")
+    if kind == "lexical":
+        return LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)
+    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+    saved = load_model(model_path, training_sha256=data.sha256)
+    if saved is not None:
+        saved.training_sha256_ = data.sha256
+        return saved
+    console.print(f"training the classifier on {len(data.dev) + len(data.synthetic)} labelled passages "
+                  f"(no saved model for this data at {model_path}) ...")
+    trained = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON)
+    save_model(trained, model_path, training_sha256=data.sha256)
+    trained.training_sha256_ = data.sha256
+    return trained
+
+
+def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings,
+            classifier: LexicalClassifier | PromiseClassifier, *, show_progress: bool) -> dict:
     """Chain the stages over `paths`; returns every stage's output and its timings."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -91,7 +127,6 @@ def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings, 
     timings["segment"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    classifier = QuoteTfidfClassifier().fit(reference_set.items)
     matches = classifier.predict(passages)
     timings["classify"] = time.perf_counter() - started
 
@@ -99,7 +134,18 @@ def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings, 
     coverages = compute_coverage(documents, reference_set.items, passages, matches, settings)
     timings["coverage"] = time.perf_counter() - started
     return {"documents": documents, "skipped": skipped, "passages": passages, "matches": matches,
-            "coverages": coverages, "timings": timings, "classifier": type(classifier).__name__}
+            "coverages": coverages, "timings": timings, "classifier": describe_classifier(classifier)}
+
+
+def describe_classifier(classifier: LexicalClassifier | PromiseClassifier) -> dict:
+    """What run.json records about the classifier, so a result can be traced to its model and training data."""
+    description = {"name": type(classifier).__name__}
+    if isinstance(classifier, PromiseClassifier):
+        description["training_sha256"] = getattr(classifier, "training_sha256_", None)
+        description["signals"] = ["quote", "model"]
+    else:
+        description["signals"] = ["quote", "tfidf"]
+    return description
 
 
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, result: dict) -> dict:
@@ -122,6 +168,70 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
                    "matches": len(result["matches"]), "skipped": len(result["skipped"])},
         "timings_seconds": {stage: round(seconds, 3) for stage, seconds in result["timings"].items()},
     }
+
+
+@app.command("train")
+def train_command(
+    out: Annotated[Path, typer.Option(help="Where to save the model.")] = DEFAULT_MODEL_PATH,
+    reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+) -> None:
+    """Train the learned classifier on corpora/labelled/ (dev + synthetic) and the reference texts."""
+    reference_set = load_reference(reference)
+    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+    trained = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON)
+    save_model(trained, out, training_sha256=data.sha256)
+    thresholds = trained.model_.thresholds_
+    typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages and "
+               f"{len(reference_set.items)} item texts; thresholds {thresholds.min():.2f}-{thresholds.max():.2f}; "
+               f"training data sha256 {data.sha256[:12]}; saved to {out}")
+
+
+@app.command("eval")
+def eval_command(
+    gold: Annotated[Path, typer.Option(help="JSONL with at least `text` and `labels` per line.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write every figure to this JSON file.")] = None,
+    classifier: Annotated[str, typer.Option(help="learned (default) or lexical.")] = "learned",
+    cross_validate_dev: Annotated[bool, typer.Option(
+        "--cross-validate", help="Score the development set by leave-one-document-out cross-validation.")] = False,
+    model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
+    reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+) -> None:
+    """Score the classifier the map uses against labelled passages; last line `micro_f1=… macro_f1=…`."""
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        reference_set = load_reference(reference)
+        gold_passages = load_labelled(gold, {item.id for item in reference_set.items})
+        if cross_validate_dev:
+            data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+            if [p.text for p in gold_passages] != [p.text for p in data.dev]:
+                raise ValueError("--cross-validate scores the development set: pass --gold "
+                                 f"{DEFAULT_LABELLED_DIR / 'dev.jsonl'}")
+            report = cross_validate(reference_set, data, DEFAULT_LEXICON)
+        else:
+            chosen = build_classifier(classifier, reference_set, model, console)
+            warn_if_trained_on(gold_passages, classifier, reference_set, console)
+            decisions, confidences = chosen.decide([p.text for p in gold_passages])
+            report = evaluate(gold_passages, reference_set.items, decisions, confidences)
+    except (ReferenceError, GoldFileError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from error
+    report["gold"] = str(gold)
+    report["classifier"] = "learned (cross-validated)" if cross_validate_dev else classifier
+    if json_out is not None:
+        write_json(json_out, report)
+    typer.echo(format_report(report))
+
+
+def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: ReferenceSet, console: Console) -> None:
+    """Say so when gold passages are in the training data: such figures are optimistic."""
+    if classifier != "learned":
+        return
+    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+    seen = {p.text for p in data.dev + data.synthetic}
+    overlap = sum(p.text in seen for p in gold_passages)
+    if overlap:
+        console.print(f"[yellow]warning:[/yellow] {overlap} of {len(gold_passages)} gold passages are in the "
+                      "training data, so these figures are optimistic; use --cross-validate for the dev set")
 
 
 def print_summary(console: Console, documents: list[Document], coverages: list[Coverage],

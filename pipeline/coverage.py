@@ -21,10 +21,13 @@ STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0}
 
 
 def match_status(match: Match, settings: Settings) -> Status:
-    thresholds = settings.thresholds[match.signal.value]
-    if match.score >= thresholds.covered:
+    """The status one match earns: by its own per-item thresholds if it has them, else the signal's."""
+    thresholds = settings.thresholds.get(match.signal.value)
+    covered_at = match.covered_at if match.covered_at is not None else thresholds.covered
+    partial_at = match.partial_at if match.partial_at is not None else thresholds.partial
+    if match.score >= covered_at:
         return Status.COVERED
-    if match.score >= thresholds.partial:
+    if match.score >= partial_at:
         return Status.PARTIAL
     return Status.MISSING
 
@@ -67,8 +70,10 @@ def item_coverage(doc: str, item: ReferenceItem, graded: list[tuple[Status, Matc
     if corroborated(graded, settings):
         graded = [(Status.COVERED, match) if supports_corroboration(match, settings) else (status, match)
                   for status, match in graded]
-    # Best first: stronger status, then higher score, then earlier passage for a stable order.
-    ranked = sorted(graded, key=lambda sm: (-STATUS_RANK[sm[0]], -sm[1].score, sm[1].passage_id))
+    # Best first: stronger status, then a quotation before other signals (it is the easiest evidence to
+    # check), then higher score, then earlier passage for a stable order.
+    ranked = sorted(graded, key=lambda sm: (-STATUS_RANK[sm[0]], sm[1].signal is not Signal.QUOTE, -sm[1].score,
+                                            sm[1].passage_id))
     evidence: list[Evidence] = []
     for _, match in ranked:
         if any(e.passage_id == match.passage_id for e in evidence):

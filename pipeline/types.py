@@ -190,22 +190,32 @@ class Signal(str, Enum):
 
     QUOTE = "quote"
     TFIDF = "tfidf"
+    MODEL = "model"
 
 
 @dataclass(frozen=True)
 class Match:
-    """A passage scored against an item, with the signal and the span or words behind the score."""
+    """A passage scored against an item, with the signal and the span or words behind the score.
+
+    `covered_at`/`partial_at` are the scores at which this match counts as
+    coverage or partial coverage, when the classifier sets them per item (a
+    learned model's thresholds); when None, the run's settings for the signal apply.
+    """
 
     passage_id: str
     item_id: str
     score: float
     signal: Signal
     matched: str
+    covered_at: float | None = None
+    partial_at: float | None = None
 
     def __post_init__(self) -> None:
         check_ref_id(self.item_id)
-        if not 0.0 <= self.score <= 1.0:
-            raise ValueError(f"score {self.score} outside [0, 1]")
+        for name in ("score", "covered_at", "partial_at"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} {value} outside [0, 1]")
 
 
 class Status(str, Enum):

@@ -67,7 +67,7 @@ def test_every_document_item_pair_has_a_row_and_claims_show_evidence(sample_run,
     assert len(table) == len(documents) * len(reference_set.items)
     for row in table.values():
         if row["status"] != "missing":
-            assert row["evidence"] and row["page"].isdigit() and row["signal"] in ("quote", "tfidf")
+            assert row["evidence"] and row["page"].isdigit() and row["signal"] in ("quote", "tfidf", "model")
         else:
             assert row["evidence"] == "" and row["page"] == ""
 

@@ -1,0 +1,198 @@
+"""The learned signal: a multi-label linear model over the passage's words and the other signals.
+
+One logistic regression per reference item (one-vs-rest) reads:
+- the passage's lemmas and domain concepts (word unigrams and bigrams, TF-IDF),
+- its character n-grams (robust to spelling and inflection),
+- the lexical similarity of the passage to every item, and the quotation score for every item.
+It is trained on labelled passages (the development set and the synthetic
+paraphrases) plus each item's own text. Raw scores are calibrated with one
+sigmoid fitted on out-of-fold scores, and each item gets its own decision
+threshold, chosen on those out-of-fold probabilities to maximise F1. Seeds are
+fixed and solvers deterministic, so training twice gives identical predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from pipeline.classify.lexical import LexicalMatcher, item_document
+from pipeline.classify.quote import QuoteMatcher
+from pipeline.classify.text import Lexicon, normalise_for_matching
+from pipeline.types import ReferenceItem
+
+DEFAULT_C = 4.0
+DEFAULT_FOLDS = 4
+DEFAULT_SIMILARITY_WEIGHT = 3.0
+#: Thresholds are searched on this grid; an item with too few out-of-fold positives keeps the default.
+THRESHOLD_GRID = np.round(np.arange(0.10, 0.91, 0.05), 2)
+DEFAULT_THRESHOLD = 0.5
+MIN_POSITIVES_FOR_THRESHOLD = 4
+#: Thresholds are pulled toward the default in proportion to how few positives an item has.
+THRESHOLD_SHRINKAGE_POSITIVES = 10
+TERMS_SHOWN = 6
+
+
+@dataclass
+class LearnedModel:
+    """Multi-label linear model; scikit-learn style (fit returns self, learned state ends in `_`)."""
+
+    lexicon: Lexicon | None = None
+    C: float = DEFAULT_C
+    folds: int = DEFAULT_FOLDS
+    similarity_weight: float = DEFAULT_SIMILARITY_WEIGHT
+    seed: int = 0
+    quote: QuoteMatcher = field(default_factory=QuoteMatcher)
+    #: Optional semantic signal (pipeline.classify.semantic.Embedder); None keeps the model lexical.
+    embedder: object | None = None
+
+    # ---- features -------------------------------------------------------------------------------
+
+    def fit_features(self, items: list[ReferenceItem], texts: list[str]) -> None:
+        self.items_ = tuple(items)
+        self.lexical_ = LexicalMatcher(lexicon=self.lexicon).fit(items)
+        self.quote_ = self.quote.fit(items)
+        self.words_ = TfidfVectorizer(lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                      token_pattern=r"[a-z][a-z0-9_]+")
+        self.chars_ = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                      min_df=2, max_features=60_000, dtype=np.float32)
+        self.words_.fit([self.lexical_.prepare(text) for text in texts])
+        if self.embedder is not None:
+            self.item_embeddings_ = self.embedder.encode([item_document(item) for item in items])
+        self.chars_.fit([normalise_for_matching(text) for text in texts])
+        self.word_terms_ = self.words_.get_feature_names_out()
+
+    def features(self, texts: list[str]) -> tuple[sparse.csr_matrix, dict]:
+        """The feature matrix for `texts`, and the pieces needed to explain a prediction."""
+        prepared = [self.lexical_.prepare(text) for text in texts]
+        words = self.words_.transform(prepared)
+        chars = self.chars_.transform([normalise_for_matching(text) for text in texts])
+        similarity, lexical_rows = self.lexical_.similarity(texts)
+        quote_hits = self.quote_.hits(texts)
+        quotes = np.zeros_like(similarity)
+        for hit in quote_hits:
+            quotes[hit.passage, hit.item] = hit.score
+        blocks = [words, chars, sparse.csr_matrix(similarity * self.similarity_weight), sparse.csr_matrix(quotes)]
+        if self.embedder is not None:
+            embeddings = self.embedder.encode(texts)
+            blocks += [sparse.csr_matrix(embeddings),
+                       sparse.csr_matrix((embeddings @ self.item_embeddings_.T) * self.similarity_weight)]
+        matrix = sparse.hstack(blocks, format="csr", dtype=np.float64)
+        return matrix, {"words": words, "similarity": similarity, "lexical_rows": lexical_rows,
+                        "quote_hits": quote_hits}
+
+    # ---- training -------------------------------------------------------------------------------
+
+    def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...], texts: list[str],
+            label_sets: list[frozenset[str]], groups: list[str]) -> LearnedModel:
+        """Train on labelled texts plus each item's own text; `groups` keep related texts in one fold."""
+        items = list(items)
+        all_texts = list(texts) + [item_document(item) for item in items]
+        all_labels = list(label_sets) + [frozenset({item.id}) for item in items]
+        all_groups = list(groups) + [f"reference:{item.id}" for item in items]
+        self.fit_features(items, all_texts)
+        matrix, _ = self.features(all_texts)
+        targets = self.target_matrix(all_labels)
+        out_of_fold = self.out_of_fold_scores(matrix, targets, all_groups)
+        self.calibration_ = fit_calibration(out_of_fold, targets)
+        self.thresholds_ = choose_thresholds(apply_calibration(out_of_fold, self.calibration_), targets)
+        self.models_ = self.fit_models(matrix, targets)
+        return self
+
+    def target_matrix(self, label_sets: list[frozenset[str]]) -> np.ndarray:
+        column = {item.id: index for index, item in enumerate(self.items_)}
+        targets = np.zeros((len(label_sets), len(self.items_)), dtype=np.int8)
+        for row, labels in enumerate(label_sets):
+            for label in labels:
+                targets[row, column[label]] = 1
+        return targets
+
+    def fit_models(self, matrix: sparse.csr_matrix, targets: np.ndarray) -> list[LogisticRegression | None]:
+        models: list[LogisticRegression | None] = []
+        for column in range(targets.shape[1]):
+            if targets[:, column].min() == targets[:, column].max():
+                models.append(None)  # no positive (or no negative) example: cannot learn this item
+                continue
+            model = LogisticRegression(C=self.C, solver="liblinear", random_state=self.seed, max_iter=1000)
+            models.append(model.fit(matrix, targets[:, column]))
+        return models
+
+    def out_of_fold_scores(self, matrix: sparse.csr_matrix, targets: np.ndarray, groups: list[str]) -> np.ndarray:
+        """Decision scores for every training text from models that never saw its group."""
+        scores = np.full(targets.shape, -10.0)
+        splitter = GroupKFold(n_splits=min(self.folds, len(set(groups))))
+        for train, test in splitter.split(matrix, groups=groups):
+            for column, model in enumerate(self.fit_models(matrix[train], targets[train])):
+                if model is not None:
+                    scores[test, column] = model.decision_function(matrix[test])
+        return scores
+
+    # ---- prediction -----------------------------------------------------------------------------
+
+    def decision_scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        scores = np.full((matrix.shape[0], len(self.items_)), -10.0)
+        for column, model in enumerate(self.models_):
+            if model is not None:
+                scores[:, column] = model.decision_function(matrix)
+        return scores
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probability that each text covers each item, [texts, items]."""
+        if not texts:
+            return np.zeros((0, len(self.items_)))
+        matrix, _ = self.features(texts)
+        return self.predict_proba_from(matrix)
+
+    def predict_proba_from(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        return apply_calibration(self.decision_scores(matrix), self.calibration_)
+
+    def explain(self, word_row: sparse.csr_matrix, item_index: int) -> str:
+        """The passage's words that pushed hardest toward this item, strongest first."""
+        model = self.models_[item_index]
+        if model is None:
+            return ""
+        word_weights = model.coef_.ravel()[: len(self.word_terms_)]
+        row = word_row.tocoo()
+        contributions = sorted(((value * word_weights[col], self.word_terms_[col])
+                                for col, value in zip(row.col, row.data, strict=True)), reverse=True)
+        return ", ".join(term for weight, term in contributions[:TERMS_SHOWN] if weight > 0)
+
+
+def fit_calibration(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """One sigmoid (Platt scaling) over every item's out-of-fold scores: robust with few positives per item."""
+    learnable = scores > -10.0
+    model = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
+    model.fit(scores[learnable].reshape(-1, 1), targets[learnable])
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def apply_calibration(scores: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    slope, intercept = calibration
+    return 1.0 / (1.0 + np.exp(-(slope * scores + intercept)))
+
+
+def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per item, the probability threshold that maximises out-of-fold F1, shrunk toward the default."""
+    thresholds = np.full(targets.shape[1], DEFAULT_THRESHOLD)
+    for column in range(targets.shape[1]):
+        positives = int(targets[:, column].sum())
+        if positives < MIN_POSITIVES_FOR_THRESHOLD:
+            continue
+        column_f1 = [f1_at(probabilities[:, column], targets[:, column], t) for t in THRESHOLD_GRID]
+        best = max(zip(column_f1, -abs(THRESHOLD_GRID - DEFAULT_THRESHOLD), THRESHOLD_GRID, strict=True))[2]
+        weight = min(1.0, positives / THRESHOLD_SHRINKAGE_POSITIVES)
+        thresholds[column] = round(weight * best + (1 - weight) * DEFAULT_THRESHOLD, 4)
+    return thresholds
+
+
+def f1_at(probabilities: np.ndarray, truth: np.ndarray, threshold: float) -> float:
+    predicted = probabilities >= threshold
+    tp = int((predicted & (truth == 1)).sum())
+    fp = int((predicted & (truth == 0)).sum())
+    fn = int((~predicted & (truth == 1)).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0

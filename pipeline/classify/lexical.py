@@ -1,0 +1,61 @@
+"""The lexical-semantic signal: TF-IDF similarity between a passage and each item, over lemmas and concepts.
+
+Both sides are lemmatised and annotated with the domain lexicon's concept
+tokens, so "siblings placed together" meets "stay together with their brothers
+and sisters" through the shared concept `c_sibling`. Word unigrams and bigrams
+weighted by rarity among the items; the terms that contributed most are kept
+to show the reviewer why a passage matched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from pipeline.classify.text import Lexicon, lemmatise, normalise_for_matching
+from pipeline.types import ReferenceItem
+
+#: Words every item shares that say nothing about which item a passage is about.
+DOMAIN_STOP_WORDS = frozenset({"must", "scotland", "ensure", "need", "way", "make", "sure", "child", "young",
+                               "people", "person", "care", "experience"})
+TERMS_SHOWN = 6
+
+
+def item_document(item: ReferenceItem) -> str:
+    return f"{item.title}. {item.text}"
+
+
+@dataclass
+class LexicalMatcher:
+    """TF-IDF cosine between passages and items over lemmatised, concept-annotated text."""
+
+    lexicon: Lexicon | None = None
+
+    def prepare(self, text: str) -> str:
+        lemmas = lemmatise(normalise_for_matching(text))
+        return self.lexicon.annotate(lemmas) if self.lexicon else lemmas
+
+    def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...]) -> LexicalMatcher:
+        self.vectorizer_ = TfidfVectorizer(
+            lowercase=False, ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z][a-z0-9_]+",
+            stop_words=sorted(ENGLISH_STOP_WORDS | DOMAIN_STOP_WORDS),
+        )
+        self.item_matrix_ = self.vectorizer_.fit_transform([self.prepare(item_document(item)) for item in items])
+        self.terms_ = self.vectorizer_.get_feature_names_out()
+        return self
+
+    def transform(self, texts: list[str]):
+        return self.vectorizer_.transform([self.prepare(text) for text in texts])
+
+    def similarity(self, texts: list[str]) -> tuple[np.ndarray, object]:
+        """Cosine similarity [texts, items] and the passages' tf-idf rows (for explaining matches)."""
+        passage_matrix = self.transform(texts)
+        return (passage_matrix @ self.item_matrix_.T).toarray().astype(np.float32), passage_matrix
+
+    def shared_terms(self, passage_row, item_index: int) -> str:
+        """The terms that contributed most to a passage-item similarity, strongest first."""
+        overlap = passage_row.multiply(self.item_matrix_[item_index]).toarray().ravel()
+        strongest = np.argsort(-overlap, kind="stable")[:TERMS_SHOWN]
+        return ", ".join(self.terms_[i] for i in strongest if overlap[i] > 0)

@@ -1,0 +1,99 @@
+"""Text as the classifier compares it: normalised, lemmatised, and annotated with domain concepts.
+
+Normalisation folds what should not matter when deciding whether a passage
+addresses an item: case, punctuation, hyphenation, possessives, and the place a
+call is addressed to ("South Ayrshire", "the local authority" -> "scotland").
+Lemmas come from spaCy's English lookup table (spacy-lookups-data, installed
+with the package; nothing is downloaded). Concepts come from the curated
+lexicon in reference/lexicon/domain.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from pipeline.segment import HEADING_PATH_SEPARATOR
+from pipeline.types import Passage
+
+#: Place names the 55-call list uses where the promise says "Scotland"; folded so quotations still align.
+PLACE_SUBSTITUTIONS = (
+    (re.compile(r"\bsouth ayrshire(?:'s|’s)"), "scotland's"),
+    (re.compile(r"\b(?:south ayrshire|the local authority|the council|the partnership)\b"), "scotland"),
+)
+TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def normalise_for_matching(text: str) -> str:
+    """Lower-case, fold place names to "scotland", join hyphenated words, drop punctuation.
+
+    Both the quotation and the lexical signal compare texts in this form, so a
+    quotation survives changes of case, punctuation, hyphenation and addressee.
+    """
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    for pattern, replacement in PLACE_SUBSTITUTIONS:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", "", text)  # "re-orientate" and "reorientate" compare equal
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    return re.sub(r"\s+", " ", text.replace("'", "")).strip()
+
+
+@lru_cache(maxsize=1)
+def lemma_table() -> dict:
+    from spacy.lookups import load_lookups
+
+    return load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
+
+
+@lru_cache(maxsize=200_000)
+def lemma(token: str) -> str:
+    return lemma_table().get(token, token)
+
+
+def lemmatise(normalised: str) -> str:
+    """Lemmas of a normalised text ("children's hearings" -> "child hearing")."""
+    return " ".join(lemma(token) for token in TOKEN.findall(re.sub(r"'s\b", "", normalised)))
+
+
+def passage_text(passage: Passage) -> str:
+    """What the classifier reads: the passage with its nearest heading and the sentence that introduced it.
+
+    The heading is read because a bullet such as "Spending time there must be as
+    short as possible" only says what it is about through the heading above it.
+    """
+    nearest_heading = passage.heading.rsplit(HEADING_PATH_SEPARATOR, 1)[-1]
+    return " ".join(part for part in (nearest_heading, passage.lead_in, passage.text) if part)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Concept tokens and the lemmatised phrases that evoke them."""
+
+    version: str
+    patterns: tuple[tuple[str, re.Pattern], ...]
+
+    def concepts(self, lemmatised: str) -> list[str]:
+        """Concept tokens whose phrases occur in a lemmatised text, in lexicon order."""
+        return [concept for concept, pattern in self.patterns if pattern.search(lemmatised)]
+
+    def annotate(self, lemmatised: str) -> str:
+        """The text with its concept tokens appended; the original words stay."""
+        found = self.concepts(lemmatised)
+        return f"{lemmatised} {' '.join(found)}" if found else lemmatised
+
+
+def load_lexicon(path: Path | str) -> Lexicon:
+    """Read reference/lexicon/domain.yaml; phrases are lemmatised here so they are written naturally in the file."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    patterns = []
+    for concept, phrases in data["concepts"].items():
+        forms = sorted({lemmatise(normalise_for_matching(phrase)) for phrase in phrases}, key=len, reverse=True)
+        forms = [form for form in forms if form]
+        if not forms:
+            raise ValueError(f"{path}: concept {concept} has no usable phrase")
+        patterns.append((concept, re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b")))
+    return Lexicon(version=str(data.get("version", "")), patterns=tuple(patterns))

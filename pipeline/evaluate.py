@@ -1,0 +1,204 @@
+"""Labelled passages -> accuracy figures: passage level, document level, calibration.
+
+Definitions (so a figure can be recomputed by hand):
+- passage level: every gold line x every reference item is one decision. Micro
+  P/R/F1 pool the true/false positives and false negatives over all items;
+  macro averages the per-item F1 over the items that occur in the gold labels
+  or the predictions (an item predicted but never in gold counts with F1 = 0).
+  P (or R) with nothing predicted (or nothing to find) is 0.
+- document level: lines with the same `doc` form a document; an item is covered
+  by a document if any of its lines has it, in gold and in predictions alike;
+  P/R/F1 are micro figures over document x item pairs.
+- calibration: the Brier score is the mean of (confidence - truth)^2 over all
+  line x item pairs; the reliability table bins those pairs by confidence and
+  reports, per bin, the mean confidence and the share that were truly labelled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.types import REF_ID_PATTERN, ReferenceItem
+
+RELIABILITY_BINS = 10
+
+
+class GoldFileError(ValueError):
+    """A gold file cannot be scored; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class LabelledPassage:
+    """One labelled line: its text, the items it covers, and where it came from."""
+
+    id: str
+    text: str
+    labels: frozenset[str]
+    doc: str | None = None
+    synthetic: bool = False
+    strength: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def load_labelled(path: Path | str, known_ids: set[str] | None = None) -> list[LabelledPassage]:
+    """Read a JSONL file of labelled passages; any fault is an error naming the line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise GoldFileError(f"{path}: cannot be read ({error})") from error
+    passages = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            passages.append(parse_line(line, path, number, known_ids))
+    if not passages:
+        raise GoldFileError(f"{path}: no labelled passages (the file is empty)")
+    return passages
+
+
+def parse_line(line: str, path: Path, number: int, known_ids: set[str] | None) -> LabelledPassage:
+    where = f"{path}:{number}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise GoldFileError(f"{where}: not valid JSON ({error.msg})") from error
+    if not isinstance(record, dict):
+        raise GoldFileError(f"{where}: expected a JSON object with 'text' and 'labels'")
+    text, labels = record.get("text"), record.get("labels")
+    if not isinstance(text, str) or not text.strip():
+        raise GoldFileError(f"{where}: 'text' must be a non-empty string")
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise GoldFileError(f"{where}: 'labels' must be a list of reference ids")
+    unknown = sorted(label for label in labels
+                     if not REF_ID_PATTERN.match(label) or (known_ids is not None and label not in known_ids))
+    if unknown:
+        raise GoldFileError(f"{where}: unknown reference id(s) {unknown}")
+    doc = record.get("doc")
+    return LabelledPassage(id=str(record.get("id", f"line-{number}")), text=text, labels=frozenset(labels),
+                           doc=str(doc) if doc is not None else None, synthetic=bool(record.get("synthetic", False)),
+                           strength=record.get("strength") or {})
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def label_matrix(label_sets: list[frozenset[str]] | list[set[str]], item_ids: list[str]) -> np.ndarray:
+    column = {item_id: index for index, item_id in enumerate(item_ids)}
+    matrix = np.zeros((len(label_sets), len(item_ids)), dtype=bool)
+    for row, labels in enumerate(label_sets):
+        for label in labels:
+            matrix[row, column[label]] = True
+    return matrix
+
+
+def per_item_scores(gold: np.ndarray, predicted: np.ndarray, item_ids: list[str]) -> dict[str, dict]:
+    tp = (gold & predicted).sum(axis=0)
+    fp = (~gold & predicted).sum(axis=0)
+    fn = (gold & ~predicted).sum(axis=0)
+    return {item_id: {**prf(int(tp[i]), int(fp[i]), int(fn[i])), "support": int(gold[:, i].sum())}
+            for i, item_id in enumerate(item_ids)}
+
+
+def summarise(scores: dict[str, dict]) -> dict:
+    """Micro and macro figures over the given per-item scores."""
+    tp = sum(s["tp"] for s in scores.values())
+    fp = sum(s["fp"] for s in scores.values())
+    fn = sum(s["fn"] for s in scores.values())
+    micro = prf(tp, fp, fn)
+    active = [s["f1"] for s in scores.values() if s["support"] or s["fp"]]
+    return {"micro_precision": micro["precision"], "micro_recall": micro["recall"], "micro_f1": micro["f1"],
+            "macro_f1": float(np.mean(active)) if active else 0.0, "items_scored": len(active),
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def reliability_table(confidence: np.ndarray, gold: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict]:
+    edges = np.round(np.linspace(0.0, 1.0, bins + 1), 10)
+    flat_conf, flat_gold = confidence.ravel(), gold.ravel()
+    bin_index = np.clip(np.digitize(flat_conf, edges[1:-1], right=False), 0, bins - 1)
+    table = []
+    for b in range(bins):
+        members = bin_index == b
+        count = int(members.sum())
+        table.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "count": count,
+                      "mean_confidence": float(flat_conf[members].mean()) if count else None,
+                      "observed_rate": float(flat_gold[members].mean()) if count else None})
+    return table
+
+
+def evaluate(gold_passages: list[LabelledPassage], items: tuple[ReferenceItem, ...] | list[ReferenceItem],
+             predicted: np.ndarray, confidence: np.ndarray) -> dict:
+    """Every figure for predictions (bool) and confidences (0-1), both shaped [passages, items]."""
+    item_ids = [item.id for item in items]
+    gold = label_matrix([p.labels for p in gold_passages], item_ids)
+    scores = per_item_scores(gold, predicted, item_ids)
+    report = {"passages": len(gold_passages), "items": len(item_ids),
+              "passage": {**summarise(scores), "per_item": scores}}
+    report["passage"]["per_framework"] = grouped(scores, {item.id: item.framework for item in items})
+    report["passage"]["per_group"] = grouped(scores, {item.id: item.group for item in items})
+    if all(p.doc is not None for p in gold_passages):
+        report["document"] = document_scores(gold_passages, gold, predicted, item_ids)
+    report["calibration"] = {"brier": float(np.mean((confidence - gold) ** 2)),
+                             "reliability": reliability_table(confidence, gold)}
+    return report
+
+
+def grouped(scores: dict[str, dict], group_of: dict[str, str]) -> dict[str, dict]:
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
+    for item_id, score in scores.items():
+        groups[group_of[item_id]][item_id] = score
+    return {name: summarise(members) for name, members in groups.items()}
+
+
+def document_scores(gold_passages: list[LabelledPassage], gold: np.ndarray, predicted: np.ndarray,
+                    item_ids: list[str]) -> dict:
+    docs = sorted({p.doc for p in gold_passages})
+    rows = {doc: [i for i, p in enumerate(gold_passages) if p.doc == doc] for doc in docs}
+    doc_gold = np.array([gold[rows[doc]].any(axis=0) for doc in docs])
+    doc_predicted = np.array([predicted[rows[doc]].any(axis=0) for doc in docs])
+    scores = per_item_scores(doc_gold, doc_predicted, item_ids)
+    summary = summarise(scores)
+    per_document = {doc: prf(int((doc_gold[d] & doc_predicted[d]).sum()),
+                             int((~doc_gold[d] & doc_predicted[d]).sum()),
+                             int((doc_gold[d] & ~doc_predicted[d]).sum())) for d, doc in enumerate(docs)}
+    return {"documents": len(docs), "precision": summary["micro_precision"], "recall": summary["micro_recall"],
+            "f1": summary["micro_f1"], "per_document": per_document}
+
+
+def format_report(report: dict) -> str:
+    """A plain-text report; its last line is exactly `micro_f1=0.XXX macro_f1=0.XXX`."""
+    passage = report["passage"]
+    lines = [f"passages: {report['passages']}  items: {report['items']}",
+             "", "passage level",
+             f"  micro  P={passage['micro_precision']:.3f} R={passage['micro_recall']:.3f} "
+             f"F1={passage['micro_f1']:.3f}",
+             f"  macro  F1={passage['macro_f1']:.3f} over {passage['items_scored']} items", "", "  per framework"]
+    for name, figures in passage["per_framework"].items():
+        lines.append(f"    {name:24s} P={figures['micro_precision']:.3f} R={figures['micro_recall']:.3f} "
+                     f"F1={figures['micro_f1']:.3f} macro-F1={figures['macro_f1']:.3f}")
+    lines += ["", "  per foundation / group"]
+    for name, figures in passage["per_group"].items():
+        lines.append(f"    {name:24s} P={figures['micro_precision']:.3f} R={figures['micro_recall']:.3f} "
+                     f"F1={figures['micro_f1']:.3f} macro-F1={figures['macro_f1']:.3f}")
+    lines += ["", "  per item            support     P      R     F1"]
+    for item_id, s in passage["per_item"].items():
+        lines.append(f"    {item_id:16s} {s['support']:7d}  {s['precision']:.3f}  {s['recall']:.3f}  {s['f1']:.3f}")
+    if "document" in report:
+        d = report["document"]
+        lines += ["", f"document level ({d['documents']} documents)",
+                  f"  P={d['precision']:.3f} R={d['recall']:.3f} F1={d['f1']:.3f}"]
+    calibration = report["calibration"]
+    lines += ["", f"calibration: Brier={calibration['brier']:.4f}", "  confidence   count   mean conf   observed"]
+    for row in calibration["reliability"]:
+        if row["count"]:
+            lines.append(f"    {row['bin']}  {row['count']:7d}     {row['mean_confidence']:.3f}      "
+                         f"{row['observed_rate']:.3f}")
+    lines += ["", f"micro_f1={passage['micro_f1']:.3f} macro_f1={passage['macro_f1']:.3f}"]
+    return "\n".join(lines)

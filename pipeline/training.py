@@ -1,0 +1,106 @@
+"""Training and cross-validating the learned classifier from the labelled data in the repository.
+
+`make train` builds the model from corpora/labelled/ (development set + synthetic
+paraphrases) and the reference texts; `make eval` cross-validates it on the
+development set with folds grouped by source document, so no passage is ever
+scored by a model trained on its own document. Synthetic passages are used for
+training only, never scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import __version__
+from pipeline.classify import PromiseClassifier, load_lexicon
+from pipeline.evaluate import LabelledPassage, evaluate, load_labelled
+from pipeline.report import write_atomic
+from pipeline.types import ReferenceSet
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_LABELLED_DIR = REPO / "corpora" / "labelled"
+DEFAULT_LEXICON = REPO / "reference" / "lexicon" / "domain.yaml"
+DEFAULT_MODEL_PATH = REPO / "outputs" / "model" / "promise-classifier.pkl"
+DEV_SET = "dev.jsonl"
+SYNTHETIC_SET = "synthetic.jsonl"
+MODEL_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The labelled passages a model learns from, with the hash that identifies them."""
+
+    dev: list[LabelledPassage]
+    synthetic: list[LabelledPassage]
+    sha256: str
+
+
+def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_path: Path) -> TrainingData:
+    known = {item.id for item in reference_set.items}
+    dev = load_labelled(labelled_dir / DEV_SET, known)
+    synthetic = load_labelled(labelled_dir / SYNTHETIC_SET, known)
+    if any(p.synthetic for p in dev) or not all(p.synthetic for p in synthetic):
+        raise ValueError(f"{labelled_dir}: {DEV_SET} must hold real passages and {SYNTHETIC_SET} synthetic ones only")
+    digest = hashlib.sha256()
+    for path in (labelled_dir / DEV_SET, labelled_dir / SYNTHETIC_SET, lexicon_path):
+        digest.update(path.read_bytes())
+    digest.update(reference_set.sha256.encode())
+    digest.update(f"{__version__}/{MODEL_FORMAT}".encode())
+    return TrainingData(dev=dev, synthetic=synthetic, sha256=digest.hexdigest())
+
+
+def group_of(passage: LabelledPassage) -> str:
+    """Cross-validation group: the source document for real passages, the line itself for synthetic ones."""
+    return f"synthetic:{passage.id}" if passage.synthetic else f"doc:{passage.doc}"
+
+
+def train(reference_set: ReferenceSet, passages: list[LabelledPassage], lexicon_path: Path, *,
+          seed: int = 0) -> PromiseClassifier:
+    lexicon = load_lexicon(lexicon_path)
+    return PromiseClassifier(lexicon=lexicon, seed=seed).fit(
+        reference_set.items, [p.text for p in passages], [p.labels for p in passages], [group_of(p) for p in passages])
+
+
+def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *, seed: int = 0) -> dict:
+    """Leave-one-document-out over the development set; synthetic passages always train, never test."""
+    documents = sorted({p.doc for p in data.dev})
+    decisions = np.zeros((len(data.dev), len(reference_set.items)), dtype=bool)
+    confidences = np.zeros(decisions.shape)
+    folds = []
+    for document in documents:
+        test_rows = [i for i, p in enumerate(data.dev) if p.doc == document]
+        training = [p for p in data.dev if p.doc != document] + data.synthetic
+        assert not {p.doc for p in training if not p.synthetic} & {document}, "fold leak"
+        classifier = train(reference_set, training, lexicon_path, seed=seed)
+        fold_decisions, fold_confidences = classifier.decide([data.dev[i].text for i in test_rows])
+        decisions[test_rows], confidences[test_rows] = fold_decisions, fold_confidences
+        folds.append({"test_document": document, "test_passages": len(test_rows), "train_passages": len(training)})
+    report = evaluate(data.dev, reference_set.items, decisions, confidences)
+    report["cross_validation"] = {"scheme": "leave-one-document-out", "folds": folds}
+    return report
+
+
+def save_model(classifier: PromiseClassifier, path: Path, *, training_sha256: str) -> None:
+    payload = {"format": MODEL_FORMAT, "version": __version__, "training_sha256": training_sha256,
+               "classifier": classifier}
+    write_atomic(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_model(path: Path, *, training_sha256: str | None = None) -> PromiseClassifier | None:
+    """The saved model, or None when it is missing or was trained on other data or code.
+
+    The file is one this project wrote with `make train` (pickle is only safe for such files).
+    """
+    if not path.exists():
+        return None
+    payload = pickle.loads(path.read_bytes())
+    if payload.get("format") != MODEL_FORMAT or payload.get("version") != __version__:
+        return None
+    if training_sha256 is not None and payload.get("training_sha256") != training_sha256:
+        return None
+    return payload["classifier"]

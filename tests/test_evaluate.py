@@ -1,0 +1,91 @@
+"""Evaluation figures checked against hand computation, and the gold-file errors a user can meet."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.evaluate import GoldFileError, LabelledPassage, evaluate, load_labelled
+
+
+def write_gold(path, records):
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+def hand_gold(reference_set):
+    """Verbatim quotations (certain predictions) and unrelated text, with labels chosen to give known errors."""
+    text = {item_id: reference_set.item(item_id).text for item_id in ("CARE-6", "IP-07", "FAMILY-8")}
+    return [
+        {"id": "1", "doc": "a", "text": text["CARE-6"], "labels": ["CARE-6"]},                # TP CARE-6
+        {"id": "2", "doc": "a", "text": text["IP-07"], "labels": ["IP-07", "IP-06"]},         # TP IP-07, FN IP-06
+        {"id": "3", "doc": "b", "text": "Gritting routes are unchanged this winter.", "labels": ["FAMILY-2"]},  # FN
+        {"id": "4", "doc": "b", "text": text["FAMILY-8"], "labels": []},                      # FP FAMILY-8
+    ]
+
+
+def test_eval_command_figures_match_hand_computation(tmp_path, reference_set):
+    gold = write_gold(tmp_path / "gold.jsonl", hand_gold(reference_set))
+    result = CliRunner().invoke(app, ["eval", "--gold", str(gold), "--classifier", "lexical",
+                                      "--json", str(tmp_path / "out.json")])
+    assert result.exit_code == 0, result.output
+    # micro: tp=2 fp=1 fn=2 -> P=2/3, R=1/2, F1=4/7; macro over {CARE-6, IP-07, IP-06, FAMILY-2, FAMILY-8} = 2/5
+    assert result.output.strip().splitlines()[-1] == "micro_f1=0.571 macro_f1=0.400"
+    report = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert report["passage"]["micro_precision"] == pytest.approx(2 / 3)
+    assert report["passage"]["micro_recall"] == pytest.approx(1 / 2)
+    assert report["passage"]["micro_f1"] == pytest.approx(4 / 7)
+    assert report["passage"]["macro_f1"] == pytest.approx(2 / 5)
+    # document a: gold {CARE-6, IP-07, IP-06} vs {CARE-6, IP-07}; b: gold {FAMILY-2} vs {FAMILY-8}
+    assert report["document"]["f1"] == pytest.approx(4 / 7)
+    assert report["passage"]["per_item"]["IP-06"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0,
+                                                      "fn": 1, "support": 1}
+    assert report["passage"]["per_framework"]["inspection_principles"]["micro_f1"] == pytest.approx(2 / 3)
+
+
+def test_evaluate_by_hand_with_calibration():
+    items_file = [LabelledPassage(id="x", text="t", labels=frozenset({"VOICE-1"}), doc=None),
+                  LabelledPassage(id="y", text="u", labels=frozenset(), doc=None)]
+
+    class Item:
+        def __init__(self, item_id, framework, group):
+            self.id, self.framework, self.group = item_id, framework, group
+
+    items = [Item("VOICE-1", "calls_to_action", "Voice"), Item("VOICE-2", "calls_to_action", "Voice")]
+    predicted = np.array([[True, False], [True, False]])
+    confidence = np.array([[0.9, 0.1], [0.6, 0.0]])
+    report = evaluate(items_file, items, predicted, confidence)
+    assert report["passage"]["micro_precision"] == pytest.approx(0.5)
+    assert report["passage"]["micro_recall"] == pytest.approx(1.0)
+    assert "document" not in report
+    # Brier: ((0.9-1)^2 + 0.1^2 + 0.6^2 + 0) / 4
+    assert report["calibration"]["brier"] == pytest.approx((0.01 + 0.01 + 0.36) / 4)
+    table = {row["bin"]: row for row in report["calibration"]["reliability"]}
+    assert table["0.9-1.0"]["count"] == 1 and table["0.9-1.0"]["observed_rate"] == 1.0
+    assert table["0.6-0.7"]["observed_rate"] == 0.0 and table["0.0-0.1"]["count"] == 1
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "empty"),
+    ('{"text": "ok", "labels": ["CARE-3"]}\n{"text": "bad", "labels": ["CARE-99"]}\n', r"gold.jsonl:2: unknown.*CARE-99"),
+    ('{"text": "ok", "labels": []}\n{not json\n', r"gold.jsonl:2: not valid JSON"),
+    ('{"text": "", "labels": []}\n', r"gold.jsonl:1: 'text' must be a non-empty string"),
+    ('{"text": "x", "labels": "CARE-3"}\n', r"gold.jsonl:1: 'labels' must be a list"),
+])
+def test_gold_file_errors_name_the_line(tmp_path, reference_set, content, message):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(content, encoding="utf-8")
+    with pytest.raises(GoldFileError, match=message):
+        load_labelled(gold, {item.id for item in reference_set.items})
+    result = CliRunner().invoke(app, ["eval", "--gold", str(gold), "--classifier", "lexical"])
+    assert result.exit_code == 2
+    assert "error" in result.output
+
+
+def test_extra_fields_are_ignored(tmp_path):
+    gold = write_gold(tmp_path / "g.jsonl", [{"text": "x", "labels": ["IP-01"], "strength": {"IP-01": "explicit"},
+                                             "whatever": 1}])
+    [passage] = load_labelled(gold)
+    assert passage.labels == {"IP-01"} and passage.doc is None

@@ -1,0 +1,64 @@
+"""The learned classifier: folds grouped by document, deterministic training, and the labelled data itself."""
+
+import numpy as np
+import pytest
+
+import pipeline.training as training
+from pipeline.evaluate import LabelledPassage
+from pipeline.training import DEFAULT_LABELLED_DIR, DEFAULT_LEXICON, group_of, load_training_data
+
+
+@pytest.fixture(scope="module")
+def data(reference_set):
+    return load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+
+
+def test_labelled_data_meets_the_brief(data, reference_set):
+    assert len(data.dev) >= 400 and len(data.synthetic) >= 544
+    assert all(not p.synthetic for p in data.dev) and all(p.synthetic for p in data.synthetic)
+    for item in reference_set.items:
+        assert sum(item.id in p.labels for p in data.synthetic) >= 8, item.id
+    assert not {p.text for p in data.dev} & {p.text for p in data.synthetic}
+    assert {p.doc for p in data.dev} == {"000_c62ad4983681b1c2.txt", "001_6364ec61e7c35946.txt",
+                                        "003_491c0dde5aa65afd.txt", "004_371aa332c2b99622.txt"}
+
+
+def test_groups_keep_documents_together():
+    real = LabelledPassage(id="r", text="t", labels=frozenset(), doc="plan.pdf")
+    synthetic = LabelledPassage(id="s1", text="t", labels=frozenset(), doc="synthetic", synthetic=True)
+    assert group_of(real) == "doc:plan.pdf"
+    assert group_of(synthetic) == "synthetic:s1"
+
+
+def test_cross_validation_never_trains_on_the_test_document(monkeypatch, data, reference_set):
+    seen = []
+
+    class Silent:
+        def decide(self, texts):
+            seen[-1]["tested"] = set(texts)
+            shape = (len(texts), len(reference_set.items))
+            return np.zeros(shape, dtype=bool), np.zeros(shape)
+
+    def fake_train(reference, passages, lexicon_path, *, seed=0):
+        seen.append({"trained": {p.text for p in passages},
+                     "trained_docs": {p.doc for p in passages if not p.synthetic}})
+        return Silent()
+
+    monkeypatch.setattr(training, "train", fake_train)
+    report = training.cross_validate(reference_set, data, DEFAULT_LEXICON)
+    assert len(seen) == 4
+    for fold, record in zip(report["cross_validation"]["folds"], seen, strict=True):
+        assert fold["test_document"] not in record["trained_docs"]
+        assert not record["tested"] & record["trained"]
+        assert {p.text for p in data.synthetic} <= record["trained"]
+    tested = set().union(*(record["tested"] for record in seen))
+    assert tested == {p.text for p in data.dev}
+
+
+@pytest.mark.slow
+def test_training_twice_gives_identical_predictions(data, reference_set):
+    subset = data.synthetic + data.dev[:150]
+    texts = [p.text for p in data.dev[150:260]]
+    first = training.train(reference_set, subset, DEFAULT_LEXICON).decide(texts)
+    second = training.train(reference_set, subset, DEFAULT_LEXICON).decide(texts)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
