@@ -12,7 +12,7 @@ OUT ?= outputs/$(RUN)
 MODEL ?= outputs/model/promise-classifier.pkl
 DEV_SET ?= corpora/labelled/dev.jsonl
 
-.PHONY: help setup map train eval test test-fast lint clean
+.PHONY: help setup browser map train eval compare bench test test-fast lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -28,14 +28,26 @@ ifdef SEMANTIC
 	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
 endif
 
+browser: ## install Debian's chromium for the HTML report's browser test (needs root; skipped if present)
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+	  || echo "chromium could not be installed: the browser test will skip"; \
+	else echo "run as root (or: sudo apt-get install chromium chromium-driver); the browser test skips without it"; fi
+
 map: $(BIN)/promise-map ## map CORPUS (default corpora/sample) into outputs/<corpus name>/
 	$(BIN)/promise-map map $(CORPUS) --out $(OUT)
 
 train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ into $(MODEL)
 	$(BIN)/promise-map train --out $(MODEL)
 
+compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=... B=... [OUT=outputs/run])
+	$(BIN)/promise-map compare $(A) $(B) --run $(OUT)
+
 eval: $(BIN)/promise-map ## cross-validated accuracy on the development set (outputs/eval/dev-cv.json)
 	$(BIN)/promise-map eval --gold $(DEV_SET) --cross-validate --json outputs/eval/dev-cv.json
+
+bench: $(BIN)/promise-map ## extraction vs raw pypdfium2 on ../shared/pdf-corpus, classification on the sample -> outputs/bench/
+	$(BIN)/python -m pipeline.bench
 
 test: $(BIN)/promise-map ## the whole test suite, corpus-wide tests included (what CI runs)
 	$(BIN)/python -m pytest -q

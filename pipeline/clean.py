@@ -8,15 +8,20 @@ line break still reads as one quotation.
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Iterable
 
 LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st",
              "\ufb06": "st", "\u0132": "IJ", "\u0133": "ij", "\u0152": "OE", "\u0153": "oe"}
 SPACES = {"\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\u200b": "", "\ufeff": ""}
 SOFT_HYPHEN = "\u00ad"
+#: One translate table for ligatures, odd spaces and soft hyphens (str.translate is one pass in C).
+CHARACTER_TABLE = str.maketrans({**LIGATURES, **SPACES, SOFT_HYPHEN: ""})
+#: Control characters (Unicode category Cc) except the newline, tab and form feed that carry layout.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0d-\x1f\x7f-\x9f]")
 
-#: Glyphs that open a list item when they start a line.
-BULLET_GLYPHS = "•▪■●◦○▶►▸‣⁃∙·–—*-"
+#: Glyphs that open a list item when they start a line; the \uf0xx ones are Symbol/Wingdings bullets
+#: that PDFs without a text mapping for them hand over as private-use characters.
+BULLET_GLYPHS = "•▪■●◦○▶►▸‣⁃∙·–—*-◆◇❖➢➤✓✔□\uf0b7\uf0a7\uf0d8\uf0fc\uf076\uf06e\uf0a8\uf0d7"
 BULLET_PATTERN = re.compile(rf"^\s*[{re.escape(BULLET_GLYPHS)}]\s+(?=\S)")
 #: A bullet glyph lost in PDF-to-text conversion often survives as a lone "e" before a capital.
 LOST_BULLET_PATTERN = re.compile(r"^\s*e\s+(?=[A-Z‘'\"])")
@@ -28,25 +33,29 @@ HYPHENATED_PREFIXES = frozenset({
     "care", "rights", "age", "life", "one", "two", "three", "four", "five", "first", "second",
 })
 LINE_END_HYPHEN = re.compile(r"(\w+)-$")
+WORD_PATTERN = re.compile(r"\w+(?:-\w+)*")
 
 
 def normalise_characters(text: str) -> str:
     """Replace ligatures and odd spaces, drop soft hyphens and control characters (form feeds mark pages)."""
-    for old, new in {**LIGATURES, **SPACES}.items():
-        text = text.replace(old, new)
-    text = text.replace(SOFT_HYPHEN + "\n", "").replace(SOFT_HYPHEN, "")
-    return "".join(ch for ch in text if ch in "\n\t\f" or unicodedata.category(ch) != "Cc")
+    if text.isascii() and (text.isprintable() or not CONTROL_CHARACTERS.search(text)):
+        return text
+    text = text.replace(SOFT_HYPHEN + "\n", "").translate(CHARACTER_TABLE)
+    return CONTROL_CHARACTERS.sub("", text)
 
 
 def collapse_spaces(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def join_wrapped_lines(lines: list[str]) -> str:
+def join_wrapped_lines(lines: list[str], *, known_words: set[str] | None = None) -> str:
     r"""Join the lines of one paragraph, rejoining words split by a line-end hyphen.
 
     "inter-\\nvention" becomes "intervention"; "long-\\nterm" and "co-\\nregulation"
     keep their hyphen because the part before it is a prefix that takes one.
+    With `known_words` (the document's own vocabulary, see `document_vocabulary`)
+    the document decides first: a hyphen stays when the document writes the word
+    with a hyphen elsewhere and never without one, and goes when it writes it closed up.
     """
     joined = ""
     for raw in lines:
@@ -58,12 +67,34 @@ def join_wrapped_lines(lines: list[str]) -> str:
             continue
         hyphen = LINE_END_HYPHEN.search(joined)
         if hyphen and line[:1].islower():
-            prefix = hyphen.group(1).lower()
-            joined = joined if prefix in HYPHENATED_PREFIXES else joined[:-1]
+            joined = joined if keeps_hyphen(hyphen.group(1), line, known_words) else joined[:-1]
             joined += line
         else:
             joined += " " + line
     return joined
+
+
+def keeps_hyphen(before: str, next_line: str, known_words: set[str] | None) -> bool:
+    """Whether the hyphen between `before` (end of a line) and the next line's first word is a real one."""
+    if known_words:
+        after = WORD_PATTERN.match(next_line)
+        if after:
+            closed = (before + after.group(0)).lower()
+            hyphenated = f"{before}-{after.group(0)}".lower()
+            if closed in known_words and hyphenated not in known_words:
+                return False
+            if hyphenated in known_words and closed not in known_words:
+                return True
+    return before.lower() in HYPHENATED_PREFIXES
+
+
+def document_vocabulary(lines: Iterable[str]) -> set[str]:
+    """Lower-cased words and hyphenated compounds written within lines (not across a line break)."""
+    vocabulary: set[str] = set()
+    for line in lines:
+        body = line[:-1] if line.endswith("-") else line
+        vocabulary.update(word.lower() for word in WORD_PATTERN.findall(body))
+    return vocabulary
 
 
 def bullet_start(line: str) -> int | None:

@@ -5,6 +5,7 @@ promise-map map FOLDER --out outputs/my-run
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -18,12 +19,13 @@ from tqdm import tqdm
 
 from pipeline import __version__
 from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
+from pipeline.compare import CompareError, compare_documents, read_gap_table
 from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
 from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
 from pipeline.extract import EXTRACTORS, extract_all, list_inputs
 from pipeline.reference import ReferenceError, load_reference
-from pipeline.report import write_json, write_reports
+from pipeline.report import write_comparison, write_json, write_reports
 from pipeline.segment import Segmenter
 from pipeline.training import (
     DEFAULT_LABELLED_DIR,
@@ -250,6 +252,42 @@ def print_summary(console: Console, documents: list[Document], coverages: list[C
     console.print(table)
     for item in skipped:
         console.print(f"[yellow]skipped[/yellow] {item.file} ({item.stage}): {item.reason}")
+
+
+DEFAULT_RUN_DIR = Path("outputs") / "sample"
+
+
+@app.command("compare")
+def compare_command(
+    doc_a: Annotated[str, typer.Argument(help="Document A: its file name in the run, or a unique prefix of it.")],
+    doc_b: Annotated[str, typer.Argument(help="Document B: its file name in the run, or a unique prefix of it.")],
+    run: Annotated[Path, typer.Option("--run", "-r", help="Run folder holding gap_table.csv.")] = DEFAULT_RUN_DIR,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
+    include_partial: Annotated[bool, typer.Option(help="List every status difference, partial included.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+) -> None:
+    """Items covered in one document of a run and missing in the other: a CSV table and an HTML page."""
+    console = Console(stderr=True, quiet=quiet)
+    try:
+        comparison = compare_documents(read_gap_table(run), doc_a, doc_b, include_partial=include_partial)
+    except CompareError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from error
+    run_json = run / "run.json"
+    record = json.loads(run_json.read_text(encoding="utf-8")) if run_json.is_file() else {}
+    written = write_comparison(out or run, comparison, run_record=record)
+    for label, entries in ((f"in A ({comparison.doc_a}), not in B", comparison.only_a),
+                           (f"in B ({comparison.doc_b}), not in A", comparison.only_b)):
+        if not entries:
+            console.print(f"{label}: none")
+            continue
+        table = Table(title=f"{label}: {len(entries)} items")
+        for column in ("item", "foundation", "title", "A", "B"):
+            table.add_column(column)
+        for entry in entries:
+            table.add_row(entry.item_id, entry.group, entry.title, entry.status_a, entry.status_b)
+        console.print(table)
+    console.print(f"wrote {', '.join(str(path) for path in written)}")
 
 
 if __name__ == "__main__":

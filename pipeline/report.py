@@ -1,8 +1,13 @@
-"""Stage 5, report: Coverage -> gap tables (CSV, XLSX, Markdown) and the run's records, written atomically.
+"""Stage 5, report: Coverage -> gap tables (CSV, XLSX, Markdown), the HTML report, figures and the run's records.
+
+Every run writes what a reviewer needs without the person who ran it: the
+gap table for Excel (one sheet per view), a self-contained HTML report
+(`report_html.py`), figures (`plots.py`), and the raw tables and run record
+behind them.
 
 Document text is untrusted: any cell that a spreadsheet could read as a
-formula is neutralised, and every file is written to a temporary name and
-renamed, so a crash never leaves a half-written table behind.
+formula is neutralised, HTML is autoescaped, and every file is written to a
+temporary name and renamed, so a crash never leaves a half-written table behind.
 """
 
 from __future__ import annotations
@@ -16,9 +21,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
+from pipeline.palette import STATUS_COLOURS
+from pipeline.plots import run_figures
+from pipeline.report_html import render_comparison, render_report
 from pipeline.types import Coverage, Match, Passage, Skipped, Status
 
 GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "status", "score", "signal",
@@ -27,8 +37,15 @@ MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "mat
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-#: Colour-blind-safe fills (Okabe-Ito) for status cells.
-STATUS_FILLS = {Status.COVERED.value: "009E73", Status.PARTIAL.value: "E69F00", Status.MISSING.value: "D9D9D9"}
+#: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
+STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
+OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
+ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "covered_in", "partial_in", "missing_in",
+                        "covered_documents", "partial_documents")
+EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
+                    "heading", "matched", "passage_id", "text")
+#: Columns whose cells hold a status and are filled with its colour.
+STATUS_COLUMNS = frozenset({"status", "status_a", "status_b"})
 MARKDOWN_EVIDENCE_CHARS = 200
 
 
@@ -116,46 +133,119 @@ def error_rows(skipped: list[Skipped]) -> list[dict]:
     return [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in skipped]
 
 
-def gap_table_workbook(rows: list[dict], errors: list[dict]) -> bytes:
-    """The gap table as an Excel workbook: header frozen, filters on, status coloured, text wrapped."""
+def evidence_rows(coverages: list[Coverage]) -> list[dict]:
+    """One row per evidence passage of every covered or partial verdict, best first."""
+    return [{"document": coverage.doc, "item_id": coverage.item.id, "framework": coverage.item.framework,
+             "group": coverage.item.group, "title": coverage.item.title, "status": coverage.status.value,
+             "rank": rank, "signal": evidence.signal.value, "score": round(evidence.score, 4), "page": evidence.page,
+             "heading": evidence.heading, "matched": evidence.matched, "passage_id": evidence.passage_id,
+             "text": one_line(evidence.text)}
+            for coverage in coverages for rank, evidence in enumerate(coverage.evidence, start=1)]
+
+
+def overview_matrix(rows: list[dict]) -> tuple[tuple[str, ...], list[dict]]:
+    """Documents x items with the status as text, plus each document's counts: (columns, rows)."""
+    item_ids = tuple(dict.fromkeys(row["item_id"] for row in rows))
+    matrix: dict[str, dict] = {}
+    for row in rows:
+        entry = matrix.setdefault(row["document"], {"document": row["document"], **{s.value: 0 for s in Status}})
+        entry[row["item_id"]] = row["status"]
+        entry[row["status"]] += 1
+    return OVERVIEW_COUNT_COLUMNS + item_ids, list(matrix.values())
+
+
+def item_summary_rows(rows: list[dict]) -> list[dict]:
+    """Per item, how many documents cover it, partially cover it or miss it: the "never covered" view."""
+    summary: dict[str, dict] = {}
+    for row in rows:
+        entry = summary.setdefault(row["item_id"], {
+            "item_id": row["item_id"], "framework": row["framework"], "group": row["group"], "title": row["title"],
+            "covered_in": 0, "partial_in": 0, "missing_in": 0, "covered": [], "partial": []})
+        entry[f"{row['status']}_in"] += 1
+        if row["status"] in (Status.COVERED.value, Status.PARTIAL.value):
+            entry[row["status"]].append(row["document"])
+    return [{**entry, "covered_documents": "; ".join(entry.pop("covered")),
+             "partial_documents": "; ".join(entry.pop("partial"))} for entry in summary.values()]
+
+
+def gap_table_workbook(rows: list[dict], errors: list[dict], evidence: list[dict] = ()) -> bytes:
+    """The gap table for Excel, a sheet per view: overview matrix, gap_table, items, evidence, errors.
+
+    Every sheet has its header frozen, filters on, status cells coloured and
+    long text wrapped; the workbook opens on the overview.
+    """
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "gap_table"
-    fill_sheet(sheet, GAP_TABLE_COLUMNS, rows)
-    status_column = GAP_TABLE_COLUMNS.index("status") + 1
-    for row in sheet.iter_rows(min_row=2, min_col=status_column, max_col=status_column):
-        cell = row[0]
-        colour = STATUS_FILLS.get(str(cell.value))
-        if colour:
-            cell.fill = PatternFill(fill_type="solid", start_color=colour, end_color=colour)
+    overview = workbook.active
+    overview.title = "overview"
+    overview_columns, overview_rows = overview_matrix(rows)
+    fill_sheet(overview, overview_columns, overview_rows,
+               status_columns=frozenset(overview_columns[len(OVERVIEW_COUNT_COLUMNS):]))
+    for cell in overview[1][len(OVERVIEW_COUNT_COLUMNS):]:
+        cell.alignment = Alignment(text_rotation=90, horizontal="center")
+    overview.row_dimensions[1].height = OVERVIEW_HEADER_HEIGHT
+    overview.freeze_panes = overview.cell(row=2, column=len(OVERVIEW_COUNT_COLUMNS) + 1).coordinate
+    fill_sheet(workbook.create_sheet("gap_table"), GAP_TABLE_COLUMNS, rows)
+    fill_sheet(workbook.create_sheet("items"), ITEM_SUMMARY_COLUMNS, item_summary_rows(rows))
+    fill_sheet(workbook.create_sheet("evidence"), EVIDENCE_COLUMNS, list(evidence))
     fill_sheet(workbook.create_sheet("errors"), ERROR_COLUMNS, errors)
+    workbook.active = 0
+    for sheet in workbook.worksheets:
+        sheet.sheet_view.tabSelected = sheet is overview  # one selected tab: edits never go to a group of sheets
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "heading": 30, "document": 28}
+COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "heading": 30, "document": 28, "text": 90,
+                 "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40}
+#: Width of a column not listed above: fitted to its longest value, within these bounds.
+MIN_COLUMN_WIDTH = 8
+MAX_FITTED_COLUMN_WIDTH = 24
+#: Width of a column whose cells are statuses ("covered", "partial", "missing").
+STATUS_COLUMN_WIDTH = 10
+#: Height (points) of the overview's header row, where item ids are written vertically.
+OVERVIEW_HEADER_HEIGHT = 90
 
 
-def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict]) -> None:
+def sheet_value(value: object) -> object:
+    """A value as a worksheet cell holds it: characters XML cannot carry removed, formula-like text neutralised."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return neutralise_cell(value)
+
+
+def fitted_width(column: str, rows: list[dict]) -> float:
+    longest = max((len(str(row.get(column, ""))) for row in rows), default=0)
+    return max(MIN_COLUMN_WIDTH, min(max(longest, len(column)) + 2, MAX_FITTED_COLUMN_WIDTH))
+
+
+def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
+               status_columns: frozenset[str] = STATUS_COLUMNS) -> None:
+    """Header in bold and frozen, filters on, status cells coloured, long text wrapped, every text cell inert."""
     sheet.append(list(columns))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([neutralise_cell(row.get(column, "")) for column in columns])
+        sheet.append([sheet_value(row.get(column, "")) for column in columns])
     for data_row in sheet.iter_rows(min_row=2):
         for cell in data_row:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
+    fills = {status: PatternFill(fill_type="solid", start_color=colour, end_color=colour)
+             for status, colour in STATUS_FILLS.items()}
     for index, column in enumerate(columns, start=1):
-        width = COLUMN_WIDTHS.get(column, 14)
+        is_status = column in status_columns
+        width = STATUS_COLUMN_WIDTH if is_status else COLUMN_WIDTHS.get(column) or fitted_width(column, rows)
         sheet.column_dimensions[get_column_letter(index)].width = width
-        if width >= 30:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+        if not (is_status or width >= 30):
+            continue
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+            if is_status and cell.value in fills:
+                cell.fill = fills[cell.value]
+            elif width >= 30:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
-    if rows:
-        sheet.auto_filter.ref = sheet.dimensions
+    sheet.auto_filter.ref = sheet.dimensions  # on the header alone too, so an empty sheet looks like the others
 
 
 def markdown_cell(text: object) -> str:
@@ -189,13 +279,27 @@ def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passag
     errors = error_rows(skipped)
     written = {
         "gap_table.csv": csv_bytes(GAP_TABLE_COLUMNS, rows),
-        "gap_table.xlsx": gap_table_workbook(rows, errors),
+        "gap_table.xlsx": gap_table_workbook(rows, errors, evidence_rows(coverages)),
         "gap_table.md": gap_table_markdown(rows).encode("utf-8"),
         "matches.csv": csv_bytes(MATCH_COLUMNS, match_rows(matches, passages)),
         "errors.csv": csv_bytes(ERROR_COLUMNS, errors),
+        "report.html": render_report(coverages=coverages, skipped=skipped, run_record=run_record).encode("utf-8"),
+        **run_figures(coverages),
     }
     for name, data in written.items():
         write_atomic(out / name, data)
     write_jsonl(out / "passages.jsonl", passage_records(passages))
     write_json(out / "run.json", run_record)
     return [out / name for name in (*written, "passages.jsonl", "run.json")]
+
+
+def write_comparison(out: Path, comparison: Comparison, *, run_record: dict) -> list[Path]:
+    """Write a comparison of two documents as a table (CSV) and an HTML page beside the run's other files."""
+    stem = comparison_file_stem(comparison)
+    written = {
+        f"{stem}.csv": csv_bytes(COMPARE_COLUMNS, comparison_rows(comparison)),
+        f"{stem}.html": render_comparison(comparison, run_record=run_record).encode("utf-8"),
+    }
+    for name, data in written.items():
+        write_atomic(out / name, data)
+    return [out / name for name in written]

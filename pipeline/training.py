@@ -33,7 +33,7 @@ MODEL_FORMAT = 1
 
 @dataclass(frozen=True)
 class TrainingData:
-    """The labelled passages a model learns from, with the hash that identifies them."""
+    """The labelled passages a model learns from, and a hash of them, the lexicon, the reference and the code."""
 
     dev: list[LabelledPassage]
     synthetic: list[LabelledPassage]
@@ -51,6 +51,8 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
         digest.update(path.read_bytes())
     digest.update(reference_set.sha256.encode())
     digest.update(f"{__version__}/{MODEL_FORMAT}".encode())
+    for source in sorted((REPO / "pipeline" / "classify").glob("*.py")):  # a code change retrains the model
+        digest.update(source.read_bytes())
     return TrainingData(dev=dev, synthetic=synthetic, sha256=digest.hexdigest())
 
 

@@ -69,7 +69,8 @@ def test_evaluate_by_hand_with_calibration():
 
 @pytest.mark.parametrize(("content", "message"), [
     ("", "empty"),
-    ('{"text": "ok", "labels": ["CARE-3"]}\n{"text": "bad", "labels": ["CARE-99"]}\n', r"gold.jsonl:2: unknown.*CARE-99"),
+    ('{"text": "ok", "labels": ["CARE-3"]}\n{"text": "bad", "labels": ["CARE-99"]}\n',
+     r"gold.jsonl:2: unknown.*CARE-99"),
     ('{"text": "ok", "labels": []}\n{not json\n', r"gold.jsonl:2: not valid JSON"),
     ('{"text": "", "labels": []}\n', r"gold.jsonl:1: 'text' must be a non-empty string"),
     ('{"text": "x", "labels": "CARE-3"}\n', r"gold.jsonl:1: 'labels' must be a list"),

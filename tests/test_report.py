@@ -34,7 +34,8 @@ def test_every_output_file_is_written_and_nothing_temporary_is_left(tmp_path, re
     written = make_run(tmp_path, reference_set, "Siblings stay together.")
     assert sorted(p.name for p in written) == sorted(p.name for p in tmp_path.iterdir())
     assert {p.name for p in written} == {"gap_table.csv", "gap_table.xlsx", "gap_table.md", "matches.csv",
-                                         "errors.csv", "passages.jsonl", "run.json"}
+                                         "errors.csv", "passages.jsonl", "run.json", "report.html",
+                                         "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"}
     rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8")))
     assert rows[0]["item_id"] == "CARE-3" and rows[0]["page"] == "4" and rows[0]["status"] == "covered"
     assert rows[1]["status"] == "missing" and rows[1]["evidence"] == ""

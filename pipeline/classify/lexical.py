@@ -33,8 +33,9 @@ class LexicalMatcher:
 
     lexicon: Lexicon | None = None
 
-    def prepare(self, text: str) -> str:
-        lemmas = lemmatise(normalise_for_matching(text))
+    def prepare(self, text: str, *, normalised: str | None = None) -> str:
+        """Lemmas plus concept tokens; pass `normalised` when the caller already has it."""
+        lemmas = lemmatise(normalised if normalised is not None else normalise_for_matching(text))
         return self.lexicon.annotate(lemmas) if self.lexicon else lemmas
 
     def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...]) -> LexicalMatcher:
@@ -49,9 +50,11 @@ class LexicalMatcher:
     def transform(self, texts: list[str]):
         return self.vectorizer_.transform([self.prepare(text) for text in texts])
 
-    def similarity(self, texts: list[str]) -> tuple[np.ndarray, object]:
+    def similarity(self, texts: list[str], *, prepared: list[str] | None = None) -> tuple[np.ndarray, object]:
         """Cosine similarity [texts, items] and the passages' tf-idf rows (for explaining matches)."""
-        passage_matrix = self.transform(texts)
+        if prepared is None:
+            prepared = [self.prepare(text) for text in texts]
+        passage_matrix = self.vectorizer_.transform(prepared)
         return (passage_matrix @ self.item_matrix_.T).toarray().astype(np.float32), passage_matrix
 
     def shared_terms(self, passage_row, item_index: int) -> str:

@@ -65,11 +65,12 @@ class QuoteMatcher:
         self.sentence_words_ = self.words_.fit_transform(self.sentences_) if pairs else None
         return self
 
-    def hits(self, texts: list[str]) -> list[QuoteHit]:
+    def hits(self, texts: list[str], *, normalised: list[str] | None = None) -> list[QuoteHit]:
         """The best quotation of each item in each text, where one exists."""
         if not texts or self.sentence_words_ is None:
             return []
-        normalised = [normalise_for_matching(text) for text in texts]
+        if normalised is None:
+            normalised = [normalise_for_matching(text) for text in texts]
         passage_words = self.words_.transform(normalised)
         shared = (passage_words @ self.sentence_words_.T).tocoo()
         sentence_sizes = np.asarray(self.sentence_words_.sum(axis=1)).ravel()

@@ -71,14 +71,17 @@ def passage_text(passage: Passage) -> str:
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Concept tokens and the lemmatised phrases that evoke them."""
+    """Concept tokens and the lemmatised phrases that evoke them, searched in one pass."""
 
     version: str
-    patterns: tuple[tuple[str, re.Pattern], ...]
+    concept_of_phrase: dict[str, str]
+    order: tuple[str, ...]
+    pattern: re.Pattern
 
     def concepts(self, lemmatised: str) -> list[str]:
         """Concept tokens whose phrases occur in a lemmatised text, in lexicon order."""
-        return [concept for concept, pattern in self.patterns if pattern.search(lemmatised)]
+        found = {self.concept_of_phrase[match.group(0)] for match in self.pattern.finditer(lemmatised)}
+        return [concept for concept in self.order if concept in found]
 
     def annotate(self, lemmatised: str) -> str:
         """The text with its concept tokens appended; the original words stay."""
@@ -89,11 +92,15 @@ class Lexicon:
 def load_lexicon(path: Path | str) -> Lexicon:
     """Read reference/lexicon/domain.yaml; phrases are lemmatised here so they are written naturally in the file."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    patterns = []
+    concept_of_phrase: dict[str, str] = {}
     for concept, phrases in data["concepts"].items():
-        forms = sorted({lemmatise(normalise_for_matching(phrase)) for phrase in phrases}, key=len, reverse=True)
-        forms = [form for form in forms if form]
+        forms = {lemmatise(normalise_for_matching(phrase)) for phrase in phrases} - {""}
         if not forms:
             raise ValueError(f"{path}: concept {concept} has no usable phrase")
-        patterns.append((concept, re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b")))
-    return Lexicon(version=str(data.get("version", "")), patterns=tuple(patterns))
+        for form in forms:
+            concept_of_phrase.setdefault(form, concept)
+    # Longest phrases first, so "residential care" wins over "care" where both are listed.
+    alternatives = sorted(concept_of_phrase, key=lambda form: (-len(form), form))
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(form) for form in alternatives) + r")\b")
+    return Lexicon(version=str(data.get("version", "")), concept_of_phrase=concept_of_phrase,
+                   order=tuple(data["concepts"]), pattern=pattern)

@@ -2,26 +2,54 @@
 
 Dispatch is by extension, after a check that the bytes are what the extension
 claims (a `.pdf` that is really an HTML page is reported, not parsed).
+
+`extract_all` reads each file in a worker process with a time limit and a memory
+limit (pipeline/extract/worker.py), so one hostile file can neither hang nor
+exhaust the run, and keeps what it extracted in a cache folder
+(pipeline/extract/cache.py), so re-mapping an unchanged corpus reads no file twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from pipeline.extract.cache import DEFAULT_CACHE_DIR, ExtractCache, FailedExtraction
 from pipeline.extract.docx import extract_docx
 from pipeline.extract.html import extract_html
-from pipeline.extract.pdf import extract_pdf
+from pipeline.extract.pdf import PdfEncryptedError, PdfNeedsOcrError, PdfUnreadableError, extract_pdf
 from pipeline.extract.text import decode_text, parse_text
+from pipeline.extract.worker import (
+    DEFAULT_MEMORY_LIMIT_BYTES,
+    DEFAULT_TIME_LIMIT_SECONDS,
+    Failure,
+    Outcome,
+    run_isolated,
+)
 from pipeline.types import CONTENT_KINDS, Document, Extracted, Skipped, assemble_document
 
 Extractor = Callable[..., Extracted]
 
 #: Version of the extraction logic; part of what identifies an extracted Document.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
+#: Libraries whose version changes what is extracted; part of the cache key.
+EXTRACTION_LIBRARIES = ("pdfplumber", "pdfminer.six", "pypdfium2", "python-docx", "trafilatura", "lxml")
+#: Modules of this package that only run or store extractions; editing them does not change a Document.
+NON_EXTRACTING_MODULES = frozenset({"worker.py", "cache.py"})
+#: `workers=IN_PROCESS` reads files in this process: no isolation and no limits (for debugging).
+IN_PROCESS = 0
+HASH_CHUNK_BYTES = 1 << 20
+#: Bytes at the start of a file that say what it really is, whatever its extension.
+MAGIC_PREFIXES = ((b"%PDF-", "a PDF"), (b"PK\x03\x04", "a zip package (DOCX, XLSX, ...)"),
+                  (b"\xd0\xcf\x11\xe0", "an old Office (OLE) file"))
+OLE_ENCRYPTED_MARKER = "EncryptedPackage".encode("utf-16-le")
+STAGE = "extract"
 
 
 class ExtractionError(Exception):
@@ -62,17 +90,12 @@ def list_inputs(folder: Path | str) -> list[Path]:
 def extract_file(path: Path | str, *, password: str | None = None) -> Document:
     """Extract one file or raise ExtractionError with a reason a person understands."""
     path = Path(path)
-    extractor = EXTRACTORS.get(path.suffix.lower())
-    if extractor is None:
-        supported = ", ".join(sorted(EXTRACTORS))
-        raise ExtractionError(f"unsupported file type {path.suffix or '(none)'!r}; promise-map reads {supported}")
+    extractor = extractor_for(path)
     data = path.read_bytes()
-    if not data:
-        raise ExtractionError("empty file (0 bytes)")
-    check_content_matches_suffix(path, data)
+    check_content(path, data[:1024])
     try:
         extracted = extractor(str(path), password=password)
-    except ExtractionError:
+    except (ExtractionError, MemoryError):
         raise
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
@@ -88,18 +111,55 @@ def extract_file(path: Path | str, *, password: str | None = None) -> Document:
     return document
 
 
-def check_content_matches_suffix(path: Path, data: bytes) -> None:
+def extractor_for(path: Path) -> Extractor:
+    extractor = EXTRACTORS.get(path.suffix.lower())
+    if extractor is None:
+        supported = ", ".join(sorted(EXTRACTORS))
+        raise ExtractionError(f"unsupported file type {path.suffix or '(none)'!r}; promise-map reads {supported}")
+    return extractor
+
+
+def check_content(path: Path, head: bytes) -> None:
+    """Raise when the first bytes show the file is empty or is not what its extension says."""
+    if not head:
+        raise ExtractionError("empty file (0 bytes)")
     suffix = path.suffix.lower()
-    if suffix == ".pdf" and b"%PDF-" not in data[:1024]:
-        raise ExtractionError(f"not a PDF: the file starts with {data[:16]!r}; is it mislabelled?")
-    if suffix == ".docx" and not (data.startswith(b"PK") and zipfile.is_zipfile(path)):
+    if suffix == ".pdf" and b"%PDF-" not in head:
+        raise ExtractionError(f"not a PDF: the file starts with {head[:16]!r}; is it mislabelled?")
+    if suffix == ".docx" and head.startswith(b"\xd0\xcf\x11\xe0") and is_encrypted_office_file(path):
+        raise ExtractionError("encrypted DOCX: Word files protected by a password cannot be read; "
+                              "save an unprotected copy")
+    if suffix == ".docx" and not (head.startswith(b"PK") and zipfile.is_zipfile(path)):
         raise ExtractionError("not a DOCX (Word 2007+) file: it is not a zip package; is it mislabelled or a .doc?")
+    if suffix in (".html", ".htm", ".txt", ".md", ".markdown"):
+        for magic, kind in MAGIC_PREFIXES:
+            if head.lstrip().startswith(magic):
+                raise ExtractionError(f"not a {suffix[1:].upper()} file: it is {kind}; is it mislabelled?")
+
+
+def is_encrypted_office_file(path: Path) -> bool:
+    """Word and Excel wrap a password-protected file in an OLE container holding an 'EncryptedPackage' stream."""
+    try:
+        with path.open("rb") as handle:
+            return OLE_ENCRYPTED_MARKER in handle.read(1 << 20)
+    except OSError:
+        return False
 
 
 def describe_failure(path: Path, error: Exception) -> str:
-    """Name the cause in words: encryption, damage, or the library's own message."""
+    """Name the cause in words: encryption, a scan, damage, or the library's own message.
+
+    The PDF extractor's own errors already carry a sentence for a person; a
+    library's exception is framed with what kind of failure it is.
+    """
     name = type(error).__name__
     message = str(error).strip() or name
+    if isinstance(error, PdfNeedsOcrError):
+        return message if "ocr" in message.lower() else f"{message}: needs OCR"
+    if isinstance(error, PdfEncryptedError):
+        return message if "encrypt" in message.lower() else f"encrypted: {message}"
+    if isinstance(error, PdfUnreadableError):
+        return f"damaged or unreadable PDF: {message}"
     if "Password" in name or "password" in message.lower() or "encrypt" in message.lower():
         return f"encrypted: the password given (or the empty password) does not open it ({name})"
     if path.suffix.lower() == ".pdf":
@@ -107,26 +167,217 @@ def describe_failure(path: Path, error: Exception) -> str:
     return f"cannot be read ({name}: {message[:200]})"
 
 
+def extract_for_worker(path: str, password: str | None) -> Document | FailedExtraction:
+    """extract_file as a worker runs it: the Document, or why there is none and whether that will last.
+
+    An ExtractionError is lasting (the same bytes, code and password fail the same
+    way again); a file that could not be opened may open next time.
+    """
+    try:
+        return extract_file(path, password=password)
+    except ExtractionError as error:
+        return FailedExtraction(reason=str(error), lasting=True)
+    except OSError as error:
+        return FailedExtraction(reason=f"cannot be read ({error.strerror or error})", lasting=False)
+
+
 @dataclass(frozen=True)
 class ExtractResult:
     """One input file's outcome: a Document (or None) and the problems to report for it.
 
     A file can yield both: a Document whose scanned pages could not be read
-    still maps the rest, and says which pages need OCR.
+    still maps the rest, and says which pages need OCR. `from_cache` says the
+    outcome came from the cache (nothing was read but the file's hash);
+    `seconds` and `peak_rss_bytes` are the extraction's wall time and the
+    worker's peak memory (0 for cached or pre-checked files).
     """
 
     path: Path
     document: Document | None
     problems: tuple[Skipped, ...] = ()
+    from_cache: bool = False
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
 
 
-def extract_all(paths: list[Path], *, password: str | None = None) -> Iterator[ExtractResult]:
-    """Each path becomes a Document, a reported problem, or both; one bad file never stops the rest."""
-    for path in paths:
+def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
+                passwords: Mapping[str, str] | None = None, workers: int | None = None,
+                cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+                time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
+                memory_limit: int | None = DEFAULT_MEMORY_LIMIT_BYTES) -> Iterator[ExtractResult]:
+    """Each path becomes a Document, a reported problem, or both, in input order; one bad file never stops the rest.
+
+    `password` is tried on every encrypted file; `passwords` maps a file's path or
+    name to its own password, which wins. `workers=None` uses one worker per core
+    (at most four), `workers=0` reads in this process without limits. Each file
+    gets `time_limit` seconds and `memory_limit` bytes; past either it is skipped
+    with a reason. `cache_dir=None` turns the cache off; otherwise a file whose
+    content, password and extraction code are unchanged is not read again.
+    """
+    paths = [Path(path) for path in paths]
+    cache = None if cache_dir is None else ExtractCache(
+        cache_dir, fingerprint=extraction_fingerprint(), limits={"seconds": time_limit, "memory_bytes": memory_limit})
+    ready, pending = sort_out(paths, cache, password=password, passwords=passwords)
+    outcomes = read_files([(str(paths[file.index]), file.password) for file in pending],
+                          workers=workers, time_limit=time_limit, memory_limit=memory_limit)
+    keys = {file.index: file.key for file in pending}
+    try:
+        for index, path in enumerate(paths):
+            if index in ready:
+                yield ready.pop(index)
+                continue
+            outcome = next(outcomes)
+            result = result_from_outcome(path, outcome, time_limit=time_limit, memory_limit=memory_limit)
+            if cache is not None and worth_caching(outcome):
+                result = store_quietly(cache, keys[index], outcome.value, result)
+            yield result
+    finally:
+        outcomes.close()  # stops the workers at once, also when the caller stops early
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """A file that has to be read: its place in the input, its password and its cache key (None: no cache)."""
+
+    index: int
+    password: str | None
+    key: str | None
+
+
+def sort_out(paths: list[Path], cache: ExtractCache | None, *, password: str | None,
+             passwords: Mapping[str, str] | None) -> tuple[dict[int, ExtractResult], list[PendingFile]]:
+    """Settle what needs no worker (files failing the cheap checks, cache hits); list the rest to be read."""
+    ready: dict[int, ExtractResult] = {}
+    pending: list[PendingFile] = []
+    for index, path in enumerate(paths):
+        file_password = password_for(path, password, passwords)
         try:
-            document = extract_file(path, password=password)
+            content_sha256 = precheck(path)
         except (ExtractionError, OSError) as error:
-            yield ExtractResult(path, None, (Skipped(file=path.name, stage="extract", reason=str(error)),))
+            reason = str(error) if isinstance(error, ExtractionError) else f"cannot be read ({error.strerror or error})"
+            ready[index] = ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE, reason=reason),))
             continue
-        notes = tuple(Skipped(file=path.name, stage="extract", reason=note) for note in document.notes)
-        yield ExtractResult(path, document, notes)
+        key = cache.key(content_sha256, extraction_settings(path, file_password)) if cache else None
+        cached = cache.load(key, name=path.name, path=str(path)) if cache else None
+        if cached is not None:
+            ready[index] = result_from_entry(path, cached, from_cache=True)
+        else:
+            pending.append(PendingFile(index, file_password, key))
+    return ready, pending
+
+
+def worth_caching(outcome: Outcome) -> bool:
+    """A Document, or a failure that the same bytes, code and password would meet again."""
+    return outcome.ok and (isinstance(outcome.value, Document) or outcome.value.lasting)
+
+
+def password_for(path: Path, password: str | None, passwords: Mapping[str, str] | None) -> str | None:
+    """The file's own password (by full path, then by name) if `passwords` has one, else the run's password."""
+    if passwords:
+        for name in (str(path), path.name):
+            if name in passwords:
+                return passwords[name]
+    return password
+
+
+def precheck(path: Path) -> str:
+    """Cheap checks done before any worker is involved; returns the content's sha256 for the cache key."""
+    extractor_for(path)
+    if not path.is_file():
+        raise ExtractionError("not a regular file (a folder, device or pipe)" if path.exists() else "file not found")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        head = handle.read(HASH_CHUNK_BYTES)
+        check_content(path, head[:1024])
+        while head:
+            digest.update(head)
+            head = handle.read(HASH_CHUNK_BYTES)
+    return digest.hexdigest()
+
+
+def extraction_settings(path: Path, password: str | None) -> dict[str, object]:
+    """What besides content and code changes a file's outcome: which extractor reads it, and the password.
+
+    The password goes into the cache key's hash, never into a file: a wrong
+    password and then the right one are two settings, and the second is tried.
+    """
+    return {"suffix": path.suffix.lower(), "password": password or ""}
+
+
+def extraction_fingerprint() -> str:
+    """Identifies the extraction code: EXTRACTOR_VERSION, a hash of its source files, and its libraries' versions.
+
+    Hashing the source means an edited extractor never serves Documents cached by
+    the old code, even when nobody remembered to bump EXTRACTOR_VERSION.
+    """
+    digest = hashlib.sha256(EXTRACTOR_VERSION.encode("utf-8"))
+    package = Path(__file__).resolve().parent
+    sources = [source for source in sorted(package.glob("*.py")) if source.name not in NON_EXTRACTING_MODULES]
+    for source in [*sources, package.parent / "clean.py", package.parent / "types.py"]:
+        if source.is_file():
+            digest.update(source.name.encode("utf-8") + b"\0" + source.read_bytes())
+    for library in EXTRACTION_LIBRARIES:
+        try:
+            digest.update(f"{library}=={version(library)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{library} absent".encode())
+    return digest.hexdigest()
+
+
+def read_files(tasks: list[tuple[str, str | None]], *, workers: int | None, time_limit: float,
+               memory_limit: int | None) -> Generator[Outcome, None, None]:
+    """Outcomes of extract_for_worker over `tasks`, in order: in worker processes, or here when workers=0."""
+    if workers == IN_PROCESS:
+        return (read_here(index, path, password) for index, (path, password) in enumerate(tasks))
+    return run_isolated(extract_for_worker, tasks, workers=workers, time_limit=time_limit, memory_limit=memory_limit)
+
+
+def read_here(index: int, path: str, password: str | None) -> Outcome:
+    """One file read in this process (workers=0): for debugging, so an unexpected exception is not caught."""
+    started = time.perf_counter()
+    value = extract_for_worker(path, password)
+    return Outcome(index, value=value, seconds=time.perf_counter() - started)
+
+
+def result_from_entry(path: Path, entry: Document | FailedExtraction, **details: object) -> ExtractResult:
+    if isinstance(entry, FailedExtraction):
+        return ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE, reason=entry.reason),), **details)
+    return ExtractResult(path, entry, note_rows(entry), **details)
+
+
+def result_from_outcome(path: Path, outcome: Outcome, *, time_limit: float, memory_limit: int | None) -> ExtractResult:
+    """Turn a worker's Outcome into the file's ExtractResult, with a reason a person understands."""
+    timing = {"seconds": outcome.seconds, "peak_rss_bytes": outcome.peak_rss_bytes}
+    if outcome.ok:
+        return result_from_entry(path, outcome.value, **timing)
+    return ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE,
+                                              reason=failure_reason(outcome, time_limit, memory_limit)),), **timing)
+
+
+def failure_reason(outcome: Outcome, time_limit: float, memory_limit: int | None) -> str:
+    """Why a worker gave no answer for a file, in words; the file itself may be fine another time."""
+    if outcome.failure is Failure.TIMEOUT:
+        return f"took longer than {time_limit:g} s: skipped"
+    if outcome.failure is Failure.MEMORY:
+        limit = f"{memory_limit / 2**20:.0f} MiB" if memory_limit else "the available memory"
+        return f"needed more than {limit} of memory: skipped"
+    if outcome.failure is Failure.CRASHED:
+        hint = f"; perhaps out of memory under the {memory_limit / 2**20:.0f} MiB limit" if memory_limit else ""
+        return f"the reader crashed on this file ({outcome.message}{hint}): skipped"
+    return f"extraction failed unexpectedly ({outcome.error_type}: {outcome.message[:200]})"
+
+
+def note_rows(document: Document) -> tuple[Skipped, ...]:
+    return tuple(Skipped(file=document.name, stage=STAGE, reason=note) for note in document.notes)
+
+
+def store_quietly(cache: ExtractCache, key: str, entry: Document | FailedExtraction,
+                  result: ExtractResult) -> ExtractResult:
+    """Cache an outcome; a cache that cannot be written costs time, not the file, so it becomes a problem row."""
+    try:
+        cache.store(key, entry)
+    except OSError as error:
+        row = Skipped(file=result.path.name, stage="cache", reason=f"could not be cached ({error}); it will be "
+                                                                   "extracted again next run")
+        return dataclasses.replace(result, problems=(*result.problems, row))
+    return result

@@ -1,0 +1,154 @@
+"""Compare two documents of a run: which reference items one covers and the other misses.
+
+The question a team asks when it sets a consultation beside the response to
+it, or last year's plan beside this year's: what did one of them take up that
+the other left out? The comparison reads the run's gap table (the same rows
+`gap_table.csv` holds), so it needs no re-run and works on any finished run.
+
+By default only clear differences are listed: covered in one, missing in the
+other. Partial verdicts mean "look here", not a claim, so they are listed only
+when asked for (`include_partial`), each row then saying which side is stronger.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.palette import STATUS_RANK
+from pipeline.types import Status
+
+GAP_TABLE_FILE = "gap_table.csv"
+COMPARE_COLUMNS = ("document_a", "document_b", "difference", "item_id", "framework", "group", "title",
+                   "status_a", "score_a", "page_a", "evidence_a", "status_b", "score_b", "page_b", "evidence_b")
+
+
+class CompareError(ValueError):
+    """The comparison cannot be made as asked (unknown or repeated document, no gap table); the message says why."""
+
+
+@dataclass(frozen=True)
+class ComparedItem:
+    """One item on which the two documents differ, with each side's verdict and best evidence."""
+
+    item_id: str
+    framework: str
+    group: str
+    title: str
+    status_a: str
+    score_a: str
+    page_a: str
+    evidence_a: str
+    status_b: str
+    score_b: str
+    page_b: str
+    evidence_b: str
+
+    @property
+    def difference(self) -> str:
+        return f"{self.status_a} in A, {self.status_b} in B"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Items stronger in A than in B (`only_a`) and the reverse (`only_b`), in reference order."""
+
+    doc_a: str
+    doc_b: str
+    only_a: tuple[ComparedItem, ...]
+    only_b: tuple[ComparedItem, ...]
+    items_compared: int
+    include_partial: bool
+
+    @property
+    def rule(self) -> str:
+        if self.include_partial:
+            return "any difference in status (covered > partial > missing)"
+        return "covered in one document and missing in the other"
+
+
+def read_gap_table(run_folder: Path | str) -> list[dict]:
+    """The rows of a run's gap_table.csv, as written by the report stage."""
+    path = Path(run_folder) / GAP_TABLE_FILE
+    if not path.is_file():
+        raise CompareError(f"no {GAP_TABLE_FILE} in {run_folder}: run `promise-map map CORPUS --out {run_folder}` "
+                           "first, or pass the run folder with --run")
+    with path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def documents_of(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(row["document"] for row in rows))
+
+
+def resolve_document(query: str, documents: list[str]) -> str:
+    """The document `query` names: its exact file name, or a prefix or stem only one document has."""
+    if query in documents:
+        return query
+    candidates = [name for name in documents if name.startswith(query)] or \
+                 [name for name in documents if Path(name).stem == query]
+    if len(candidates) == 1:
+        return candidates[0]
+    listed = ", ".join(documents) if documents else "(none)"
+    if candidates:
+        raise CompareError(f"{query!r} matches several documents ({', '.join(candidates)}); give more of the name")
+    raise CompareError(f"{query!r} is not a document of this run; its documents are: {listed}")
+
+
+def differs(status_a: str, status_b: str, *, include_partial: bool) -> bool:
+    """Rule: a clear difference is covered on one side and missing on the other.
+
+    Rationale: a partial verdict only says a passage shares the item's topic,
+    so "partial vs missing" is a lead to check, not a finding; it is listed
+    only when the reader asks for every difference.
+    """
+    if include_partial:
+        return status_a != status_b
+    return {status_a, status_b} == {Status.COVERED.value, Status.MISSING.value}
+
+
+def compared_item(row_a: dict, row_b: dict) -> ComparedItem:
+    return ComparedItem(
+        item_id=row_a["item_id"], framework=row_a["framework"], group=row_a["group"], title=row_a["title"],
+        status_a=row_a["status"], score_a=str(row_a["score"]), page_a=str(row_a["page"]),
+        evidence_a=row_a["evidence"], status_b=row_b["status"], score_b=str(row_b["score"]),
+        page_b=str(row_b["page"]), evidence_b=row_b["evidence"],
+    )
+
+
+def compare_documents(rows: list[dict], doc_a: str, doc_b: str, *, include_partial: bool = False) -> Comparison:
+    """Compare two documents of a run's gap table (names resolved as in `resolve_document`)."""
+    documents = documents_of(rows)
+    doc_a, doc_b = resolve_document(doc_a, documents), resolve_document(doc_b, documents)
+    if doc_a == doc_b:
+        raise CompareError(f"both names resolve to {doc_a!r}; compare needs two different documents")
+    rows_a = {row["item_id"]: row for row in rows if row["document"] == doc_a}
+    rows_b = {row["item_id"]: row for row in rows if row["document"] == doc_b}
+    shared = [item_id for item_id in rows_a if item_id in rows_b]
+    only_a: list[ComparedItem] = []
+    only_b: list[ComparedItem] = []
+    for item_id in shared:
+        row_a, row_b = rows_a[item_id], rows_b[item_id]
+        if not differs(row_a["status"], row_b["status"], include_partial=include_partial):
+            continue
+        stronger_in_a = STATUS_RANK[Status(row_a["status"])] > STATUS_RANK[Status(row_b["status"])]
+        (only_a if stronger_in_a else only_b).append(compared_item(row_a, row_b))
+    return Comparison(doc_a=doc_a, doc_b=doc_b, only_a=tuple(only_a), only_b=tuple(only_b),
+                      items_compared=len(shared), include_partial=include_partial)
+
+
+def comparison_rows(comparison: Comparison) -> list[dict]:
+    """The comparison as table rows (COMPARE_COLUMNS): A's stronger items first, then B's."""
+    return [{"document_a": comparison.doc_a, "document_b": comparison.doc_b, "difference": item.difference,
+             "item_id": item.item_id, "framework": item.framework, "group": item.group, "title": item.title,
+             "status_a": item.status_a, "score_a": item.score_a, "page_a": item.page_a, "evidence_a": item.evidence_a,
+             "status_b": item.status_b, "score_b": item.score_b, "page_b": item.page_b, "evidence_b": item.evidence_b}
+            for item in (*comparison.only_a, *comparison.only_b)]
+
+
+def comparison_file_stem(comparison: Comparison) -> str:
+    """A file name for the comparison that is safe on every system: compare_<A>__<B>."""
+    def safe(name: str) -> str:
+        return "".join(char if char.isalnum() or char in "._-" else "_" for char in Path(name).stem)[:80]
+    return f"compare_{safe(comparison.doc_a)}__{safe(comparison.doc_b)}"

@@ -1,0 +1,31 @@
+"""Presentation every output shares (workbook, HTML report, plots): status colours and short framework names.
+
+One place, so a colour or a label means the same thing in every file of a run.
+
+Okabe-Ito's bluish green and orange stay distinct under the common
+colour-vision deficiencies and in greyscale (their lightness differs), and
+missing is a light grey so gaps read as "nothing here" rather than an alarm.
+Status is always written as text too: colour is never the only carrier.
+"""
+
+from __future__ import annotations
+
+from pipeline.types import Status
+
+STATUS_COLOURS = {Status.COVERED: "#009E73", Status.PARTIAL: "#E69F00", Status.MISSING: "#D9D9D9"}
+#: Text drawn on a status colour: black has at least 6:1 contrast on all three.
+STATUS_TEXT_COLOUR = "#000000"
+#: Symbols shown with the colour (heatmap cells), for print and for readers who cannot tell the colours apart.
+STATUS_SYMBOLS = {Status.COVERED: "●", Status.PARTIAL: "◐", Status.MISSING: ""}
+#: Strongest first; the order every table and legend uses.
+STATUS_ORDER = (Status.COVERED, Status.PARTIAL, Status.MISSING)
+STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0}
+#: Short names for the reference frameworks, for column headers too narrow for the full name (run.json has that).
+FRAMEWORK_SHORT_NAMES = {
+    "calls_to_action": "55 calls to action",
+    "inspection_principles": "inspection principles (p.119)",
+}
+
+
+def framework_short_name(framework: str) -> str:
+    return FRAMEWORK_SHORT_NAMES.get(framework, framework.replace("_", " "))

