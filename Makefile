@@ -37,14 +37,15 @@ browser: ## install Debian's chromium for the HTML report's browser test (needs 
 map: $(BIN)/promise-map ## map CORPUS (default corpora/sample) into outputs/<corpus name>/
 	$(BIN)/promise-map map $(CORPUS) --out $(OUT)
 
-train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ into $(MODEL)
-	$(BIN)/promise-map train --out $(MODEL)
+train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ into $(MODEL) (SEMANTIC=1: embeddings)
+	$(BIN)/promise-map train --out $(MODEL) $(if $(SEMANTIC),--semantic)
 
 compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=... B=... [OUT=outputs/run])
 	$(BIN)/promise-map compare $(A) $(B) --run $(OUT)
 
 eval: $(BIN)/promise-map ## cross-validated accuracy on the development set (outputs/eval/dev-cv.json)
-	$(BIN)/promise-map eval --gold $(DEV_SET) --cross-validate --json outputs/eval/dev-cv.json
+	$(BIN)/promise-map eval --gold $(DEV_SET) --cross-validate $(if $(SEMANTIC),--semantic) \
+	  --json outputs/eval/dev-cv$(if $(SEMANTIC),-semantic).json
 
 bench: $(BIN)/promise-map ## extraction vs raw pypdfium2 on ../shared/pdf-corpus, classification on the sample -> outputs/bench/
 	$(BIN)/python -m pipeline.bench

@@ -31,8 +31,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from pipeline.extract import DEFAULT_MEMORY_LIMIT_BYTES, DEFAULT_TIME_LIMIT_SECONDS, extract_all
-from pipeline.extract.cache import write_atomic
 from pipeline.extract.worker import default_worker_count
+from pipeline.files import write_atomic
 
 #: Throughput the issue asks of extraction + cleaning, as a share of raw pypdfium2's.
 TARGET_RATIO_TO_PYPDFIUM2 = 0.35

@@ -176,11 +176,16 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
 def train_command(
     out: Annotated[Path, typer.Option(help="Where to save the model.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+    semantic: Annotated[bool, typer.Option(help="Add sentence embeddings (needs the semantic extra).")] = False,
 ) -> None:
     """Train the learned classifier on corpora/labelled/ (dev + synthetic) and the reference texts."""
     reference_set = load_reference(reference)
     data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-    trained = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON)
+    try:
+        trained = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON, semantic=semantic)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
     save_model(trained, out, training_sha256=data.sha256)
     thresholds = trained.model_.thresholds_
     typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages and "
@@ -197,6 +202,7 @@ def eval_command(
         "--cross-validate", help="Score the development set by leave-one-document-out cross-validation.")] = False,
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+    semantic: Annotated[bool, typer.Option(help="With --cross-validate: add sentence embeddings.")] = False,
 ) -> None:
     """Score the classifier the map uses against labelled passages; last line `micro_f1=… macro_f1=…`."""
     console = Console(stderr=True, soft_wrap=True)
@@ -208,7 +214,7 @@ def eval_command(
             if [p.text for p in gold_passages] != [p.text for p in data.dev]:
                 raise ValueError("--cross-validate scores the development set: pass --gold "
                                  f"{DEFAULT_LABELLED_DIR / 'dev.jsonl'}")
-            report = cross_validate(reference_set, data, DEFAULT_LEXICON)
+            report = cross_validate(reference_set, data, DEFAULT_LEXICON, semantic=semantic)
         else:
             chosen = build_classifier(classifier, reference_set, model, console)
             warn_if_trained_on(gold_passages, classifier, reference_set, console)
@@ -218,7 +224,8 @@ def eval_command(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
     report["gold"] = str(gold)
-    report["classifier"] = "learned (cross-validated)" if cross_validate_dev else classifier
+    report["classifier"] = (f"learned{' + semantic' if semantic else ''} (cross-validated)" if cross_validate_dev
+                            else classifier)
     if json_out is not None:
         write_json(json_out, report)
     typer.echo(format_report(report))

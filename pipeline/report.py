@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
+from pipeline.files import write_atomic
 from pipeline.palette import STATUS_COLOURS
 from pipeline.plots import run_figures
 from pipeline.report_html import render_comparison, render_report
@@ -82,17 +81,6 @@ def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
     return rows
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:

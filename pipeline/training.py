@@ -19,7 +19,7 @@ import numpy as np
 from pipeline import __version__
 from pipeline.classify import PromiseClassifier, load_lexicon
 from pipeline.evaluate import LabelledPassage, evaluate, load_labelled
-from pipeline.report import write_atomic
+from pipeline.files import write_atomic
 from pipeline.types import ReferenceSet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,13 +62,14 @@ def group_of(passage: LabelledPassage) -> str:
 
 
 def train(reference_set: ReferenceSet, passages: list[LabelledPassage], lexicon_path: Path, *,
-          seed: int = 0) -> PromiseClassifier:
+          seed: int = 0, semantic: bool = False) -> PromiseClassifier:
     lexicon = load_lexicon(lexicon_path)
-    return PromiseClassifier(lexicon=lexicon, seed=seed).fit(
+    return PromiseClassifier(lexicon=lexicon, seed=seed, semantic=semantic).fit(
         reference_set.items, [p.text for p in passages], [p.labels for p in passages], [group_of(p) for p in passages])
 
 
-def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *, seed: int = 0) -> dict:
+def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *, seed: int = 0,
+                   semantic: bool = False) -> dict:
     """Leave-one-document-out over the development set; synthetic passages always train, never test."""
     documents = sorted({p.doc for p in data.dev})
     decisions = np.zeros((len(data.dev), len(reference_set.items)), dtype=bool)
@@ -78,7 +79,7 @@ def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path
         test_rows = [i for i, p in enumerate(data.dev) if p.doc == document]
         training = [p for p in data.dev if p.doc != document] + data.synthetic
         assert not {p.doc for p in training if not p.synthetic} & {document}, "fold leak"
-        classifier = train(reference_set, training, lexicon_path, seed=seed)
+        classifier = train(reference_set, training, lexicon_path, seed=seed, semantic=semantic)
         fold_decisions, fold_confidences = classifier.decide([data.dev[i].text for i in test_rows])
         decisions[test_rows], confidences[test_rows] = fold_decisions, fold_confidences
         folds.append({"test_document": document, "test_passages": len(test_rows), "train_passages": len(training)})

