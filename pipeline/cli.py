@@ -18,7 +18,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from pipeline import __version__
-from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
+from pipeline.classify import PARTIAL_SHARE_OF_THRESHOLD, LexicalClassifier, PromiseClassifier, load_lexicon
 from pipeline.compare import CompareError, compare_documents, read_gap_table
 from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
@@ -145,9 +145,22 @@ def describe_classifier(classifier: LexicalClassifier | PromiseClassifier) -> di
     if isinstance(classifier, PromiseClassifier):
         description["training_sha256"] = getattr(classifier, "training_sha256_", None)
         description["signals"] = ["quote", "model"]
+        description["item_thresholds"] = {item.id: float(threshold) for item, threshold
+                                          in zip(classifier.items_, classifier.model_.thresholds_, strict=True)}
     else:
         description["signals"] = ["quote", "tfidf"]
     return description
+
+
+def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
+    """The covered/partial thresholds of the signals this run's classifier uses, as a reviewer reads them."""
+    in_force = {signal: values for signal, values in settings.to_dict()["thresholds"].items()
+                if signal in classifier["signals"]}
+    if "item_thresholds" in classifier:
+        values = classifier["item_thresholds"].values()
+        in_force["model"] = {"covered": f"per item, {min(values):.2f}-{max(values):.2f}",
+                             "partial": f"{PARTIAL_SHARE_OF_THRESHOLD:.0%} of the item's threshold"}
+    return in_force
 
 
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, result: dict) -> dict:
@@ -162,7 +175,7 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
                             "items": len(fw.items)} for fw in reference_set.frameworks],
         },
         "classifier": result["classifier"],
-        "settings": settings.to_dict(),
+        "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, result["classifier"])},
         "inputs": [{"file": d.name, "sha256": d.sha256, "pages": d.page_count, "extractor": d.extractor}
                    for d in result["documents"]],
         "skipped": [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in result["skipped"]],
