@@ -17,6 +17,7 @@ POSIX only (pipes passed by descriptor, `resource`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -172,11 +173,9 @@ class _Worker:
         self.started = time.monotonic()
         self.deadline = self.started + STARTUP_TIMEOUT_SECONDS
         self.tasks_done = 0
-        try:
+        with contextlib.suppress(OSError):  # it died already; its pipe reports end-of-file and _Pool says why
             self.to_worker.send(function)
             self.to_worker.send(memory_limit)
-        except OSError:
-            pass  # it died already; its pipe reports end-of-file and _Pool says why
 
     def stderr_tail(self) -> str:
         try:
@@ -304,10 +303,8 @@ class _Pool:
     def retire(self, worker: _Worker) -> None:
         """Ask a worker to finish; it is reaped when the pool closes."""
         self.workers.remove(worker)
-        try:
+        with contextlib.suppress(OSError):  # already gone: nothing to tell it
             worker.to_worker.send(None)
-        except OSError:
-            pass
         self.stopping.append(worker)
 
     def close(self) -> None:
@@ -320,10 +317,8 @@ class _Pool:
                 self.workers.remove(worker)
         deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
         for worker in self.stopping:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # killed just below either way
                 worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             worker.kill()
         self.stopping = []
 
@@ -408,13 +403,10 @@ def apply_limits(memory_limit: int | None) -> None:
 
 def proc_status_bytes(field: str) -> int:
     """A memory figure from /proc/self/status in bytes (0 where there is no /proc)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
     return 0
 
 
@@ -424,11 +416,8 @@ def address_space_bytes() -> int:
 
 def reset_peak_rss() -> None:
     """Reset the kernel's peak-RSS mark (Linux), so the next reading belongs to one call only."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
-            clear_refs.write("5")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+        clear_refs.write("5")
 
 
 def peak_rss_bytes() -> int:
