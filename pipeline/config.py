@@ -1,9 +1,10 @@
 """Every tunable number of a run, in one place, recorded in run.json so a result can be reproduced.
 
-Thresholds for the first classifier were set by reading its scores on the
-bundled sample corpus (see tests/test_end_to_end.py for what they must keep
-true); the accuracy issue replaces them with values chosen by cross-validation
-on labelled passages.
+The signal thresholds here apply to quotations and to the lexical classifier
+(`--classifier lexical`); they were set by reading its scores on the bundled
+sample corpus. The learned classifier (the default) brings its own per-item
+thresholds, chosen by cross-validation and carried on each match
+(`Match.covered_at`); run.json records the thresholds in force.
 """
 
 from __future__ import annotations

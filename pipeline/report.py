@@ -92,10 +92,6 @@ def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[dict]) -> None:
-    write_atomic(path, csv_bytes(columns, rows))
-
-
 def write_jsonl(path: Path, records: Iterable[dict]) -> None:
     lines = (json.dumps(record, ensure_ascii=False, sort_keys=False) for record in records)
     write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))

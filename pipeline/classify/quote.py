@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz
-from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.classify.text import normalise_for_matching
@@ -101,7 +100,3 @@ class QuoteMatcher:
         for hit in self.hits(texts):
             matrix[hit.passage, hit.item] = hit.score
         return matrix
-
-
-def as_sparse(matrix: np.ndarray) -> sparse.csr_matrix:
-    return sparse.csr_matrix(matrix)
