@@ -36,6 +36,7 @@ from pipeline.training import (
     load_training_data,
     save_model,
     train,
+    transfer_validate,
 )
 from pipeline.types import Coverage, Document, ReferenceSet, Skipped, Status
 
@@ -213,21 +214,26 @@ def eval_command(
     classifier: Annotated[str, typer.Option(help="learned (default) or lexical.")] = "learned",
     cross_validate_dev: Annotated[bool, typer.Option(
         "--cross-validate", help="Score the development set by leave-one-document-out cross-validation.")] = False,
+    transfer: Annotated[bool, typer.Option(
+        "--transfer", help="Score the development set with a model trained on the synthetic set only.")] = False,
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
-    semantic: Annotated[bool, typer.Option(help="With --cross-validate: add sentence embeddings.")] = False,
+    semantic: Annotated[bool, typer.Option(help="With --cross-validate or --transfer: add sentence embeddings.")] = False,
 ) -> None:
     """Score the classifier the map uses against labelled passages; last line `micro_f1=… macro_f1=…`."""
     console = Console(stderr=True, soft_wrap=True)
     try:
         reference_set = load_reference(reference)
         gold_passages = load_labelled(gold, {item.id for item in reference_set.items})
-        if cross_validate_dev:
+        if cross_validate_dev and transfer:
+            raise ValueError("choose one of --cross-validate and --transfer")
+        if cross_validate_dev or transfer:
             data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
             if [p.text for p in gold_passages] != [p.text for p in data.dev]:
-                raise ValueError("--cross-validate scores the development set: pass --gold "
-                                 f"{DEFAULT_LABELLED_DIR / 'dev.jsonl'}")
-            report = cross_validate(reference_set, data, DEFAULT_LEXICON, semantic=semantic)
+                raise ValueError(f"--{'transfer' if transfer else 'cross-validate'} scores the development set: "
+                                 f"pass --gold {DEFAULT_LABELLED_DIR / 'dev.jsonl'}")
+            validate = transfer_validate if transfer else cross_validate
+            report = validate(reference_set, data, DEFAULT_LEXICON, semantic=semantic)
         else:
             chosen = build_classifier(classifier, reference_set, model, console)
             warn_if_trained_on(gold_passages, classifier, reference_set, console)
@@ -237,8 +243,8 @@ def eval_command(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
     report["gold"] = str(gold)
-    report["classifier"] = (f"learned{' + semantic' if semantic else ''} (cross-validated)" if cross_validate_dev
-                            else classifier)
+    scheme = "cross-validated" if cross_validate_dev else "trained on synthetic only" if transfer else ""
+    report["classifier"] = f"learned{' + semantic' if semantic else ''} ({scheme})" if scheme else classifier
     if json_out is not None:
         write_json(json_out, report)
     typer.echo(format_report(report))

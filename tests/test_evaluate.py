@@ -90,3 +90,14 @@ def test_extra_fields_are_ignored(tmp_path):
                                              "whatever": 1}])
     [passage] = load_labelled(gold)
     assert passage.labels == {"IP-01"} and passage.doc is None
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--cross-validate", "--transfer"], "choose one of --cross-validate and --transfer"),
+    (["--transfer"], "--transfer scores the development set"),
+])
+def test_development_set_schemes_refuse_other_gold_files(tmp_path, flags, message):
+    gold = write_gold(tmp_path / "g.jsonl", [{"text": "x", "labels": ["IP-01"]}])
+    result = CliRunner().invoke(app, ["eval", "--gold", str(gold), *flags])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())

@@ -30,7 +30,9 @@ def test_groups_keep_documents_together():
     assert group_of(synthetic) == "synthetic:s1"
 
 
-def test_cross_validation_never_trains_on_the_test_document(monkeypatch, data, reference_set):
+@pytest.fixture
+def recorded_training(monkeypatch, reference_set):
+    """Replace training with a recorder: what each model was trained on, and what it was asked to score."""
     seen = []
 
     class Silent:
@@ -45,6 +47,11 @@ def test_cross_validation_never_trains_on_the_test_document(monkeypatch, data, r
         return Silent()
 
     monkeypatch.setattr(training, "train", fake_train)
+    return seen
+
+
+def test_cross_validation_never_trains_on_the_test_document(recorded_training, data, reference_set):
+    seen = recorded_training
     report = training.cross_validate(reference_set, data, DEFAULT_LEXICON)
     assert len(seen) == 4
     for fold, record in zip(report["cross_validation"]["folds"], seen, strict=True):
@@ -53,6 +60,14 @@ def test_cross_validation_never_trains_on_the_test_document(monkeypatch, data, r
         assert {p.text for p in data.synthetic} <= record["trained"]
     tested = set().union(*(record["tested"] for record in seen))
     assert tested == {p.text for p in data.dev}
+
+
+def test_transfer_trains_on_synthetic_passages_only(recorded_training, data, reference_set):
+    report = training.transfer_validate(reference_set, data, DEFAULT_LEXICON)
+    (record,) = recorded_training
+    assert record["trained"] == {p.text for p in data.synthetic} and not record["trained_docs"]
+    assert record["tested"] == {p.text for p in data.dev}
+    assert report["passages"] == len(data.dev)
 
 
 @pytest.mark.slow
