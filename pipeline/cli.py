@@ -218,7 +218,7 @@ def eval_command(
         "--transfer", help="Score the development set with a model trained on the synthetic set only.")] = False,
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
-    semantic: Annotated[bool, typer.Option(help="With --cross-validate or --transfer: add sentence embeddings.")] = False,
+    semantic: Annotated[bool, typer.Option(help="With --cross-validate or --transfer: add embeddings.")] = False,
 ) -> None:
     """Score the classifier the map uses against labelled passages; last line `micro_f1=… macro_f1=…`."""
     console = Console(stderr=True, soft_wrap=True)
