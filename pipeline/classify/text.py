@@ -55,8 +55,13 @@ def lemma(token: str) -> str:
 
 
 def lemmatise(normalised: str) -> str:
-    """Lemmas of a normalised text ("children's hearings" -> "child hearing")."""
-    return " ".join(lemma(token) for token in TOKEN.findall(re.sub(r"'s\b", "", normalised)))
+    """Lemmas of a normalised text ("childrens hearings" -> "childrens hearing").
+
+    Possessives stay fused ("children's" -> "childrens"): folding them into the
+    plain noun cost 0.02 cross-validated micro-F1, since "childrens" marks the
+    institutions (Children's Hearings, children's services, children's rights).
+    """
+    return " ".join(lemma(token) for token in TOKEN.findall(normalised))
 
 
 def passage_text(passage: Passage) -> str:
