@@ -90,6 +90,23 @@ def prf(tp: int, fp: int, fn: int) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
+def coder_agreement(first: list[LabelledPassage], second: list[LabelledPassage]) -> dict:
+    """How far a second coder's labels agree with the first's, on the passages both labelled (matched by id).
+
+    Scored like the classifier (micro P/R/F1 over passage x item labels, the first coder as reference), so the
+    figure is the ceiling a classifier trained and scored on these labels can be expected to reach.
+    """
+    reference = {passage.id: passage.labels for passage in first}
+    missing = [passage.id for passage in second if passage.id not in reference]
+    if missing:
+        raise GoldFileError(f"second coder's passages not in the first coder's set: {', '.join(missing[:5])}")
+    tp = sum(len(reference[p.id] & p.labels) for p in second)
+    fp = sum(len(p.labels - reference[p.id]) for p in second)
+    fn = sum(len(reference[p.id] - p.labels) for p in second)
+    same_any = sum(bool(reference[p.id]) == bool(p.labels) for p in second)
+    return {"passages": len(second), **prf(tp, fp, fn), "covers_anything_agreement": same_any / len(second)}
+
+
 def label_matrix(label_sets: list[frozenset[str]] | list[set[str]], item_ids: list[str]) -> np.ndarray:
     column = {item_id: index for index, item_id in enumerate(item_ids)}
     matrix = np.zeros((len(label_sets), len(item_ids)), dtype=bool)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pipeline.training as training
-from pipeline.evaluate import LabelledPassage
+from pipeline.evaluate import LabelledPassage, coder_agreement, load_labelled
 from pipeline.training import DEFAULT_LABELLED_DIR, DEFAULT_LEXICON, group_of, load_training_data
 
 
@@ -77,3 +77,21 @@ def test_training_twice_gives_identical_predictions(data, reference_set):
     first = training.train(reference_set, subset, DEFAULT_LEXICON).decide(texts)
     second = training.train(reference_set, subset, DEFAULT_LEXICON).decide(texts)
     assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+def test_second_coder_agreement_is_the_documented_figure(data, reference_set):
+    second = load_labelled(DEFAULT_LABELLED_DIR / "dev-second-coder.jsonl", {item.id for item in reference_set.items})
+    agreement = coder_agreement(data.dev, second)
+    assert agreement["passages"] == 300
+    guide = (DEFAULT_LABELLED_DIR.parents[1] / "docs" / "labelling.md").read_text(encoding="utf-8")
+    assert f"micro-F1 **{agreement['f1']:.3f}**" in guide
+
+
+def test_coder_agreement_by_hand():
+    first = [LabelledPassage(id="a", text="t", labels=frozenset({"CARE-3", "IP-01"})),
+             LabelledPassage(id="b", text="t", labels=frozenset())]
+    second = [LabelledPassage(id="a", text="t", labels=frozenset({"CARE-3"})),
+              LabelledPassage(id="b", text="t", labels=frozenset({"VOICE-1"}))]
+    agreement = coder_agreement(first, second)
+    assert (agreement["tp"], agreement["fp"], agreement["fn"]) == (1, 1, 1)
+    assert agreement["f1"] == pytest.approx(0.5) and agreement["covers_anything_agreement"] == 0.5
