@@ -31,7 +31,7 @@ DEFAULT_C = 16.0
 #: Item models are fitted on this many threads (the machines here have two cores).
 DEFAULT_JOBS = 2
 DEFAULT_FOLDS = 4
-DEFAULT_SIMILARITY_WEIGHT = 3.0
+DEFAULT_SIMILARITY_WEIGHT = 0.5
 #: Thresholds are searched on this grid; an item with too few out-of-fold positives keeps the default.
 THRESHOLD_GRID = np.round(np.arange(0.10, 0.91, 0.05), 2)
 DEFAULT_THRESHOLD = 0.5
