@@ -1,8 +1,10 @@
 import pytest
 
-from pipeline.classify import LexicalClassifier, normalise_for_matching
+from pipeline.classify import LexicalClassifier, load_lexicon, normalise_for_matching
+from pipeline.classify.text import lemmatise
 from pipeline.extract.text import parse_text
 from pipeline.segment import Segmenter
+from pipeline.training import REPO
 from pipeline.types import Passage, Signal, assemble_document
 
 
@@ -82,3 +84,26 @@ def test_match_validates_itself():
         Match(passage_id="p", item_id="CARE-2", score=1.5, signal=Signal.TFIDF, matched="")
     with pytest.raises(ValueError):
         Passage(id="p", doc="d", page=1, start=5, end=5, heading="", text="x")
+
+
+def test_lexicon_takes_the_longest_phrase_and_reads_documents_wording(tmp_path):
+    path = tmp_path / "lexicon.yaml"
+    path.write_text("version: t\nconcepts:\n"
+                    "  c_residential: [residential care, children's house]\n"
+                    "  c_care: [care]\n"
+                    "  c_hearing: [Children's Hearings]\n", encoding="utf-8")
+    lexicon = load_lexicon(path)
+
+    def concepts_in(text):
+        return lexicon.concepts(lemmatise(normalise_for_matching(text)))
+
+    assert concepts_in("Residential care homes") == ["c_residential"]  # not c_care as well
+    assert concepts_in("care in residential settings") == ["c_care"]
+    assert concepts_in("Two children's houses and the Children's Hearings") == ["c_residential", "c_hearing"]
+    assert concepts_in("the hearing aid") == []
+    assert lexicon.annotate("residential care") == "residential care c_residential"
+
+
+def test_shipped_lexicon_gives_every_concept_a_usable_phrase():
+    lexicon = load_lexicon(REPO / "reference" / "lexicon" / "domain.yaml")
+    assert len(set(lexicon.concept_of_phrase.values())) == len(lexicon.order)

@@ -76,16 +76,32 @@ def passage_text(passage: Passage) -> str:
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Concept tokens and the lemmatised phrases that evoke them, searched in one pass."""
+    """Concept tokens and the lemmatised phrases (as word tuples) that evoke them."""
 
     version: str
-    concept_of_phrase: dict[str, str]
+    concept_of_phrase: dict[tuple[str, ...], str]
     order: tuple[str, ...]
-    pattern: re.Pattern
+    longest: int
 
     def concepts(self, lemmatised: str) -> list[str]:
-        """Concept tokens whose phrases occur in a lemmatised text, in lexicon order."""
-        found = {self.concept_of_phrase[match.group(0)] for match in self.pattern.finditer(lemmatised)}
+        """Concept tokens whose phrases occur in a lemmatised text, in lexicon order.
+
+        Scans word by word and takes the longest phrase starting at each word, then continues after it (so
+        "residential care" wins over "care"): a dictionary lookup per word and length, where one regular
+        expression of some 1,400 alternatives cost a quarter of the classifier's time.
+        """
+        words = lemmatised.split()
+        found = set()
+        start = 0
+        while start < len(words):
+            for length in range(min(self.longest, len(words) - start), 0, -1):
+                concept = self.concept_of_phrase.get(tuple(words[start:start + length]))
+                if concept is not None:
+                    found.add(concept)
+                    start += length
+                    break
+            else:
+                start += 1
         return [concept for concept in self.order if concept in found]
 
     def annotate(self, lemmatised: str) -> str:
@@ -97,15 +113,12 @@ class Lexicon:
 def load_lexicon(path: Path | str) -> Lexicon:
     """Read reference/lexicon/domain.yaml; phrases are lemmatised here so they are written naturally in the file."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    concept_of_phrase: dict[str, str] = {}
+    concept_of_phrase: dict[tuple[str, ...], str] = {}
     for concept, phrases in data["concepts"].items():
-        forms = {lemmatise(normalise_for_matching(phrase)) for phrase in phrases} - {""}
+        forms = {tuple(lemmatise(normalise_for_matching(phrase)).split()) for phrase in phrases} - {()}
         if not forms:
             raise ValueError(f"{path}: concept {concept} has no usable phrase")
-        for form in forms:
+        for form in sorted(forms):
             concept_of_phrase.setdefault(form, concept)
-    # Longest phrases first, so "residential care" wins over "care" where both are listed.
-    alternatives = sorted(concept_of_phrase, key=lambda form: (-len(form), form))
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(form) for form in alternatives) + r")\b")
     return Lexicon(version=str(data.get("version", "")), concept_of_phrase=concept_of_phrase,
-                   order=tuple(data["concepts"]), pattern=pattern)
+                   order=tuple(data["concepts"]), longest=max(len(form) for form in concept_of_phrase))
