@@ -220,7 +220,7 @@ def bench_classify(options: BenchOptions) -> SectionResult:
     training_seconds = None
     if learned is None:
         started = time.perf_counter()
-        learned = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON)
+        learned = train(reference_set, data.dev + data.written, DEFAULT_LEXICON)
         training_seconds = round(time.perf_counter() - started, 2)
         save_model(learned, DEFAULT_MODEL_PATH, training_sha256=data.sha256)
     lexical = LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)

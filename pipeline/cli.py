@@ -96,9 +96,9 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
     if saved is not None:
         saved.training_sha256_ = data.sha256
         return saved
-    console.print(f"training the classifier on {len(data.dev) + len(data.synthetic)} labelled passages "
+    console.print(f"training the classifier on {len(data.dev) + len(data.written)} labelled examples "
                   f"(no saved model for this data at {model_path}) ...")
-    trained = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON)
+    trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON)
     save_model(trained, model_path, training_sha256=data.sha256)
     trained.training_sha256_ = data.sha256
     return trained
@@ -192,17 +192,18 @@ def train_command(
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
     semantic: Annotated[bool, typer.Option(help="Add sentence embeddings (needs the semantic extra).")] = False,
 ) -> None:
-    """Train the learned classifier on corpora/labelled/ (dev + synthetic) and the reference texts."""
+    """Train the learned classifier on corpora/labelled/ (dev + synthetic), the glossary and the reference texts."""
     reference_set = load_reference(reference)
     data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
     try:
-        trained = train(reference_set, data.dev + data.synthetic, DEFAULT_LEXICON, semantic=semantic)
+        trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
     save_model(trained, out, training_sha256=data.sha256)
     thresholds = trained.model_.thresholds_
-    typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages and "
+    typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages, "
+               f"{len(data.glossary)} glossary examples and "
                f"{len(reference_set.items)} item texts; thresholds {thresholds.min():.2f}-{thresholds.max():.2f}; "
                f"training data sha256 {data.sha256[:12]}; saved to {out}")
 
@@ -255,7 +256,7 @@ def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: Refe
     if classifier != "learned":
         return
     data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-    seen = {p.text for p in data.dev + data.synthetic}
+    seen = {p.text for p in data.dev + data.written}
     overlap = sum(p.text in seen for p in gold_passages)
     if overlap:
         console.print(f"[yellow]warning:[/yellow] {overlap} of {len(gold_passages)} gold passages are in the "

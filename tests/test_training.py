@@ -1,11 +1,22 @@
 """The learned classifier: folds grouped by document, deterministic training, and the labelled data itself."""
 
+import re
+
 import numpy as np
 import pytest
 
 import pipeline.training as training
 from pipeline.evaluate import LabelledPassage, coder_agreement, load_labelled
-from pipeline.training import DEFAULT_LABELLED_DIR, DEFAULT_LEXICON, group_of, load_training_data
+from pipeline.training import (
+    DEFAULT_GLOSSARY,
+    DEFAULT_LABELLED_DIR,
+    DEFAULT_LEXICON,
+    glossary_examples,
+    group_of,
+    load_training_data,
+)
+
+SHARED_GLOSSARY = DEFAULT_LABELLED_DIR.parents[2] / "shared" / "GLOSSARY.md"
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +68,15 @@ def test_cross_validation_never_trains_on_the_test_document(recorded_training, d
     for fold, record in zip(report["cross_validation"]["folds"], seen, strict=True):
         assert fold["test_document"] not in record["trained_docs"]
         assert not record["tested"] & record["trained"]
-        assert {p.text for p in data.synthetic} <= record["trained"]
+        assert {p.text for p in data.written} <= record["trained"]
     tested = set().union(*(record["tested"] for record in seen))
     assert tested == {p.text for p in data.dev}
 
 
-def test_transfer_trains_on_synthetic_passages_only(recorded_training, data, reference_set):
+def test_transfer_trains_on_written_examples_only(recorded_training, data, reference_set):
     report = training.transfer_validate(reference_set, data, DEFAULT_LEXICON)
     (record,) = recorded_training
-    assert record["trained"] == {p.text for p in data.synthetic} and not record["trained_docs"]
+    assert record["trained"] == {p.text for p in data.written} and not record["trained_docs"]
     assert record["tested"] == {p.text for p in data.dev}
     assert report["passages"] == len(data.dev)
 
@@ -95,3 +106,43 @@ def test_coder_agreement_by_hand():
     agreement = coder_agreement(first, second)
     assert (agreement["tp"], agreement["fp"], agreement["fn"]) == (1, 1, 1)
     assert agreement["f1"] == pytest.approx(0.5) and agreement["covers_anything_agreement"] == 0.5
+
+
+def test_glossary_examples_join_an_entry_and_list_each_term_once(tmp_path):
+    path = tmp_path / "glossary.yaml"
+    path.write_text("entries:\n"
+                    "- {items: [CARE-4], terms: [family time, contact]}\n"
+                    "- {items: [CARE-8], terms: [contact, LAC]}\n", encoding="utf-8")
+    examples = {p.text: p.labels for p in glossary_examples(path, {"CARE-4", "CARE-8"})}
+    assert examples == {"family time; contact.": {"CARE-4"}, "contact; LAC.": {"CARE-8"},
+                        "family time": {"CARE-4"}, "contact": {"CARE-4", "CARE-8"}, "LAC": {"CARE-8"}}
+
+
+@pytest.mark.parametrize("body, message", [
+    ("entries:\n- {items: [CARE-99], terms: [respite]}\n", "entry 1: unknown reference id(s) ['CARE-99']"),
+    ("entries:\n- {items: [CARE-18], terms: [respite]}\n- {items: [CARE-18]}\n", "entry 2: needs non-empty"),
+    ("entries: []\n", "non-empty list 'entries'"),
+    ("entries: [\n", "cannot be read as YAML"),
+])
+def test_a_faulty_glossary_is_an_error_naming_the_entry(tmp_path, body, message):
+    path = tmp_path / "glossary.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        glossary_examples(path, {"CARE-18"})
+
+
+def test_glossary_examples_train_but_are_never_real_passages(data):
+    assert data.glossary and all(p.synthetic for p in data.glossary)
+    assert not {p.text for p in data.dev} & {p.text for p in data.glossary}
+    assert data.written == data.synthetic + data.glossary
+
+
+@pytest.mark.skipif(not SHARED_GLOSSARY.exists(), reason="../shared/GLOSSARY.md is not beside the repository")
+def test_every_glossary_item_link_is_in_the_shared_glossary():
+    """The data file transcribes ../shared/GLOSSARY.md: every item it links a term to, the glossary names."""
+    import yaml
+
+    source = SHARED_GLOSSARY.read_text(encoding="utf-8")
+    for entry in yaml.safe_load(DEFAULT_GLOSSARY.read_text(encoding="utf-8"))["entries"]:
+        for item in entry["items"]:
+            assert re.search(rf"\b{re.escape(item)}\b", source), item
