@@ -43,7 +43,7 @@ train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ i
 compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=... B=... [OUT=outputs/run])
 	$(BIN)/promise-map compare $(A) $(B) --run $(OUT)
 
-eval: $(BIN)/promise-map ## accuracy on the development set: cross-validated, then trained on synthetic only (outputs/eval/)
+eval: $(BIN)/promise-map ## accuracy on the development set: cross-validated, then trained on written examples only (outputs/eval/)
 	$(BIN)/promise-map eval --gold $(DEV_SET) --cross-validate $(if $(SEMANTIC),--semantic) \
 	  --json outputs/eval/dev-cv$(if $(SEMANTIC),-semantic).json
 	$(BIN)/promise-map eval --gold $(DEV_SET) --transfer $(if $(SEMANTIC),--semantic) \

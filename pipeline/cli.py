@@ -216,7 +216,8 @@ def eval_command(
     cross_validate_dev: Annotated[bool, typer.Option(
         "--cross-validate", help="Score the development set by leave-one-document-out cross-validation.")] = False,
     transfer: Annotated[bool, typer.Option(
-        "--transfer", help="Score the development set with a model trained on the synthetic set only.")] = False,
+        "--transfer", help="Score the development set with a model trained on written examples only "
+                          "(synthetic set, glossary, item texts).")] = False,
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
     semantic: Annotated[bool, typer.Option(help="With --cross-validate or --transfer: add embeddings.")] = False,
@@ -244,7 +245,7 @@ def eval_command(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
     report["gold"] = str(gold)
-    scheme = "cross-validated" if cross_validate_dev else "trained on synthetic only" if transfer else ""
+    scheme = "cross-validated" if cross_validate_dev else "trained on written examples only" if transfer else ""
     report["classifier"] = f"learned{' + semantic' if semantic else ''} ({scheme})" if scheme else classifier
     if json_out is not None:
         write_json(json_out, report)

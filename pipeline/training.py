@@ -159,7 +159,7 @@ def transfer_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_p
     classifier = train(reference_set, data.written, lexicon_path, seed=seed, semantic=semantic)
     decisions, confidences = classifier.decide([p.text for p in data.dev])
     report = evaluate(data.dev, reference_set.items, decisions, confidences)
-    report["cross_validation"] = {"scheme": "synthetic-only transfer",
+    report["cross_validation"] = {"scheme": "transfer: written examples only",
                                   "folds": [{"test_document": "all", "test_passages": len(data.dev),
                                              "train_passages": len(data.written)}]}
     return report
