@@ -48,7 +48,7 @@ def load_labelled(path: Path | str, known_ids: set[str] | None = None) -> list[L
     """Read a JSONL file of labelled passages; any fault is an error naming the line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: files saved by Windows tools start with a BOM
     except (OSError, UnicodeDecodeError) as error:
         raise GoldFileError(f"{path}: cannot be read ({error})") from error
     passages = []

@@ -92,6 +92,12 @@ def test_extra_fields_are_ignored(tmp_path):
     assert passage.labels == {"IP-01"} and passage.doc is None
 
 
+def test_a_gold_file_saved_with_a_byte_order_mark_reads(tmp_path):
+    gold = tmp_path / "g.jsonl"
+    gold.write_bytes(b"\xef\xbb\xbf" + b'{"text": "x", "labels": ["IP-01"]}\r\n{"text": "y", "labels": []}\r\n')
+    assert [p.labels for p in load_labelled(gold)] == [{"IP-01"}, set()]
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--cross-validate", "--transfer"], "choose one of --cross-validate and --transfer"),
     (["--transfer"], "--transfer scores the development set"),
