@@ -76,21 +76,18 @@ def glossary_examples(path: Path, known_ids: set[str]) -> list[LabelledPassage]:
     A term listed under several entries becomes one example carrying all their items.
     """
     entries = read_glossary(path, known_ids)
-    examples, term_items, term_entry = [], {}, {}
+    examples, term_items = [], {}
     for number, entry in enumerate(entries, start=1):
-        examples.append(glossary_example(f"glossary-{number}", "; ".join(entry["terms"]) + ".", entry["items"],
-                                         number))
+        examples.append(glossary_example(f"glossary-{number}", "; ".join(entry["terms"]) + ".", entry["items"]))
         for term in entry["terms"]:
             term_items.setdefault(term, set()).update(entry["items"])
-            term_entry.setdefault(term, number)
-    for index, (term, items) in enumerate(term_items.items(), start=1):
-        examples.append(glossary_example(f"glossary-term-{index}", term, items, term_entry[term]))
+    for number, (term, items) in enumerate(term_items.items(), start=1):
+        examples.append(glossary_example(f"glossary-term-{number}", term, items))
     return examples
 
 
-def glossary_example(example_id: str, text: str, items, entry: int) -> LabelledPassage:
-    return LabelledPassage(id=example_id, text=text, labels=frozenset(items), doc=f"{GLOSSARY_DOC}:{entry}",
-                           synthetic=True)
+def glossary_example(example_id: str, text: str, items) -> LabelledPassage:
+    return LabelledPassage(id=example_id, text=text, labels=frozenset(items), doc=GLOSSARY_DOC, synthetic=True)
 
 
 def read_glossary(path: Path, known_ids: set[str]) -> list[dict]:
