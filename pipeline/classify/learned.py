@@ -14,7 +14,6 @@ fixed and solvers deterministic, so training twice gives identical predictions.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +25,7 @@ from sklearn.model_selection import GroupKFold
 
 from pipeline.classify.lexical import LexicalMatcher, item_document
 from pipeline.classify.quote import QuoteMatcher
-from pipeline.classify.text import Lexicon, normalise_for_matching
+from pipeline.classify.text import Lexicon, item_text_sentences, normalise_for_matching
 from pipeline.types import ReferenceItem
 
 DEFAULT_C = 16.0
@@ -181,7 +180,7 @@ def item_examples(item: ReferenceItem) -> list[str]:
     the rest; the sentence alone is closer to such a passage than the whole item is (+0.02 transfer
     micro-F1, docs/accuracy.md).
     """
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", item.text) if len(s.split()) >= ITEM_SENTENCE_MIN_WORDS]
+    sentences = [s for s in item_text_sentences(item.text) if len(s.split()) >= ITEM_SENTENCE_MIN_WORDS]
     return [item_document(item)] + (sentences if len(sentences) > 1 else [])
 
 

@@ -11,14 +11,13 @@ pairs: passages that contain most of the sentence's distinct words.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import CountVectorizer
 
-from pipeline.classify.text import normalise_for_matching
+from pipeline.classify.text import item_text_sentences, normalise_for_matching
 from pipeline.types import ReferenceItem
 
 DEFAULT_MIN_RATIO = 90.0
@@ -31,7 +30,7 @@ DEFAULT_CANDIDATE_WORD_SHARE = 0.6
 
 def item_sentences(item: ReferenceItem, *, min_words: int) -> list[str]:
     """The item's sentences long enough that finding one is a quotation, not a coincidence."""
-    sentences = [normalise_for_matching(s) for s in re.split(r"(?<=[.!?])\s+", item.text)]
+    sentences = [normalise_for_matching(s) for s in item_text_sentences(item.text)]
     return [s for s in sentences if len(s.split()) >= min_words]
 
 

@@ -26,6 +26,13 @@ PLACE_SUBSTITUTIONS = (
     (re.compile(r"\b(?:south ayrshire|the local authority|the council|the partnership)\b"), "scotland"),
 )
 TOKEN = re.compile(r"[a-z0-9]+")
+#: Item texts are a few plain sentences; a stop followed by space ends one.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def item_text_sentences(text: str) -> list[str]:
+    """The sentences of an item's text (short, plain prose, so splitting at full stops is enough)."""
+    return SENTENCE_END.split(text)
 
 
 def normalise_for_matching(text: str) -> str:
