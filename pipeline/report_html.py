@@ -303,8 +303,8 @@ def term_spans(words: list[Word], terms: str, text: str) -> list[tuple[int, int]
 
     Terms are normalised words or their lemmas ("children" is recorded as
     "child"), so a word is highlighted when either form is among them.
-    Concept tokens of the domain lexicon (`c_sibling`) name no word of the
-    text and are shown only in the list of shared words. Function words
+    (The classifier writes a domain concept as the passage's phrase that
+    evoked it, so those words are highlighted too.) Function words
     ("the", "on", "they") that a learned model lists inside bigrams are not
     highlighted: marking every "the" hides the words that carry the match.
     """

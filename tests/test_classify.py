@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.classify import LexicalClassifier, load_lexicon, normalise_for_matching
-from pipeline.classify.text import lemmatise
+from pipeline.classify.text import lemmatise, readable_terms
 from pipeline.extract.text import parse_text
 from pipeline.segment import Segmenter
 from pipeline.training import REPO
@@ -102,6 +102,21 @@ def test_lexicon_takes_the_longest_phrase_and_reads_documents_wording(tmp_path):
     assert concepts_in("Two children's houses and the Children's Hearings") == ["c_residential", "c_hearing"]
     assert concepts_in("the hearing aid") == []
     assert lexicon.annotate("residential care") == "residential care c_residential"
+    assert lexicon.phrases_found(lemmatise(normalise_for_matching("Children's Houses, a children's house and "
+                                                                   "residential care"))) == {
+        "c_residential": ("childrens house", "residential care")}
+
+
+def test_readable_terms_show_the_passages_words_not_concept_tokens_or_function_words():
+    phrases = {"c_sibling": ("brother and sister",), "c_hearing": ("childrens hearing", "panel")}
+    terms = ["c_sibling", "to and", "sister", "c_hearing c_sibling", "placement", "stay placement", "they", "home"]
+    assert readable_terms(terms, phrases, limit=4) == [
+        "brother and sister",  # the concept as the passage says it; "to and" is only function words
+        "childrens hearing panel brother and sister",  # "sister" was shown already
+        "placement",
+        "stay placement",  # adds "stay"; the limit stops before "they" and "home"
+    ]
+    assert readable_terms(["c_unknown", "care"], {}, limit=6) == ["c_unknown", "care"]
 
 
 def test_shipped_lexicon_gives_every_concept_a_usable_phrase():

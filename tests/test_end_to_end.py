@@ -6,9 +6,11 @@ import re
 import shutil
 
 import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from typer.testing import CliRunner
 
 from pipeline.classify import normalise_for_matching
+from pipeline.classify.text import lemmatise
 from pipeline.cli import app
 from tests.conftest import SAMPLE_CORPUS, UNRELATED_TEXT, make_docx, make_pdf
 
@@ -89,6 +91,24 @@ def test_outputs_of_a_run(sample_run, reference_set):
     matches = list(csv.DictReader((out / "matches.csv").open(encoding="utf-8")))
     assert matches and all(m["matched"] for m in matches if m["signal"] == "quote")
     assert list(csv.DictReader((out / "errors.csv").open(encoding="utf-8"))) == []
+
+
+def test_model_and_tfidf_matches_name_the_passages_own_words(sample_run):
+    """A reviewer checks a match against the words it shows: they must be words of the passage as read
+    (heading, lead-in and text), with no lexicon concept tokens and no terms made only of function words."""
+    out, _ = sample_run
+    passages = {p["id"]: p for p in map(json.loads, (out / "passages.jsonl").read_text(encoding="utf-8").splitlines())}
+    explained = [m for m in csv.DictReader((out / "matches.csv").open(encoding="utf-8"))
+                 if m["signal"] in ("model", "tfidf")]
+    assert len(explained) > 100
+    for match in explained:
+        passage = passages[match["passage_id"]]
+        read = normalise_for_matching(" ".join((passage["heading"], passage["lead_in"], passage["text"])))
+        words_read = set(read.split()) | set(lemmatise(read).split())
+        terms = match["matched"].split(", ")
+        assert match["matched"] and "c_" not in match["matched"], match
+        assert all(set(term.split()) - ENGLISH_STOP_WORDS for term in terms), match
+        assert set(" ".join(terms).split()) <= words_read, (match, set(" ".join(terms).split()) - words_read)
 
 
 def test_second_run_is_byte_identical(sample_run, tmp_path):

@@ -66,12 +66,13 @@ class LexicalClassifier:
         if not passages:
             return []
         texts = [passage_text(passage) for passage in passages]
-        similarity, rows = self.lexical_.similarity(texts)
+        prepared = [self.lexical_.prepare(text) for text in texts]
+        similarity, rows = self.lexical_.similarity(texts, prepared=prepared)
         matches = quote_matches(self.quote_, passages, texts, self.items_)
         for row, column in zip(*np.nonzero(similarity >= self.floor), strict=True):
             matches.append(Match(passage_id=passages[row].id, item_id=self.items_[column].id,
                                  score=round(float(min(similarity[row, column], 1.0)), 4), signal=Signal.TFIDF,
-                                 matched=self.lexical_.shared_terms(rows[row], column)))
+                                 matched=self.lexical_.shared_terms(rows[row], column, prepared[row])))
         return ordered(matches, passages, self.items_)
 
     def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +136,6 @@ class PromiseClassifier:
             matches.append(Match(
                 passage_id=passages[row].id, item_id=self.items_[column].id,
                 score=round(float(probabilities[row, column]), 4), signal=Signal.MODEL,
-                matched=self.model_.explain(parts["words"][row], column),
+                matched=self.model_.explain(parts["words"][row], column, parts["prepared"][row]),
                 covered_at=threshold, partial_at=round(threshold * PARTIAL_SHARE_OF_THRESHOLD, 4)))
         return ordered(matches, passages, self.items_)

@@ -25,7 +25,7 @@ from sklearn.model_selection import GroupKFold
 
 from pipeline.classify.lexical import LexicalMatcher, item_document
 from pipeline.classify.quote import QuoteMatcher
-from pipeline.classify.text import Lexicon, item_text_sentences, normalise_for_matching
+from pipeline.classify.text import Lexicon, item_text_sentences, normalise_for_matching, readable_terms
 from pipeline.types import ReferenceItem
 
 DEFAULT_C = 16.0
@@ -86,7 +86,7 @@ class LearnedModel:
         prepared = [self.lexical_.prepare(text, normalised=norm) for text, norm in zip(texts, normalised, strict=True)]
         words = self.words_.transform(prepared)
         chars = self.chars_.transform(normalised) if self.char_ngrams else sparse.csr_matrix((len(texts), 0))
-        similarity, lexical_rows = self.lexical_.similarity(texts, prepared=prepared)
+        similarity, _ = self.lexical_.similarity(texts, prepared=prepared)
         quote_hits = self.quote_.hits(texts, normalised=normalised)
         quotes = np.zeros_like(similarity)
         for hit in quote_hits:
@@ -96,8 +96,7 @@ class LearnedModel:
             embeddings = self.embedder.encode(texts)
             blocks.append(sparse.csr_matrix((embeddings @ self.item_embeddings_.T) * self.similarity_weight))
         matrix = sparse.hstack(blocks, format="csr", dtype=np.float64)
-        return matrix, {"words": words, "similarity": similarity, "lexical_rows": lexical_rows,
-                        "quote_hits": quote_hits}
+        return matrix, {"words": words, "prepared": prepared, "quote_hits": quote_hits}
 
     # ---- training -------------------------------------------------------------------------------
 
@@ -161,8 +160,11 @@ class LearnedModel:
     def predict_proba_from(self, matrix: sparse.csr_matrix) -> np.ndarray:
         return apply_calibration(self.decision_scores(matrix), self.calibration_)
 
-    def explain(self, word_row: sparse.csr_matrix, item_index: int) -> str:
-        """The passage's words that pushed hardest toward this item, strongest first."""
+    def explain(self, word_row: sparse.csr_matrix, item_index: int, prepared: str) -> str:
+        """The passage's words that pushed hardest toward this item, strongest first.
+
+        `prepared` is the passage as the model read it, so concept tokens can be shown as its own words.
+        """
         model = self.models_[item_index]
         if model is None:
             return ""
@@ -170,7 +172,8 @@ class LearnedModel:
         row = word_row.tocoo()
         contributions = sorted(((value * word_weights[col], self.word_terms_[col])
                                 for col, value in zip(row.col, row.data, strict=True)), reverse=True)
-        return ", ".join(term for weight, term in contributions[:TERMS_SHOWN] if weight > 0)
+        phrases = self.lexicon.phrases_found(prepared) if self.lexicon else {}
+        return ", ".join(readable_terms([term for weight, term in contributions if weight > 0], phrases, TERMS_SHOWN))
 
 
 def item_examples(item: ReferenceItem) -> list[str]:

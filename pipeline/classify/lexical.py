@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from pipeline.classify.text import Lexicon, lemmatise, normalise_for_matching
+from pipeline.classify.text import Lexicon, lemmatise, normalise_for_matching, readable_terms
 from pipeline.types import ReferenceItem
 
 #: Words every item shares that say nothing about which item a passage is about.
@@ -57,8 +57,10 @@ class LexicalMatcher:
         passage_matrix = self.vectorizer_.transform(prepared)
         return (passage_matrix @ self.item_matrix_.T).toarray().astype(np.float32), passage_matrix
 
-    def shared_terms(self, passage_row, item_index: int) -> str:
-        """The terms that contributed most to a passage-item similarity, strongest first."""
+    def shared_terms(self, passage_row, item_index: int, prepared: str) -> str:
+        """The terms that contributed most to a passage-item similarity, strongest first, in the passage's words."""
         overlap = passage_row.multiply(self.item_matrix_[item_index]).toarray().ravel()
-        strongest = np.argsort(-overlap, kind="stable")[:TERMS_SHOWN]
-        return ", ".join(self.terms_[i] for i in strongest if overlap[i] > 0)
+        shared = np.flatnonzero(overlap)
+        strongest = [self.terms_[i] for i in shared[np.argsort(-overlap[shared], kind="stable")]]
+        phrases = self.lexicon.phrases_found(prepared) if self.lexicon else {}
+        return ", ".join(readable_terms(strongest, phrases, TERMS_SHOWN))

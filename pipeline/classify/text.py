@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from pipeline.segment import HEADING_PATH_SEPARATOR
 from pipeline.types import Passage
@@ -26,6 +27,8 @@ PLACE_SUBSTITUTIONS = (
     (re.compile(r"\b(?:south ayrshire|the local authority|the council|the partnership)\b"), "scotland"),
 )
 TOKEN = re.compile(r"[a-z0-9]+")
+#: The domain lexicon's concept tokens start with this (`c_sibling`).
+CONCEPT_PREFIX = "c_"
 #: Item texts are a few plain sentences; a stop followed by space ends one.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -91,25 +94,33 @@ class Lexicon:
     longest: int
 
     def concepts(self, lemmatised: str) -> list[str]:
-        """Concept tokens whose phrases occur in a lemmatised text, in lexicon order.
+        """Concept tokens whose phrases occur in a lemmatised text, in lexicon order."""
+        return list(self.phrases_found(lemmatised))
+
+    def phrases_found(self, lemmatised: str) -> dict[str, tuple[str, ...]]:
+        """Each concept found in a lemmatised text, in lexicon order, with the phrases of the text that evoked it.
 
         Scans word by word and takes the longest phrase starting at each word, then continues after it (so
         "residential care" wins over "care"): a dictionary lookup per word and length, where one regular
-        expression of some 1,400 alternatives took nearly half the classifier's time.
+        expression of some 1,400 alternatives took nearly half the classifier's time. The phrases let a
+        match name the passage's own words rather than a concept token a reviewer cannot find in the text.
         """
         words = lemmatised.split()
-        found = set()
+        found: dict[str, list[str]] = {}
         start = 0
         while start < len(words):
             for length in range(min(self.longest, len(words) - start), 0, -1):
-                concept = self.concept_of_phrase.get(tuple(words[start:start + length]))
+                phrase = tuple(words[start:start + length])
+                concept = self.concept_of_phrase.get(phrase)
                 if concept is not None:
-                    found.add(concept)
+                    phrases = found.setdefault(concept, [])
+                    if " ".join(phrase) not in phrases:
+                        phrases.append(" ".join(phrase))
                     start += length
                     break
             else:
                 start += 1
-        return [concept for concept in self.order if concept in found]
+        return {concept: tuple(found[concept]) for concept in self.order if concept in found}
 
     def annotate(self, lemmatised: str) -> str:
         """The text with its concept tokens appended; the original words stay."""
@@ -129,3 +140,27 @@ def load_lexicon(path: Path | str) -> Lexicon:
             concept_of_phrase.setdefault(form, concept)
     return Lexicon(version=str(data.get("version", "")), concept_of_phrase=concept_of_phrase,
                    order=tuple(data["concepts"]), longest=max(len(form) for form in concept_of_phrase))
+
+
+def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit: int) -> list[str]:
+    """Up to `limit` matched terms in words a reviewer can find in the passage, in the order given.
+
+    A concept token becomes the passage's phrase(s) that evoked it (`c_sibling` -> "brother and sister"),
+    A term made only of function words ("to and", "they") is left out: a model may weigh it, but it
+    tells a reviewer nothing and the report does not highlight it. So is a term whose words are all
+    shown already, so the few terms shown name different evidence.
+    """
+    shown: list[str] = []
+    shown_words: set[str] = set()
+    for term in terms:
+        words = []
+        for token in term.split():
+            words.extend(phrases.get(token, (token,)) if token.startswith(CONCEPT_PREFIX) else (token,))
+        readable = " ".join(words)
+        content = set(readable.split()) - ENGLISH_STOP_WORDS
+        if content - shown_words:  # a term adds a word not already shown ("sister" after "brother and sister")
+            shown.append(readable)
+            shown_words |= content
+        if len(shown) == limit:
+            break
+    return shown
