@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -177,7 +179,28 @@ def gap_table_workbook(rows: list[dict], errors: list[dict], evidence: list[dict
         sheet.sheet_view.tabSelected = sheet is overview  # one selected tab: edits never go to a group of sheets
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue()
+    return without_save_time(buffer.getvalue())
+
+
+#: The time a workbook says it was made and saved. openpyxl stamps the moment of saving into the file's
+#: properties and zip entries, so two runs on the same input would differ; the run's time is in run.json.
+WORKBOOK_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+CORE_PROPERTY_TIME = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*")
+
+
+def without_save_time(xlsx: bytes) -> bytes:
+    """The same workbook with every timestamp set to `WORKBOOK_TIMESTAMP`, so a re-run gives identical bytes."""
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*WORKBOOK_TIMESTAMP).encode()
+    output = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "docProps/core.xml":
+                content = CORE_PROPERTY_TIME.sub(lambda match: match.group(1) + stamp, content)
+            entry = zipfile.ZipInfo(info.filename, date_time=WORKBOOK_TIMESTAMP)
+            entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            target.writestr(entry, content)
+    return output.getvalue()
 
 
 COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "heading": 30, "document": 28, "text": 90,

@@ -114,7 +114,7 @@ def test_model_and_tfidf_matches_name_the_passages_own_words(sample_run):
 def test_second_run_is_byte_identical(sample_run, tmp_path):
     out, _ = sample_run
     run_map(SAMPLE_CORPUS, tmp_path)
-    for name in ("gap_table.csv", "matches.csv", "passages.jsonl", "gap_table.md", "errors.csv"):
+    for name in ("gap_table.csv", "gap_table.xlsx", "matches.csv", "passages.jsonl", "gap_table.md", "errors.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 

@@ -3,7 +3,7 @@
 import pytest
 from openpyxl import load_workbook
 
-from pipeline.report import GAP_TABLE_COLUMNS, STATUS_FILLS, write_reports
+from pipeline.report import GAP_TABLE_COLUMNS, STATUS_FILLS, WORKBOOK_TIMESTAMP, gap_table_workbook, write_reports
 from pipeline.types import Coverage, Evidence, Signal, Skipped, Status
 
 SHEETS = ["overview", "gap_table", "items", "evidence", "errors"]
@@ -115,3 +115,28 @@ def test_errors_sheet_neutralises_file_names_and_reasons(workbook):
     sheet = workbook["errors"]
     assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)] == [["'@bad.pdf", "extract",
                                                                                       "'-damaged"]]
+
+
+def test_workbook_bytes_do_not_depend_on_when_it_was_saved(monkeypatch):
+    """openpyxl stamps the saving time into the file; a re-run on the same input must give the same bytes."""
+    import datetime
+    import io
+    import zipfile
+
+    import openpyxl.writer.excel
+
+    class Clock(datetime.datetime):
+        offset = datetime.timedelta()
+
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2026, 5, 1, tzinfo=tz) + cls.offset
+
+    monkeypatch.setattr(openpyxl.writer.excel.datetime, "datetime", Clock)
+    first = gap_table_workbook([], [])
+    Clock.offset = datetime.timedelta(days=400, seconds=7)
+    assert gap_table_workbook([], []) == first
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {WORKBOOK_TIMESTAMP}
+    properties = load_workbook(io.BytesIO(first)).properties
+    assert properties.created == properties.modified == datetime.datetime(*WORKBOOK_TIMESTAMP)
