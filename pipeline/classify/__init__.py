@@ -66,13 +66,14 @@ class LexicalClassifier:
         if not passages:
             return []
         texts = [passage_text(passage) for passage in passages]
-        prepared = [self.lexical_.prepare(text) for text in texts]
+        pairs = [self.lexical_.prepare_with_phrases(text) for text in texts]
+        prepared, phrases = [text for text, _ in pairs], [found for _, found in pairs]
         similarity, rows = self.lexical_.similarity(texts, prepared=prepared)
         matches = quote_matches(self.quote_, passages, texts, self.items_)
         for row, column in zip(*np.nonzero(similarity >= self.floor), strict=True):
             matches.append(Match(passage_id=passages[row].id, item_id=self.items_[column].id,
                                  score=round(float(min(similarity[row, column], 1.0)), 4), signal=Signal.TFIDF,
-                                 matched=self.lexical_.shared_terms(rows[row], column, prepared[row])))
+                                 matched=self.lexical_.shared_terms(rows[row], column, phrases[row])))
         return ordered(matches, passages, self.items_)
 
     def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +137,6 @@ class PromiseClassifier:
             matches.append(Match(
                 passage_id=passages[row].id, item_id=self.items_[column].id,
                 score=round(float(probabilities[row, column]), 4), signal=Signal.MODEL,
-                matched=self.model_.explain(parts["words"][row], column, parts["prepared"][row]),
+                matched=self.model_.explain(parts["words"][row], column, parts["phrases"][row]),
                 covered_at=threshold, partial_at=round(threshold * PARTIAL_SHARE_OF_THRESHOLD, 4)))
         return ordered(matches, passages, self.items_)

@@ -83,7 +83,9 @@ class LearnedModel:
     def features(self, texts: list[str]) -> tuple[sparse.csr_matrix, dict]:
         """The feature matrix for `texts`, and the pieces needed to explain a prediction."""
         normalised = [normalise_for_matching(text) for text in texts]
-        prepared = [self.lexical_.prepare(text, normalised=norm) for text, norm in zip(texts, normalised, strict=True)]
+        pairs = [self.lexical_.prepare_with_phrases(text, normalised=norm)
+                 for text, norm in zip(texts, normalised, strict=True)]
+        prepared, phrases = [text for text, _ in pairs], [found for _, found in pairs]
         words = self.words_.transform(prepared)
         chars = self.chars_.transform(normalised) if self.char_ngrams else sparse.csr_matrix((len(texts), 0))
         similarity, _ = self.lexical_.similarity(texts, prepared=prepared)
@@ -96,7 +98,7 @@ class LearnedModel:
             embeddings = self.embedder.encode(texts)
             blocks.append(sparse.csr_matrix((embeddings @ self.item_embeddings_.T) * self.similarity_weight))
         matrix = sparse.hstack(blocks, format="csr", dtype=np.float64)
-        return matrix, {"words": words, "prepared": prepared, "quote_hits": quote_hits}
+        return matrix, {"words": words, "phrases": phrases, "quote_hits": quote_hits}
 
     # ---- training -------------------------------------------------------------------------------
 
@@ -160,10 +162,11 @@ class LearnedModel:
     def predict_proba_from(self, matrix: sparse.csr_matrix) -> np.ndarray:
         return apply_calibration(self.decision_scores(matrix), self.calibration_)
 
-    def explain(self, word_row: sparse.csr_matrix, item_index: int, prepared: str) -> str:
+    def explain(self, word_row: sparse.csr_matrix, item_index: int, phrases: dict[str, tuple[str, ...]]) -> str:
         """The passage's words that pushed hardest toward this item, strongest first.
 
-        `prepared` is the passage as the model read it, so concept tokens can be shown as its own words.
+        `phrases` are the passage's concepts with the phrases that evoked them (`prepare_with_phrases`), so
+        concept tokens can be shown as the passage's own words.
         """
         model = self.models_[item_index]
         if model is None:
@@ -172,7 +175,6 @@ class LearnedModel:
         row = word_row.tocoo()
         contributions = sorted(((value * word_weights[col], self.word_terms_[col])
                                 for col, value in zip(row.col, row.data, strict=True)), reverse=True)
-        phrases = self.lexicon.phrases_found(prepared) if self.lexicon else {}
         return ", ".join(readable_terms([term for weight, term in contributions if weight > 0], phrases, TERMS_SHOWN))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from pipeline.classify.text import Lexicon, lemmatise, normalise_for_matching, readable_terms
+from pipeline.classify.text import Lexicon, annotated, lemmatise, normalise_for_matching, readable_terms
 from pipeline.types import ReferenceItem
 
 #: Words every item shares that say nothing about which item a passage is about.
@@ -35,8 +35,13 @@ class LexicalMatcher:
 
     def prepare(self, text: str, *, normalised: str | None = None) -> str:
         """Lemmas plus concept tokens; pass `normalised` when the caller already has it."""
+        return self.prepare_with_phrases(text, normalised=normalised)[0]
+
+    def prepare_with_phrases(self, text: str, *, normalised: str | None = None) -> tuple[str, dict]:
+        """The prepared text, and its concepts with the phrases that evoked them (to explain a match later)."""
         lemmas = lemmatise(normalised if normalised is not None else normalise_for_matching(text))
-        return self.lexicon.annotate(lemmas) if self.lexicon else lemmas
+        phrases = self.lexicon.phrases_found(lemmas) if self.lexicon else {}
+        return annotated(lemmas, phrases), phrases
 
     def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...]) -> LexicalMatcher:
         self.vectorizer_ = TfidfVectorizer(
@@ -57,10 +62,12 @@ class LexicalMatcher:
         passage_matrix = self.vectorizer_.transform(prepared)
         return (passage_matrix @ self.item_matrix_.T).toarray().astype(np.float32), passage_matrix
 
-    def shared_terms(self, passage_row, item_index: int, prepared: str) -> str:
-        """The terms that contributed most to a passage-item similarity, strongest first, in the passage's words."""
+    def shared_terms(self, passage_row, item_index: int, phrases: dict[str, tuple[str, ...]]) -> str:
+        """The terms that contributed most to a passage-item similarity, strongest first, in the passage's words.
+
+        `phrases` are the passage's concepts with the phrases that evoked them (`prepare_with_phrases`).
+        """
         overlap = passage_row.multiply(self.item_matrix_[item_index]).toarray().ravel()
         shared = np.flatnonzero(overlap)
         strongest = [self.terms_[i] for i in shared[np.argsort(-overlap[shared], kind="stable")]]
-        phrases = self.lexicon.phrases_found(prepared) if self.lexicon else {}
         return ", ".join(readable_terms(strongest, phrases, TERMS_SHOWN))

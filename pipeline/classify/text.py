@@ -91,7 +91,8 @@ class Lexicon:
     version: str
     concept_of_phrase: dict[tuple[str, ...], str]
     order: tuple[str, ...]
-    longest: int
+    #: For each word that starts a phrase, the length of the longest phrase it starts.
+    longest_from: dict[str, int]
 
     def concepts(self, lemmatised: str) -> list[str]:
         """Concept tokens whose phrases occur in a lemmatised text, in lexicon order."""
@@ -101,15 +102,16 @@ class Lexicon:
         """Each concept found in a lemmatised text, in lexicon order, with the phrases of the text that evoked it.
 
         Scans word by word and takes the longest phrase starting at each word, then continues after it (so
-        "residential care" wins over "care"): a dictionary lookup per word and length, where one regular
-        expression of some 1,400 alternatives took nearly half the classifier's time. The phrases let a
-        match name the passage's own words rather than a concept token a reviewer cannot find in the text.
+        "residential care" wins over "care"): a dictionary lookup per word, and per length only where a
+        phrase can start, where one regular expression of some 1,400 alternatives took nearly half the
+        classifier's time. The phrases let a match name the passage's own words rather than a concept
+        token a reviewer cannot find in the text.
         """
         words = lemmatised.split()
         found: dict[str, list[str]] = {}
         start = 0
         while start < len(words):
-            for length in range(min(self.longest, len(words) - start), 0, -1):
+            for length in range(min(self.longest_from.get(words[start], 0), len(words) - start), 0, -1):
                 phrase = tuple(words[start:start + length])
                 concept = self.concept_of_phrase.get(phrase)
                 if concept is not None:
@@ -124,8 +126,7 @@ class Lexicon:
 
     def annotate(self, lemmatised: str) -> str:
         """The text with its concept tokens appended; the original words stay."""
-        found = self.concepts(lemmatised)
-        return f"{lemmatised} {' '.join(found)}" if found else lemmatised
+        return annotated(lemmatised, self.phrases_found(lemmatised))
 
 
 def load_lexicon(path: Path | str) -> Lexicon:
@@ -138,8 +139,16 @@ def load_lexicon(path: Path | str) -> Lexicon:
             raise ValueError(f"{path}: concept {concept} has no usable phrase")
         for form in sorted(forms):
             concept_of_phrase.setdefault(form, concept)
+    longest_from: dict[str, int] = {}
+    for form in concept_of_phrase:
+        longest_from[form[0]] = max(longest_from.get(form[0], 0), len(form))
     return Lexicon(version=str(data.get("version", "")), concept_of_phrase=concept_of_phrase,
-                   order=tuple(data["concepts"]), longest=max(len(form) for form in concept_of_phrase))
+                   order=tuple(data["concepts"]), longest_from=longest_from)
+
+
+def annotated(lemmatised: str, phrases: dict[str, tuple[str, ...]]) -> str:
+    """A lemmatised text with the tokens of the concepts found in it (`Lexicon.phrases_found`) appended."""
+    return f"{lemmatised} {' '.join(phrases)}" if phrases else lemmatised
 
 
 def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit: int) -> list[str]:
