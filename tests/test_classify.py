@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.classify import LexicalClassifier, load_lexicon, normalise_for_matching
-from pipeline.classify.text import lemmatise, readable_terms
+from pipeline.classify.text import annotated, lemmatise, readable_terms
 from pipeline.extract.text import parse_text
 from pipeline.segment import Segmenter
 from pipeline.training import REPO
@@ -95,13 +95,13 @@ def test_lexicon_takes_the_longest_phrase_and_reads_documents_wording(tmp_path):
     lexicon = load_lexicon(path)
 
     def concepts_in(text):
-        return lexicon.concepts(lemmatise(normalise_for_matching(text)))
+        return list(lexicon.phrases_found(lemmatise(normalise_for_matching(text))))
 
     assert concepts_in("Residential care homes") == ["c_residential"]  # not c_care as well
     assert concepts_in("care in residential settings") == ["c_care"]
     assert concepts_in("Two children's houses and the Children's Hearings") == ["c_residential", "c_hearing"]
     assert concepts_in("the hearing aid") == []
-    assert lexicon.annotate("residential care") == "residential care c_residential"
+    assert annotated("residential care", lexicon.phrases_found("residential care")) == "residential care c_residential"
     assert lexicon.phrases_found(lemmatise(normalise_for_matching("Children's Houses, a children's house and "
                                                                    "residential care"))) == {
         "c_residential": ("childrens house", "residential care")}

@@ -94,10 +94,6 @@ class Lexicon:
     #: For each word that starts a phrase, the length of the longest phrase it starts.
     longest_from: dict[str, int]
 
-    def concepts(self, lemmatised: str) -> list[str]:
-        """Concept tokens whose phrases occur in a lemmatised text, in lexicon order."""
-        return list(self.phrases_found(lemmatised))
-
     def phrases_found(self, lemmatised: str) -> dict[str, tuple[str, ...]]:
         """Each concept found in a lemmatised text, in lexicon order, with the phrases of the text that evoked it.
 
@@ -124,10 +120,6 @@ class Lexicon:
                 start += 1
         return {concept: tuple(found[concept]) for concept in self.order if concept in found}
 
-    def annotate(self, lemmatised: str) -> str:
-        """The text with its concept tokens appended; the original words stay."""
-        return annotated(lemmatised, self.phrases_found(lemmatised))
-
 
 def load_lexicon(path: Path | str) -> Lexicon:
     """Read reference/lexicon/domain.yaml; phrases are lemmatised here so they are written naturally in the file."""
@@ -147,14 +139,17 @@ def load_lexicon(path: Path | str) -> Lexicon:
 
 
 def annotated(lemmatised: str, phrases: dict[str, tuple[str, ...]]) -> str:
-    """A lemmatised text with the tokens of the concepts found in it (`Lexicon.phrases_found`) appended."""
+    """A lemmatised text with the tokens of the concepts found in it (`Lexicon.phrases_found`) appended.
+
+    The original words stay, so a passage matches an item by its own words and by shared concepts.
+    """
     return f"{lemmatised} {' '.join(phrases)}" if phrases else lemmatised
 
 
 def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit: int) -> list[str]:
     """Up to `limit` matched terms in words a reviewer can find in the passage, in the order given.
 
-    A concept token becomes the passage's phrase(s) that evoked it (`c_sibling` -> "brother and sister"),
+    A concept token becomes the passage's phrase(s) that evoked it (`c_sibling` -> "brother and sister").
     A term made only of function words ("to and", "they") is left out: a model may weigh it, but it
     tells a reviewer nothing and the report does not highlight it. So is a term whose words are all
     shown already, so the few terms shown name different evidence.
