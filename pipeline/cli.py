@@ -193,11 +193,11 @@ def train_command(
     semantic: Annotated[bool, typer.Option(help="Add sentence embeddings (needs the semantic extra).")] = False,
 ) -> None:
     """Train the learned classifier on corpora/labelled/ (dev + synthetic), the glossary and the reference texts."""
-    reference_set = load_reference(reference)
-    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
     try:
+        reference_set = load_reference(reference)
+        data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
         trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
-    except ValueError as error:
+    except (ReferenceError, GoldFileError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
     save_model(trained, out, training_sha256=data.sha256)
@@ -230,13 +230,21 @@ def eval_command(
         if cross_validate_dev and transfer:
             raise ValueError("choose one of --cross-validate and --transfer")
         if cross_validate_dev or transfer:
+            scheme_flag = f"--{'transfer' if transfer else 'cross-validate'}"
+            if classifier != "learned":
+                raise ValueError(f"{scheme_flag} trains the learned classifier; it cannot be used with "
+                                 f"--classifier {classifier}")
             data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-            if [p.text for p in gold_passages] != [p.text for p in data.dev]:
-                raise ValueError(f"--{'transfer' if transfer else 'cross-validate'} scores the development set: "
-                                 f"pass --gold {DEFAULT_LABELLED_DIR / 'dev.jsonl'}")
+            if [(p.text, p.labels) for p in gold_passages] != [(p.text, p.labels) for p in data.dev]:
+                raise ValueError(f"{scheme_flag} trains and scores on the development set in the repository, so the "
+                                 f"gold file must be it, labels included: pass --gold "
+                                 f"{DEFAULT_LABELLED_DIR / 'dev.jsonl'} (edit that file to change its labels)")
             validate = transfer_validate if transfer else cross_validate
             report = validate(reference_set, data, DEFAULT_LEXICON, semantic=semantic)
         else:
+            if semantic:
+                raise ValueError("--semantic applies to --cross-validate and --transfer; to score a model with "
+                                 "embeddings, train it with `promise-map train --semantic` and pass --model")
             chosen = build_classifier(classifier, reference_set, model, console)
             warn_if_trained_on(gold_passages, classifier, reference_set, console)
             decisions, confidences = chosen.decide([p.text for p in gold_passages])

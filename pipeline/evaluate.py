@@ -48,7 +48,9 @@ def load_labelled(path: Path | str, known_ids: set[str] | None = None) -> list[L
     """Read a JSONL file of labelled passages; any fault is an error naming the line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: files saved by Windows tools start with a BOM
+        # -sig: files saved by Windows tools start with a BOM. Split at newlines only: JSON strings may hold
+        # U+2028 or U+0085 unescaped, which str.splitlines() would also break at.
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
     except (OSError, UnicodeDecodeError) as error:
         raise GoldFileError(f"{path}: cannot be read ({error})") from error
     passages = []
@@ -74,9 +76,11 @@ def parse_line(line: str, path: Path, number: int, known_ids: set[str] | None) -
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         raise GoldFileError(f"{where}: 'labels' must be a list of reference ids")
     unknown = sorted(label for label in labels
-                     if not REF_ID_PATTERN.match(label) or (known_ids is not None and label not in known_ids))
+                     if not REF_ID_PATTERN.fullmatch(label) or (known_ids is not None and label not in known_ids))
     if unknown:
         raise GoldFileError(f"{where}: unknown reference id(s) {unknown}")
+    if not isinstance(record.get("synthetic", False), bool):
+        raise GoldFileError(f"{where}: 'synthetic' must be true or false")
     doc = record.get("doc")
     return LabelledPassage(id=str(record.get("id", f"line-{number}")), text=text, labels=frozenset(labels),
                            doc=str(doc) if doc is not None else None, synthetic=bool(record.get("synthetic", False)),

@@ -63,7 +63,8 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
         digest.update(path.read_bytes())
     digest.update(reference_set.sha256.encode())
     digest.update(f"{__version__}/{MODEL_FORMAT}".encode())
-    for source in sorted((REPO / "pipeline" / "classify").glob("*.py")):  # a code change retrains the model
+    # a change to the classifier's code, or to how training data is made, retrains the model
+    for source in [*sorted((REPO / "pipeline" / "classify").glob("*.py")), REPO / "pipeline" / "training.py"]:
         digest.update(source.read_bytes())
     return TrainingData(dev=dev, synthetic=synthetic, glossary=glossary, sha256=digest.hexdigest())
 

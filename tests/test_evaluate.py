@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.evaluate import GoldFileError, LabelledPassage, evaluate, load_labelled
+from pipeline.training import DEFAULT_LABELLED_DIR
 
 
 def write_gold(path, records):
@@ -74,6 +75,8 @@ def test_evaluate_by_hand_with_calibration():
     ('{"text": "ok", "labels": []}\n{not json\n', r"gold.jsonl:2: not valid JSON"),
     ('{"text": "", "labels": []}\n', r"gold.jsonl:1: 'text' must be a non-empty string"),
     ('{"text": "x", "labels": "CARE-3"}\n', r"gold.jsonl:1: 'labels' must be a list"),
+    ('{"text": "x", "labels": ["CARE-3\\n"]}\n', r"gold.jsonl:1: unknown"),
+    ('{"text": "x", "labels": [], "synthetic": "false"}\n', r"gold.jsonl:1: 'synthetic' must be true or false"),
 ])
 def test_gold_file_errors_name_the_line(tmp_path, reference_set, content, message):
     gold = tmp_path / "gold.jsonl"
@@ -98,12 +101,50 @@ def test_a_gold_file_saved_with_a_byte_order_mark_reads(tmp_path):
     assert [p.labels for p in load_labelled(gold)] == [{"IP-01"}, set()]
 
 
+def test_a_text_holding_a_unicode_line_separator_reads(tmp_path):
+    gold = write_gold(tmp_path / "g.jsonl", [{"text": "Siblings.\u2028Together\u0085always.", "labels": ["CARE-3"]}])
+    gold.write_text(gold.read_text(encoding="utf-8").replace("\\u2028", "\u2028").replace("\\u0085", "\u0085"),
+                    encoding="utf-8")
+    assert "\u2028" in gold.read_text(encoding="utf-8")
+    [passage] = load_labelled(gold)
+    assert passage.text == "Siblings.\u2028Together\u0085always."
+
+
+def dev_set_with_one_label_changed(tmp_path):
+    lines = (DEFAULT_LABELLED_DIR / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["labels"] = ["IP-01"] if first["labels"] != ["IP-01"] else []
+    return write_gold(tmp_path / "dev-edited.jsonl", [first, *map(json.loads, lines[1:])])
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--cross-validate", "--transfer"], "choose one of --cross-validate and --transfer"),
-    (["--transfer"], "--transfer scores the development set"),
+    (["--transfer"], "--transfer trains and scores on the development set"),
+    (["--cross-validate", "--classifier", "lexical"], "cannot be used with --classifier lexical"),
+    (["--semantic"], "--semantic applies to --cross-validate and --transfer"),
 ])
 def test_development_set_schemes_refuse_other_gold_files(tmp_path, flags, message):
     gold = write_gold(tmp_path / "g.jsonl", [{"text": "x", "labels": ["IP-01"]}])
     result = CliRunner().invoke(app, ["eval", "--gold", str(gold), *flags])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_development_set_schemes_refuse_the_dev_texts_with_other_labels(tmp_path):
+    """Cross-validation trains on the repository's labels; scoring someone's edited copy against them would
+    print figures for labels they did not give."""
+    result = CliRunner().invoke(app, ["eval", "--gold", str(dev_set_with_one_label_changed(tmp_path)),
+                                      "--cross-validate"])
+    assert result.exit_code == 2
+    assert "labels included" in " ".join(result.output.split())
+
+
+def test_train_reports_a_faulty_labelled_file_without_a_traceback(tmp_path, monkeypatch):
+    import pipeline.cli
+
+    (tmp_path / "dev.jsonl").write_text('{"text": "ok", "labels": []}\n{not json\n', encoding="utf-8")
+    (tmp_path / "synthetic.jsonl").write_text('{"text": "ok", "labels": [], "synthetic": true}\n', encoding="utf-8")
+    monkeypatch.setattr(pipeline.cli, "DEFAULT_LABELLED_DIR", tmp_path)
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "model.pkl")])
+    assert result.exit_code == 2  # an uncaught error would exit 1 with a traceback
+    assert "dev.jsonl:2: not valid JSON" in " ".join(result.output.split())
