@@ -80,7 +80,8 @@ def item_coverage(doc: str, item: ReferenceItem, graded: list[tuple[Status, Matc
             continue
         passage = passages_by_id[match.passage_id]
         evidence.append(Evidence(passage_id=passage.id, page=passage.page, heading=passage.heading,
-                                 text=passage.text, score=match.score, signal=match.signal, matched=match.matched))
+                                 text=passage.text, score=match.score, signal=match.signal, matched=match.matched,
+                                 lead_in=passage.lead_in))
         if len(evidence) == settings.max_evidence:
             break
     best_status, best_match = ranked[0]

@@ -2,7 +2,8 @@
 
 What a reviewer needs, in one file with no network: an overview heatmap of
 documents x reference items; per-document gap tables they can filter and sort;
-the evidence behind every covered or partial verdict, with the matched words
+the evidence behind every covered or partial verdict (with the sentence that
+introduced it, which the classifier read too), with the matched words
 highlighted; a page per item listing which documents cover it; the items no
 document covers; and the run's metadata (date, reference versions,
 thresholds, files that failed and why).
@@ -77,7 +78,12 @@ class Word(NamedTuple):
 
 @dataclass(frozen=True)
 class EvidenceView:
-    """One evidence passage as the report shows it: where, why, and the text split around matched words."""
+    """One evidence passage as the report shows it: where, why, and the text split around matched words.
+
+    `lead_in_segments` is the sentence that introduced the passage, split the
+    same way, or empty when there is none: the classifier read it with the
+    text, so the words behind a match may be there and nowhere else.
+    """
 
     rank: int
     page: int
@@ -86,6 +92,7 @@ class EvidenceView:
     score: str
     matched: str
     segments: tuple[tuple[str, bool], ...]
+    lead_in_segments: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -356,9 +363,12 @@ def merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def evidence_view(rank: int, evidence: Evidence) -> EvidenceView:
+    """The evidence as shown, its lead-in highlighted like its text (a blank lead-in shows nothing)."""
+    lead_in = evidence.lead_in.strip()
     return EvidenceView(rank=rank, page=evidence.page, heading=evidence.heading, signal=evidence.signal.value,
                         score=f"{evidence.score:.3f}", matched=evidence.matched,
-                        segments=highlight_segments(evidence.text, evidence.matched, evidence.signal))
+                        segments=highlight_segments(evidence.text, evidence.matched, evidence.signal),
+                        lead_in_segments=highlight_segments(lead_in, evidence.matched, evidence.signal))
 
 
 def pages_text(coverage: Coverage) -> str:

@@ -228,7 +228,12 @@ class Status(str, Enum):
 
 @dataclass(frozen=True)
 class Evidence:
-    """A passage offered as evidence for an item, with where to find it and why it was chosen."""
+    """A passage offered as evidence for an item, with where to find it and why it was chosen.
+
+    `lead_in` is the sentence that introduced the passage (a list's lead-in),
+    empty when there is none. The classifier read it together with the text, so
+    `matched` words may come from it; a reviewer needs it to see why.
+    """
 
     passage_id: str
     page: int
@@ -237,6 +242,7 @@ class Evidence:
     score: float
     signal: Signal
     matched: str
+    lead_in: str = ""
 
 
 @dataclass(frozen=True)

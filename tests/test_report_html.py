@@ -2,6 +2,7 @@
 
 import csv
 import re
+from types import SimpleNamespace
 
 import pytest
 from bs4 import BeautifulSoup
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 
 from pipeline.classify.text import lemma, normalise_for_matching
 from pipeline.cli import app
+from pipeline.config import Settings
+from pipeline.coverage import compute_coverage
 from pipeline.report import FORMULA_TRIGGERS, write_reports
 from pipeline.report_html import (
     asset_text,
@@ -19,7 +22,7 @@ from pipeline.report_html import (
     render_report,
     template_environment,
 )
-from pipeline.types import Coverage, Evidence, Signal, Skipped, Status
+from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Skipped, Status
 from tests.conftest import SAMPLE_CORPUS
 
 RUN_RECORD = {
@@ -51,9 +54,10 @@ HOSTILE_TEXTS = [
 ]
 
 
-def evidence(text, *, page=4, signal=Signal.TFIDF, matched="siblings, brothers sisters", heading="Plan › Siblings"):
+def evidence(text, *, page=4, signal=Signal.TFIDF, matched="siblings, brothers sisters", heading="Plan › Siblings",
+             lead_in=""):
     return Evidence(passage_id="x#0001", page=page, heading=heading, text=text, score=0.52, signal=signal,
-                    matched=matched)
+                    matched=matched, lead_in=lead_in)
 
 
 def fixture_coverages(reference_set, *, doc_a="plan.txt", doc_b="roads.txt", text="Brothers and sisters stay "
@@ -201,6 +205,59 @@ def test_evidence_shows_page_heading_signal_score_and_highlighted_words(fixture_
     assert row.select_one("blockquote.passage").get_text() == "Brothers and sisters stay together."
     missing = parse(fixture_html).select_one("tr#d1-CARE-5")
     assert missing.select_one("details") is None and "no passage" in missing.get_text()
+
+
+def single_evidence_row(reference_set, shown):
+    """The rendered gap-table row of plan.txt's CARE-3, whose one evidence passage is `shown`."""
+    coverages = [Coverage(doc="plan.txt", item=item, status=Status.COVERED, score=0.52, evidence=(shown,))
+                 if item.id == "CARE-3" else Coverage(doc="plan.txt", item=item, status=Status.MISSING, score=0.0)
+                 for item in reference_set.items]
+    return parse(render_report(coverages=coverages, skipped=[], run_record=RUN_RECORD)).select_one("tr#d1-CARE-3")
+
+
+def test_bullet_whose_matched_words_are_in_its_lead_in_shows_the_lead_in_highlighted(reference_set):
+    """Regression: a model's "words that weighed most" came from the lead-in, which the report never showed."""
+    lead_in = "We will redesign <b>Children's Hearings</b> & the panel, by:"
+    shown = evidence("▶ giving effect to the promise;", signal=Signal.MODEL, matched="hearing, redesign",
+                     lead_in=lead_in)
+    row = single_evidence_row(reference_set, shown)
+    [line] = row.select("ol.evidence p.lead-in")
+    assert line.get_text() == f"introduced by: {lead_in}"
+    assert line.find("b") is None and "&lt;b&gt;Children" in str(line) and "&amp; the panel" in str(line)
+    assert [mark.get_text() for mark in line.select("mark")] == ["redesign", "Hearings"]
+    assert line.find_next_sibling("blockquote", class_="passage") is not None  # above the passage text
+    assert row.select("blockquote.passage mark") == []
+
+
+def test_quotation_that_started_in_the_lead_in_is_highlighted_in_both(reference_set):
+    shown = evidence("stay together with their brothers and sisters, and that is monitored.", signal=Signal.QUOTE,
+                     matched="scotland already has a presumption that children will stay together with their "
+                             "brothers and sisters",
+                     lead_in="South Ayrshire already has a presumption that children will:")
+    row = single_evidence_row(reference_set, shown)
+    assert [m.get_text() for m in row.select("p.lead-in mark")] == [
+        "South Ayrshire already has a presumption that children will"]
+    assert [m.get_text() for m in row.select("blockquote.passage mark")] == [
+        "stay together with their brothers and sisters"]
+
+
+@pytest.mark.parametrize("lead_in", ["", "  \n "])
+def test_evidence_without_a_lead_in_renders_as_before(reference_set, lead_in):
+    with_lead_in = single_evidence_row(reference_set, evidence("Brothers and sisters stay together.", lead_in=lead_in))
+    without = single_evidence_row(reference_set, evidence("Brothers and sisters stay together."))
+    assert with_lead_in.select("p.lead-in") == [] and str(with_lead_in) == str(without)
+    assert [mark.get_text() for mark in without.select("mark")] == ["Brothers", "sisters"]
+
+
+def test_coverage_carries_the_passage_lead_in_into_the_evidence(reference_set):
+    lead_in = "The Promise recommends steps, including:"
+    passage = Passage(id="plan.txt#0001", doc="plan.txt", page=2, start=0, end=10, heading="H",
+                      text="keeping siblings together", lead_in=lead_in)
+    match = Match(passage.id, "CARE-3", 0.97, Signal.QUOTE, "keeping siblings together")
+    coverages = compute_coverage([SimpleNamespace(name="plan.txt")], reference_set.items, [passage], [match],
+                                 Settings())
+    [care_3] = [coverage for coverage in coverages if coverage.item.id == "CARE-3"]
+    assert care_3.evidence[0].lead_in == lead_in
 
 
 def test_item_pages_list_every_document_and_link_to_its_evidence(fixture_html, reference_set):
