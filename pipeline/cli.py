@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from tqdm import tqdm
 
@@ -38,10 +39,13 @@ from pipeline.training import (
     train,
     transfer_validate,
 )
-from pipeline.types import Coverage, Document, ReferenceSet, Skipped, Status
+from pipeline.types import Coverage, Document, Passage, ReferenceSet, Skipped, Status
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 CLASSIFIERS = ("learned", "lexical")
+#: Exit codes: the command could not start (bad arguments, missing files), or it ran and mapped nothing.
+EXIT_BAD_INPUT = 2
+EXIT_NOTHING_MAPPED = 1
 
 app = typer.Typer(help="Map policy documents against The Promise and write gap tables.", no_args_is_help=True,
                   add_completion=False)
@@ -50,6 +54,25 @@ app = typer.Typer(help="Map policy documents against The Promise and write gap t
 @app.callback()
 def main() -> None:
     """promise-map: how documents measure up against The Promise, item by item, with evidence."""
+
+
+def stderr_console(*, quiet: bool = False) -> Console:
+    """Where commands talk to the person: stderr, so stdout stays free for results.
+
+    Emoji codes are off because file names and document text are printed here, and `:name:` in them must
+    stay as written; markup in them is escaped at each print.
+    """
+    return Console(stderr=True, quiet=quiet, soft_wrap=True, emoji=False)
+
+
+def fail(message: str, *, code: int) -> typer.Exit:
+    """Print `message` as an error on stderr and return the exit to raise.
+
+    Errors are printed whatever --quiet says: quiet silences progress and summaries, but a batch job's log
+    must still say why a run failed.
+    """
+    stderr_console().print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code=code)
 
 
 @app.command("map")
@@ -63,17 +86,15 @@ def map_command(
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
-    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
+    console = stderr_console(quiet=quiet)
     try:
         reference_set = load_reference(reference)
         paths = list_inputs(corpus)
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
+        raise fail(str(error), code=EXIT_BAD_INPUT) from error
     if not paths:
-        console.print(f"[red]error:[/red] no files in {corpus}; supported types: {', '.join(sorted(EXTRACTORS))}")
-        raise typer.Exit(code=2)
+        raise fail(f"no files in {corpus}; supported types: {', '.join(sorted(EXTRACTORS))}", code=EXIT_BAD_INPUT)
     out = out or Path("outputs") / corpus.resolve().name
     settings = Settings(password=password)
     result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet)
@@ -81,7 +102,20 @@ def map_command(
     written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
     print_summary(console, result["documents"], result["coverages"], result["skipped"])
-    console.print(f"wrote {len(written)} files to {out}/")
+    console.print(f"wrote {len(written)} files to {escape(str(out))}/")
+    if nothing_mapped(result["passages"]):
+        raise fail(f"no document could be mapped: none of the {len(paths)} files gave a passage to classify; "
+                   f"the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
+
+
+def nothing_mapped(passages: list[Passage]) -> bool:
+    """Rule: a run that formed no passage from any of its documents has failed, though it still writes its files.
+
+    Rationale: every verdict of such a run is "missing" for want of text, not for want of content, and a
+    batch job must not take that gap table for a finding. One mapped document is enough for success: the files
+    that were skipped are listed in errors.csv either way.
+    """
+    return not passages
 
 
 def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
@@ -97,7 +131,7 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
         saved.training_sha256_ = data.sha256
         return saved
     console.print(f"training the classifier on {len(data.dev) + len(data.written)} labelled examples "
-                  f"(no saved model for this data at {model_path}) ...")
+                  f"(no saved model for this data at {escape(str(model_path))}) ...")
     trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON)
     save_model(trained, model_path, training_sha256=data.sha256)
     trained.training_sha256_ = data.sha256
@@ -199,7 +233,7 @@ def train_command(
         trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
     except (ReferenceError, GoldFileError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=EXIT_BAD_INPUT) from error
     save_model(trained, out, training_sha256=data.sha256)
     thresholds = trained.model_.thresholds_
     typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages, "
@@ -223,7 +257,7 @@ def eval_command(
     semantic: Annotated[bool, typer.Option(help="With --cross-validate or --transfer: add embeddings.")] = False,
 ) -> None:
     """Score the classifier the map uses against labelled passages; last line `micro_f1=… macro_f1=…`."""
-    console = Console(stderr=True, soft_wrap=True)
+    console = stderr_console()
     try:
         reference_set = load_reference(reference)
         gold_passages = load_labelled(gold, {item.id for item in reference_set.items})
@@ -250,8 +284,7 @@ def eval_command(
             decisions, confidences = chosen.decide([p.text for p in gold_passages])
             report = evaluate(gold_passages, reference_set.items, decisions, confidences)
     except (ReferenceError, GoldFileError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
+        raise fail(str(error), code=EXIT_BAD_INPUT) from error
     report["gold"] = str(gold)
     scheme = "cross-validated" if cross_validate_dev else "trained on written examples only" if transfer else ""
     report["classifier"] = f"learned{' + semantic' if semantic else ''} ({scheme})" if scheme else classifier
@@ -274,6 +307,7 @@ def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: Refe
 
 def print_summary(console: Console, documents: list[Document], coverages: list[Coverage],
                   skipped: list[Skipped]) -> None:
+    """Counts per document and framework, then each skipped file; names and reasons escaped, as they are untrusted."""
     table = Table(title="Coverage by document")
     for column in ("document", "pages", "framework", "covered", "partial", "missing"):
         table.add_column(column, justify="right" if column in ("pages", "covered", "partial", "missing") else "left")
@@ -283,11 +317,11 @@ def print_summary(console: Console, documents: list[Document], coverages: list[C
             if coverage.doc == document.name:
                 by_framework.setdefault(coverage.item.framework, Counter())[coverage.status] += 1
         for framework, counts in by_framework.items():
-            table.add_row(document.name, str(document.page_count), framework,
+            table.add_row(escape(document.name), str(document.page_count), escape(framework),
                           *(str(counts[status]) for status in (Status.COVERED, Status.PARTIAL, Status.MISSING)))
     console.print(table)
     for item in skipped:
-        console.print(f"[yellow]skipped[/yellow] {item.file} ({item.stage}): {item.reason}")
+        console.print(f"[yellow]skipped[/yellow] {escape(item.file)} ({escape(item.stage)}): {escape(item.reason)}")
 
 
 DEFAULT_RUN_DIR = Path("outputs") / "sample"
@@ -303,17 +337,16 @@ def compare_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
 ) -> None:
     """Items covered in one document of a run and missing in the other: a CSV table and an HTML page."""
-    console = Console(stderr=True, quiet=quiet)
+    console = stderr_console(quiet=quiet)
     try:
         comparison = compare_documents(read_gap_table(run), doc_a, doc_b, include_partial=include_partial)
     except CompareError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
+        raise fail(str(error), code=EXIT_BAD_INPUT) from error
     run_json = run / "run.json"
     record = json.loads(run_json.read_text(encoding="utf-8")) if run_json.is_file() else {}
     written = write_comparison(out or run, comparison, run_record=record)
-    for label, entries in ((f"in A ({comparison.doc_a}), not in B", comparison.only_a),
-                           (f"in B ({comparison.doc_b}), not in A", comparison.only_b)):
+    for label, entries in ((f"in A ({escape(comparison.doc_a)}), not in B", comparison.only_a),
+                           (f"in B ({escape(comparison.doc_b)}), not in A", comparison.only_b)):
         if not entries:
             console.print(f"{label}: none")
             continue
@@ -321,9 +354,10 @@ def compare_command(
         for column in ("item", "foundation", "title", "A", "B"):
             table.add_column(column)
         for entry in entries:
-            table.add_row(entry.item_id, entry.group, entry.title, entry.status_a, entry.status_b)
+            table.add_row(*(escape(value) for value in (entry.item_id, entry.group, entry.title, entry.status_a,
+                                                        entry.status_b)))
         console.print(table)
-    console.print(f"wrote {', '.join(str(path) for path in written)}")
+    console.print(f"wrote {escape(', '.join(str(path) for path in written))}")
 
 
 if __name__ == "__main__":

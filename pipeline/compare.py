@@ -69,13 +69,28 @@ class Comparison:
 
 
 def read_gap_table(run_folder: Path | str) -> list[dict]:
-    """The rows of a run's gap_table.csv, as written by the report stage."""
+    """The rows of a run's gap_table.csv, as the report stage meant them (its formula guard undone)."""
     path = Path(run_folder) / GAP_TABLE_FILE
     if not path.is_file():
         raise CompareError(f"no {GAP_TABLE_FILE} in {run_folder}: run `promise-map map CORPUS --out {run_folder}` "
                            "first, or pass the run folder with --run")
     with path.open(encoding="utf-8", newline="") as stream:
-        return list(csv.DictReader(stream))
+        return [{column: without_formula_guard(value) for column, value in row.items()}
+                for row in csv.DictReader(stream)]
+
+
+def without_formula_guard(value: str) -> str:
+    """A gap-table cell as the pipeline meant it, with the report stage's spreadsheet guard taken off.
+
+    `report.neutralise_cell` writes `'=cmd.txt` for a document named `=cmd.txt`, so that Excel shows text, not
+    a formula. Read back literally, that name could not be given to compare and would show its stray `'` on the
+    page. Only the guard is removed: a `'` followed by one of `FORMULA_TRIGGERS`; `'plain` and `it's` stay.
+    """
+    from pipeline.report import FORMULA_TRIGGERS  # not at the top: report imports this module
+
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
+        return value[1:]
+    return value
 
 
 def documents_of(rows: list[dict]) -> list[str]:

@@ -255,8 +255,16 @@ def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
     sheet.auto_filter.ref = sheet.dimensions  # on the header alone too, so an empty sheet looks like the others
 
 
+#: What each character that could end a table row or heading, split a cell, or start HTML, a link or an image
+#: becomes in gap_table.md. HTML entities, not backslashes, for `& < > [ ]`: CommonMark never reads an entity
+#: as structure, so `[x](javascript:...)` and `<script>` stay text and show as written.
+MARKDOWN_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "\n": " ", "\r": " ", "&": "&amp;", "<": "&lt;",
+                                  ">": "&gt;", "[": "&#91;", "]": "&#93;"})
+
+
 def markdown_cell(text: object) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """`text` as one inert line of a Markdown table cell or heading: document text is untrusted."""
+    return str(text).translate(MARKDOWN_ESCAPES)
 
 
 def gap_table_markdown(rows: list[dict]) -> str:

@@ -1,0 +1,226 @@
+"""What the CLI and the run's files show a person: errors whatever -q says, exit codes, untrusted names printed as
+written, gap_table.md inert, and the CSV formula guard undone wherever a run is read back."""
+
+import csv
+
+import pytest
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.compare import compare_documents, read_gap_table, without_formula_guard
+from pipeline.report import FORMULA_TRIGGERS, GAP_TABLE_COLUMNS, csv_bytes, gap_table_markdown, write_reports
+from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Status
+from tests.conftest import REPO, UNRELATED_TEXT
+
+PROMISE_TEXT = """Care and stability
+
+Scotland must limit the number of moves that children experience and support carers to continue to care.
+"""
+
+
+def invoke(*arguments):
+    return CliRunner().invoke(app, [str(argument) for argument in arguments])
+
+
+def gap_row(document, item_id, status, evidence=""):
+    return {"document": document, "framework": "calls_to_action", "group": item_id.split("-")[0].title(),
+            "item_id": item_id, "title": f"title of {item_id}", "status": status,
+            "score": "0.900" if status != "missing" else "0.000", "signal": "quote" if status != "missing" else "",
+            "evidence": evidence, "page": "1" if evidence else "", "heading": "", "evidence_pages": ""}
+
+
+def write_gap_table(run, rows):
+    """gap_table.csv as the report stage writes it: through the same writer, formula guard included."""
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "gap_table.csv").write_bytes(csv_bytes(GAP_TABLE_COLUMNS, rows))
+    return run
+
+
+def two_document_run(run, doc_a, doc_b):
+    return write_gap_table(run, [gap_row(doc_a, "CARE-3", "covered", evidence="siblings stay together"),
+                                 gap_row(doc_a, "CARE-4", "missing"),
+                                 gap_row(doc_b, "CARE-3", "missing"),
+                                 gap_row(doc_b, "CARE-4", "covered", evidence="=SUM(A1) moves are limited")])
+
+
+# 1. errors are printed whatever -q says
+
+def test_quiet_map_still_prints_the_error_for_a_missing_folder():
+    result = invoke("map", "/nonexistent-promise-map-input", "-q")
+    assert result.exit_code == 2
+    assert "error:" in result.stderr and "/nonexistent-promise-map-input" in result.stderr
+
+
+def test_quiet_compare_still_prints_the_error_for_an_unknown_document(tmp_path):
+    run = two_document_run(tmp_path / "run", "a.txt", "b.txt")
+    result = invoke("compare", "nope", "b.txt", "--run", run, "-q")
+    assert result.exit_code == 2
+    assert "not a document of this run" in result.stderr
+    assert not list(run.glob("compare_*"))
+
+
+def test_quiet_compare_prints_nothing_when_it_succeeds(tmp_path):
+    run = two_document_run(tmp_path / "run", "a.txt", "b.txt")
+    result = invoke("compare", "a.txt", "b.txt", "--run", run, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+
+
+# 2. a run that mapped no document fails
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_a_run_where_no_document_could_be_mapped_exits_1_but_writes_its_outputs(tmp_path, quiet):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really a PDF")
+    (corpus / "empty.txt").write_bytes(b"")
+    out = tmp_path / "out"
+    result = invoke("map", corpus, "--out", out, "--classifier", "lexical", *quiet)
+    assert result.exit_code == 1, result.output
+    assert "no document could be mapped" in result.stderr
+    with (out / "errors.csv").open(encoding="utf-8", newline="") as stream:
+        assert sorted(row["file"] for row in csv.DictReader(stream)) == ["broken.pdf", "empty.txt"]
+    assert (out / "run.json").is_file() and (out / "gap_table.csv").is_file()
+
+
+# 3. names with brackets are printed as written, not read as Rich markup
+
+def test_map_prints_bracketed_file_names_as_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # room for the summary table on one line per row
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "Plan [draft].txt").write_text(PROMISE_TEXT, encoding="utf-8")
+    (corpus / "Old [bold]notes[red].txt").write_bytes(b"")
+    result = invoke("map", corpus, "--out", tmp_path / "out", "--classifier", "lexical")
+    assert result.exit_code == 0, result.output  # one document mapped, one skipped: still a success
+    assert "Plan [draft].txt" in result.stderr
+    assert "skipped Old [bold]notes[red].txt (extract)" in result.stderr
+
+
+def test_compare_prints_bracketed_names_and_arguments_as_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    run = two_document_run(tmp_path / "run", "Plan [draft].txt", "Reply [/].txt")
+    result = invoke("compare", "Plan [draft].txt", "Reply [/].txt", "--run", run)
+    assert result.exit_code == 0, result.output
+    assert "in A (Plan [draft].txt), not in B" in result.stderr
+    assert "in B (Reply [/].txt), not in A" in result.stderr
+    refused = invoke("compare", "[/]", "Reply", "--run", run)
+    assert refused.exit_code == 2
+    assert "'[/]' is not a document of this run" in refused.stderr
+    assert "Plan [draft].txt" in refused.stderr
+
+
+# 4. gap_table.md lets no HTML or link through
+
+HOSTILE_MARKDOWN = ["<script>alert(1)</script>", "<img src=x onerror=alert(4)>", "[x](javascript:alert(3))",
+                    "![y](http://x/y.png)", "<javascript:alert(5)>", "a & b", "x | y"]
+
+
+def test_markdown_cells_and_headings_hold_no_html_or_links():
+    rows = [{"document": f"evil{index}\r## injected <b>.txt", "item_id": "CARE-1", "title": hostile,
+             "status": "covered", "score": "1.000", "page": 1, "evidence": f"{hostile}\rnext"}
+            for index, hostile in enumerate(HOSTILE_MARKDOWN)]
+    markdown = gap_table_markdown(rows)
+    assert "\r" not in markdown
+    assert [line for line in markdown.splitlines() if line.startswith("#")] == ["# Gap table"] + [
+        f"## evil{index} ## injected &lt;b&gt;.txt" for index in range(len(HOSTILE_MARKDOWN))]
+    page = BeautifulSoup(MarkdownIt("commonmark").enable("table").render(markdown), "html5lib")
+    assert not page.find_all(["script", "img", "a", "b"])
+    assert len(page.find_all("h2")) == len(HOSTILE_MARKDOWN)
+    cells = [row.find_all("td") for row in page.select("tbody tr")]
+    assert [row[1].get_text() for row in cells] == HOSTILE_MARKDOWN
+    assert [row[5].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
+
+
+# 5. the CSV formula guard is undone when a run is read back
+
+@pytest.mark.parametrize(("written", "meant"), [
+    *[("'" + trigger + "cmd", trigger + "cmd") for trigger in FORMULA_TRIGGERS],
+    ("'plain", "'plain"), ("it's", "it's"), ("''=x", "''=x"), ("'", "'"), ("", ""), ("=raw", "=raw"),
+])
+def test_only_the_formula_guard_is_removed(written, meant):
+    assert without_formula_guard(written) == meant
+
+
+def test_compare_reads_back_guarded_names_and_evidence(tmp_path):
+    run = two_document_run(tmp_path / "run", "=cmd.txt", "-other.txt")
+    assert {row["document"] for row in read_gap_table(run)} == {"=cmd.txt", "-other.txt"}
+    comparison = compare_documents(read_gap_table(run), "=cmd.txt", "-other.txt")
+    assert comparison.only_b[0].evidence_b == "=SUM(A1) moves are limited"
+    result = invoke("compare", "--run", run, "--", "=cmd.txt", "-other.txt")
+    assert result.exit_code == 0, result.output
+    [html] = run.glob("compare_*.html")
+    text = BeautifulSoup(html.read_text(encoding="utf-8"), "html5lib").get_text()
+    assert "=cmd.txt" in text and "'=cmd.txt" not in text and "'=SUM" not in text
+    [table] = run.glob("compare_*.csv")
+    with table.open(encoding="utf-8", newline="") as stream:
+        [entry] = [row for row in csv.DictReader(stream) if row["item_id"] == "CARE-3"]
+    assert entry["document_a"] == "'=cmd.txt"  # written again for spreadsheets: guarded once, not twice
+
+
+# 5 and 6. the notebook joins guarded ids, and copes with a run without passages
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (report dependencies)")
+nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (report dependencies)")
+NOTEBOOK = REPO / "notebooks" / "explore_gaps.ipynb"
+CELL_TIMEOUT = 180
+
+
+def write_one_document_run(out, reference_set, *, document, passage_texts):
+    """A run of one document through the real report writer, with a CARE-3 match for each passage."""
+    passages = [Passage(id=f"{document}#{n:04d}", doc=document, page=1, start=0, end=len(text), heading="H",
+                        text=text) for n, text in enumerate(passage_texts, start=1)]
+    evidence = tuple(Evidence(passage_id=p.id, page=1, heading="H", text=p.text, score=0.9, signal=Signal.TFIDF,
+                              matched="siblings") for p in passages)
+    coverages = [Coverage(doc=document, item=reference_set.item("CARE-3"),
+                          status=Status.COVERED if passages else Status.MISSING, score=0.9 if passages else 0.0,
+                          evidence=evidence),
+                 Coverage(doc=document, item=reference_set.item("CARE-4"), status=Status.MISSING, score=0.0)]
+    matches = [Match(p.id, "CARE-3", 0.9, Signal.TFIDF, "siblings") for p in passages]
+    write_reports(out, coverages=coverages, passages=passages, matches=matches, skipped=[], run_record={})
+    return out
+
+
+def run_notebook(run, monkeypatch):
+    monkeypatch.setenv("PROMISE_MAP_RUN", str(run))
+    monkeypatch.setenv("PROMISE_MAP_ITEM", "CARE-3")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    return notebook
+
+
+def last_result(notebook):
+    """The text of the last cell's displayed value: the item's evidence table."""
+    [result] = [output for output in notebook.cells[-1].outputs if output.output_type == "execute_result"]
+    return result["data"]["text/plain"]
+
+
+@pytest.mark.slow
+def test_notebook_joins_matches_to_passages_of_a_formula_like_document(tmp_path, reference_set, monkeypatch):
+    run = write_one_document_run(tmp_path / "run", reference_set, document="=cmd.txt",
+                                 passage_texts=["Brothers and sisters stay together."])
+    notebook = run_notebook(run, monkeypatch)
+    shown = last_result(notebook)
+    assert "Brothers and sisters stay together." in shown and "=cmd.txt" in shown and "'=cmd" not in shown
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_a_run_without_passages(tmp_path, reference_set, monkeypatch):
+    run = write_one_document_run(tmp_path / "run", reference_set, document="empty.txt", passage_texts=[])
+    assert (run / "passages.jsonl").read_text(encoding="utf-8") == "\n"
+    notebook = run_notebook(run, monkeypatch)
+    assert "Empty DataFrame" in last_result(notebook)
+
+
+def test_unrelated_text_is_still_a_mapped_document(tmp_path):
+    """A document with passages but no match is mapped (all missing), so the run succeeds."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "roads.txt").write_text(UNRELATED_TEXT, encoding="utf-8")
+    result = invoke("map", corpus, "--out", tmp_path / "out", "--classifier", "lexical", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
