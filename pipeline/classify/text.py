@@ -149,7 +149,10 @@ def annotated(lemmatised: str, phrases: dict[str, tuple[str, ...]]) -> str:
 def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit: int) -> list[str]:
     """Up to `limit` matched terms in words a reviewer can find in the passage, in the order given.
 
-    A concept token becomes the passage's phrase(s) that evoked it (`c_sibling` -> "brother and sister").
+    A concept token becomes the passage's phrase(s) that evoked it (`c_sibling` -> "brother and sister",
+    several joined by " / "). A bigram with a concept token in it is left out: the tokens are appended after
+    the passage's words, so such a bigram ("need c_sibling", "c_voice c_decision") joins words that are
+    not next to each other in the passage.
     A term made only of function words ("to and", "they") is left out: a model may weigh it, but it
     tells a reviewer nothing and the report does not highlight it. So is a term whose words are all
     shown already, so the few terms shown name different evidence.
@@ -157,11 +160,11 @@ def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit:
     shown: list[str] = []
     shown_words: set[str] = set()
     for term in terms:
-        words = []
-        for token in term.split():
-            words.extend(phrases.get(token, (token,)) if token.startswith(CONCEPT_PREFIX) else (token,))
-        readable = " ".join(words)
-        content = set(readable.split()) - ENGLISH_STOP_WORDS
+        tokens = term.split()
+        if len(tokens) > 1 and any(token.startswith(CONCEPT_PREFIX) for token in tokens):
+            continue  # a bigram across the appended concept tokens is not a phrase of the passage
+        readable = " / ".join(phrases.get(term, (term,))) if term.startswith(CONCEPT_PREFIX) else term
+        content = set(readable.split()) - ENGLISH_STOP_WORDS - {"/"}
         if content - shown_words:  # a term adds a word not already shown ("sister" after "brother and sister")
             shown.append(readable)
             shown_words |= content
