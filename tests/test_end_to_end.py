@@ -149,6 +149,28 @@ def test_mixed_folder_with_bad_files_completes(tmp_path, reference_set):
     assert table[(SUMMARY, "FAMILY-8")]["status"] == "covered"
 
 
+def test_files_of_one_name_in_different_folders_stay_separate_documents(tmp_path, reference_set):
+    """A corpus kept by year ("2023/plan.txt", "2024/plan.txt") must not merge the two plans into one document."""
+    corpus = tmp_path / "corpus"
+    for year, text in (("2023", "Siblings\n\nScotland already has a presumption that children will stay together "
+                                 "with their brothers and sisters. That presumption must be fully implemented."),
+                       ("2024", UNRELATED_TEXT)):
+        (corpus / year).mkdir(parents=True)
+        (corpus / year / "plan.txt").write_text(text, encoding="utf-8")
+    (corpus / "2024" / "budget.txt").write_text(UNRELATED_TEXT, encoding="utf-8")
+    out = tmp_path / "out"
+    table = run_map(corpus, out)
+
+    assert {doc for doc, _ in table} == {"2023/plan.txt", "2024/plan.txt", "budget.txt"}
+    assert len(table) == 3 * len(reference_set.items)
+    assert table[("2023/plan.txt", "CARE-3")]["status"] == "covered"
+    assert "brothers and sisters" in table[("2023/plan.txt", "CARE-3")]["evidence"]
+    assert all(table[("2024/plan.txt", item.id)]["status"] == "missing" for item in reference_set.items)
+    passage_ids = [json.loads(line)["id"] for line in (out / "passages.jsonl").read_text(encoding="utf-8").split("\n")
+                   if line]
+    assert len(passage_ids) == len(set(passage_ids))
+
+
 def test_cli_refuses_missing_or_empty_folder(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(app, ["map", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])

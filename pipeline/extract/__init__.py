@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -221,18 +223,45 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
     outcomes = read_files([(str(paths[file.index]), file.password) for file in pending],
                           workers=workers, time_limit=time_limit, memory_limit=memory_limit)
     keys = {file.index: file.key for file in pending}
+    names = document_names(paths)
     try:
         for index, path in enumerate(paths):
             if index in ready:
-                yield ready.pop(index)
+                yield named(ready.pop(index), names[index])
                 continue
             outcome = next(outcomes)
             result = result_from_outcome(path, outcome, time_limit=time_limit, memory_limit=memory_limit)
             if cache is not None and worth_caching(outcome):
                 result = store_quietly(cache, keys[index], outcome.value, result)
-            yield result
+            yield named(result, names[index])
     finally:
         outcomes.close()  # stops the workers at once, also when the caller stops early
+
+
+def document_names(paths: list[Path]) -> list[str]:
+    """What each file is called in the outputs: its file name, unless files in different folders share it.
+
+    Files that share a name are called by their path from the folder they all sit in ("2023/plan.pdf" and
+    "2024/plan.pdf"). Passage ids and gap-table rows are keyed by this name; two files under one name would
+    be merged into one document, each other's passages offered as its evidence.
+    """
+    counts = Counter(path.name for path in paths)
+    if all(count == 1 for count in counts.values()):
+        return [path.name for path in paths]
+    resolved = [path.resolve() for path in paths]
+    root = Path(os.path.commonpath([path.parent for path in resolved]))
+    return [path.relative_to(root).as_posix() if counts[original.name] > 1 else original.name
+            for original, path in zip(paths, resolved, strict=True)]
+
+
+def named(result: ExtractResult, name: str) -> ExtractResult:
+    """The result with its document and problems under `name` (unchanged when that is the file name)."""
+    if name == result.path.name:
+        return result
+    document = dataclasses.replace(result.document, name=name) if result.document is not None else None
+    problems = tuple(dataclasses.replace(problem, file=name) if problem.file == result.path.name else problem
+                     for problem in result.problems)
+    return dataclasses.replace(result, document=document, problems=problems)
 
 
 @dataclass(frozen=True)
