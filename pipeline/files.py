@@ -10,14 +10,29 @@ import os
 import tempfile
 from pathlib import Path
 
+#: The mode a program's new files get before the umask (what open() and the shell use).
+NEW_FILE_MODE = 0o666
+
+
+def current_umask() -> int:
+    """The process's umask; reading it means setting it, so it is set straight back."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it."""
+    """Write to a temporary file beside `path`, then rename over it.
+
+    The file gets the permissions any new file gets here (0666 less the umask), not the owner-only mode of
+    the temporary file: reports are meant to be opened by colleagues on a shared drive or a web server.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(temporary, NEW_FILE_MODE & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -1,6 +1,9 @@
 import csv
 import json
+import os
+import stat
 
+import pytest
 from openpyxl import load_workbook
 
 from pipeline.files import write_atomic
@@ -66,6 +69,17 @@ def test_markdown_escapes_pipes():
     md = gap_table_markdown([{"document": "a|b", "item_id": "CARE-1", "title": "T", "status": "covered",
                               "score": "1.000", "page": 1, "evidence": "x | y"}])
     assert "x \\| y" in md and "## a\\|b" in md
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_write_atomic_gives_the_mode_of_any_new_file(tmp_path, umask, mode):
+    """Not the temporary file's owner-only mode: colleagues on a shared drive must be able to open reports."""
+    previous = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "report.html", b"<p>ok</p>")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == mode
 
 
 def test_write_atomic_replaces_whole_file(tmp_path):
