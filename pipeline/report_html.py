@@ -32,7 +32,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from pipeline.classify.text import PLACE_SUBSTITUTIONS, lemma
+from pipeline.classify.text import PLACE_SUBSTITUTIONS, folded, lemma
 from pipeline.palette import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -264,7 +264,7 @@ def normalised_words(text: str) -> list[Word]:
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
     for index, char in enumerate(text):
-        for lowered in char.lower().replace("’", "'").replace("‘", "'"):
+        for lowered in folded(char).lower().replace("’", "'").replace("‘", "'"):
             chars.append(lowered)
             spans.append((index, index + 1))
     chars, spans = place_substituted(chars, spans)

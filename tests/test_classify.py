@@ -124,3 +124,10 @@ def test_readable_terms_show_the_passages_words_not_concept_tokens_or_function_w
 def test_shipped_lexicon_gives_every_concept_a_usable_phrase():
     lexicon = load_lexicon(REPO / "reference" / "lexicon" / "domain.yaml")
     assert len(set(lexicon.concept_of_phrase.values())) == len(lexicon.order)
+
+
+def test_labelled_text_is_read_like_extracted_text():
+    """Gold and training texts are not repaired by extraction: ligatures, odd spaces and hyphens, and accents
+    must not split or hide words ("beneﬁt" must not become "bene t")."""
+    assert (normalise_for_matching("Beneﬁt ﬂexible, South\u00a0Ayrshire must re\u2011orientate; café naïve")
+            == "benefit flexible scotland must reorientate cafe naive")

@@ -97,6 +97,7 @@ def fixture_html(reference_set):
     "  \n\t  ",
     "",
     "decision-making\nabout their care (see p. 12)",
+    "beneﬁt ﬂexible ﬁrst, South\u00a0Ayrshire’s re\u2011orientate co\u00adordinate café Æsir",
 ])
 def test_normalised_words_rebuild_the_classifiers_normal_form(text):
     words = normalised_words(text)

@@ -11,6 +11,7 @@ lexicon in reference/lexicon/domain.yaml.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from pipeline.clean import CHARACTER_TABLE
 from pipeline.segment import HEADING_PATH_SEPARATOR
 from pipeline.types import Passage
 
@@ -27,6 +29,8 @@ PLACE_SUBSTITUTIONS = (
     (re.compile(r"\b(?:south ayrshire|the local authority|the council|the partnership)\b"), "scotland"),
 )
 TOKEN = re.compile(r"[a-z0-9]+")
+#: Ligatures, odd spaces and soft hyphens as extraction repairs them, and the hyphen characters that are not "-".
+MATCHING_CHARACTERS = {**CHARACTER_TABLE, ord("\u2010"): "-", ord("\u2011"): "-"}
 #: The domain lexicon's concept tokens start with this (`c_sibling`).
 CONCEPT_PREFIX = "c_"
 #: Item texts are a few plain sentences; a stop followed by space ends one.
@@ -38,12 +42,27 @@ def item_text_sentences(text: str) -> list[str]:
     return SENTENCE_END.split(text)
 
 
+@lru_cache(maxsize=4096)
+def folded(character: str) -> str:
+    """One character as matching reads it: "ﬁ" -> "fi", no-break space -> " ", "\u2011" -> "-", "é" -> "e".
+
+    Extraction repairs characters in documents it reads, but `eval` and training read labelled text as given,
+    where a PDF's ligature would otherwise split "beneﬁt" into "bene t".
+    """
+    if character.isascii():
+        return character
+    character = character.translate(MATCHING_CHARACTERS)
+    return "".join(part for part in unicodedata.normalize("NFKD", character) if not unicodedata.combining(part))
+
+
 def normalise_for_matching(text: str) -> str:
-    """Lower-case, fold place names to "scotland", join hyphenated words, drop punctuation.
+    """Fold characters, lower-case, fold place names to "scotland", join hyphenated words, drop punctuation.
 
     Both the quotation and the lexical signal compare texts in this form, so a
     quotation survives changes of case, punctuation, hyphenation and addressee.
     """
+    if not text.isascii():
+        text = "".join(map(folded, text))
     text = text.lower().replace("’", "'").replace("‘", "'")
     for pattern, replacement in PLACE_SUBSTITUTIONS:
         text = pattern.sub(replacement, text)
