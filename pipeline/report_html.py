@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from pipeline.classify.text import PLACE_SUBSTITUTIONS, folded, lemma
+from pipeline.classify.text import FUNCTION_WORDS, PLACE_SUBSTITUTIONS, folded, lemma
 from pipeline.palette import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -93,6 +92,7 @@ class EvidenceView:
     matched: str
     segments: tuple[tuple[str, bool], ...]
     lead_in_segments: tuple[tuple[str, bool], ...] = ()
+    heading_segments: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,7 +315,7 @@ def term_spans(words: list[Word], terms: str, text: str) -> list[tuple[int, int]
     ("the", "on", "they") that a learned model lists inside bigrams are not
     highlighted: marking every "the" hides the words that carry the match.
     """
-    wanted = {word for term in terms.split(",") for word in term.split()} - ENGLISH_STOP_WORDS
+    wanted = {word for term in terms.split(",") for word in term.split()} - FUNCTION_WORDS
     return [(word.start, word.end) for word in words if word_forms(word, text) & wanted]
 
 
@@ -363,12 +363,16 @@ def merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def evidence_view(rank: int, evidence: Evidence) -> EvidenceView:
-    """The evidence as shown, its lead-in highlighted like its text (a blank lead-in shows nothing)."""
+    """The evidence as shown, its heading and lead-in highlighted like its text (a blank lead-in shows nothing).
+
+    The classifier read all three, so the words behind a match may be in any of them.
+    """
     lead_in = evidence.lead_in.strip()
     return EvidenceView(rank=rank, page=evidence.page, heading=evidence.heading, signal=evidence.signal.value,
                         score=f"{evidence.score:.3f}", matched=evidence.matched,
                         segments=highlight_segments(evidence.text, evidence.matched, evidence.signal),
-                        lead_in_segments=highlight_segments(lead_in, evidence.matched, evidence.signal))
+                        lead_in_segments=highlight_segments(lead_in, evidence.matched, evidence.signal),
+                        heading_segments=highlight_segments(evidence.heading, evidence.matched, evidence.signal))
 
 
 def pages_text(coverage: Coverage) -> str:

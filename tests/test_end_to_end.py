@@ -6,11 +6,10 @@ import re
 import shutil
 
 import pytest
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from typer.testing import CliRunner
 
 from pipeline.classify import normalise_for_matching
-from pipeline.classify.text import lemmatise
+from pipeline.classify.text import FUNCTION_WORDS, lemmatise
 from pipeline.cli import app
 from tests.conftest import SAMPLE_CORPUS, UNRELATED_TEXT, make_docx, make_pdf
 
@@ -107,7 +106,7 @@ def test_model_and_tfidf_matches_name_the_passages_own_words(sample_run):
         words_read = set(read.split()) | set(lemmatise(read).split())
         terms = match["matched"].split(", ")
         assert match["matched"] and "c_" not in match["matched"], match
-        assert all(set(term.split()) - ENGLISH_STOP_WORDS for term in terms), match
+        assert all(set(term.split()) - FUNCTION_WORDS for term in terms), match
         shown = set(" ".join(terms).split()) - {"/"}  # " / " joins the several phrases of one concept
         assert shown <= words_read, (match, shown - words_read)
 

@@ -230,6 +230,23 @@ def test_bullet_whose_matched_words_are_in_its_lead_in_shows_the_lead_in_highlig
     assert row.select("blockquote.passage mark") == []
 
 
+def test_words_matched_in_the_heading_are_highlighted_there(reference_set):
+    """The classifier reads the nearest heading with the passage, so a match's words may only be there."""
+    shown = evidence("Spending time there must be as short as possible.", signal=Signal.MODEL,
+                     matched="secure care, short", heading="Plan › Secure <care>")
+    row = single_evidence_row(reference_set, shown)
+    meta = row.select_one(".ev-meta")
+    assert [mark.get_text() for mark in meta.select("mark")] == ["Secure", "care"]
+    assert "&lt;<mark>care</mark>&gt;" in str(meta)  # the heading is untrusted text too
+    assert [mark.get_text() for mark in row.select("blockquote.passage mark")] == ["short"]
+
+
+def test_content_words_among_the_stop_words_are_highlighted():
+    """"stay together" is CARE-3's aim; scikit-learn's stop-word list would hide "together"."""
+    segments = highlight_segments("Brothers and Sisters stay together", "brothers sisters, together", Signal.TFIDF)
+    assert marked(segments) == ["Brothers", "Sisters", "together"]
+
+
 def test_quotation_that_started_in_the_lead_in_is_highlighted_in_both(reference_set):
     shown = evidence("stay together with their brothers and sisters, and that is monitored.", signal=Signal.QUOTE,
                      matched="scotland already has a presumption that children will stay together with their "
@@ -247,7 +264,7 @@ def test_evidence_without_a_lead_in_renders_as_before(reference_set, lead_in):
     with_lead_in = single_evidence_row(reference_set, evidence("Brothers and sisters stay together.", lead_in=lead_in))
     without = single_evidence_row(reference_set, evidence("Brothers and sisters stay together."))
     assert with_lead_in.select("p.lead-in") == [] and str(with_lead_in) == str(without)
-    assert [mark.get_text() for mark in without.select("mark")] == ["Brothers", "sisters"]
+    assert [mark.get_text() for mark in without.select("blockquote.passage mark")] == ["Brothers", "sisters"]
 
 
 def test_coverage_carries_the_passage_lead_in_into_the_evidence(reference_set):

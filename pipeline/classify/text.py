@@ -31,6 +31,12 @@ PLACE_SUBSTITUTIONS = (
 TOKEN = re.compile(r"[a-z0-9]+")
 #: Ligatures, odd spaces and soft hyphens as extraction repairs them, and the hyphen characters that are not "-".
 MATCHING_CHARACTERS = {**CHARACTER_TABLE, ord("\u2010"): "-", ord("\u2011"): "-"}
+#: Words that carry no evidence on their own, for showing and highlighting what matched. scikit-learn's
+#: English stop words, less those that name things a reviewer looks for ("stay together", "the whole system").
+FUNCTION_WORDS = ENGLISH_STOP_WORDS - {
+    "together", "system", "whole", "move", "home", "back", "call", "detail", "describe", "empty", "fill", "find",
+    "fire", "found", "front", "full", "give", "interest", "keep", "name", "part", "serious", "show", "side", "take",
+    "bill", "amount", "bottom", "alone"}
 #: The domain lexicon's concept tokens start with this (`c_sibling`).
 CONCEPT_PREFIX = "c_"
 #: Item texts are a few plain sentences; a stop followed by space ends one.
@@ -183,7 +189,7 @@ def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit:
         if len(tokens) > 1 and any(token.startswith(CONCEPT_PREFIX) for token in tokens):
             continue  # a bigram across the appended concept tokens is not a phrase of the passage
         readable = " / ".join(phrases.get(term, (term,))) if term.startswith(CONCEPT_PREFIX) else term
-        content = set(readable.split()) - ENGLISH_STOP_WORDS - {"/"}
+        content = set(readable.split()) - FUNCTION_WORDS - {"/"}
         if content - shown_words:  # a term adds a word not already shown ("sister" after "brother and sister")
             shown.append(readable)
             shown_words |= content
