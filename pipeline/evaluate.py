@@ -17,7 +17,7 @@ Definitions (so a figure can be recomputed by hand):
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +100,11 @@ def coder_agreement(first: list[LabelledPassage], second: list[LabelledPassage])
     Scored like the classifier (micro P/R/F1 over passage x item labels, the first coder as reference), so the
     figure is the ceiling a classifier trained and scored on these labels can be expected to reach.
     """
+    for coder in (first, second):
+        repeated = sorted(identifier for identifier, count in Counter(p.id for p in coder).items() if count > 1)
+        if repeated:
+            raise GoldFileError("passage ids must be unique to match coders' labels: repeated "
+                                f"{', '.join(repeated[:5])}")
     reference = {passage.id: passage.labels for passage in first}
     missing = [passage.id for passage in second if passage.id not in reference]
     if missing:
@@ -164,8 +169,12 @@ def evaluate(gold_passages: list[LabelledPassage], items: tuple[ReferenceItem, .
               "passage": {**summarise(scores), "per_item": scores}}
     report["passage"]["per_framework"] = grouped(scores, {item.id: item.framework for item in items})
     report["passage"]["per_group"] = grouped(scores, {item.id: item.group for item in items})
-    if all(p.doc is not None for p in gold_passages):
+    without_doc = sum(p.doc is None for p in gold_passages)
+    if not without_doc:
         report["document"] = document_scores(gold_passages, gold, predicted, item_ids)
+    elif without_doc < len(gold_passages):  # said, not silently dropped: the file meant to have documents
+        report["document_not_scored"] = (f"{without_doc} of {len(gold_passages)} passages have no 'doc' field, "
+                                         "so document-level coverage is not scored")
     report["calibration"] = {"brier": float(np.mean((confidence - gold) ** 2)),
                              "reliability": reliability_table(confidence, gold)}
     return report
@@ -211,6 +220,8 @@ def format_report(report: dict) -> str:
     lines += ["", "  per item            support     P      R     F1"]
     for item_id, s in passage["per_item"].items():
         lines.append(f"    {item_id:16s} {s['support']:7d}  {s['precision']:.3f}  {s['recall']:.3f}  {s['f1']:.3f}")
+    if "document_not_scored" in report:
+        lines += ["", f"document level: {report['document_not_scored']}"]
     if "document" in report:
         d = report["document"]
         lines += ["", f"document level ({d['documents']} documents)",

@@ -88,6 +88,17 @@ def test_gold_file_errors_name_the_line(tmp_path, reference_set, content, messag
     assert "error" in result.output
 
 
+def test_a_gold_file_with_doc_on_some_lines_says_why_document_level_is_missing(tmp_path):
+    gold = write_gold(tmp_path / "g.jsonl", [{"text": "Gritting routes.", "labels": [], "doc": "a"},
+                                             {"text": "Street lighting.", "labels": ["IP-01"]}])
+    result = CliRunner().invoke(app, ["eval", "--gold", str(gold), "--classifier", "lexical",
+                                      "--json", str(tmp_path / "out.json")])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 passages have no 'doc' field" in result.output
+    report = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert "document" not in report and report["document_not_scored"].startswith("1 of 2")
+
+
 def test_extra_fields_are_ignored(tmp_path):
     gold = write_gold(tmp_path / "g.jsonl", [{"text": "x", "labels": ["IP-01"], "strength": {"IP-01": "explicit"},
                                              "whatever": 1}])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pipeline.training as training
-from pipeline.evaluate import LabelledPassage, coder_agreement, load_labelled
+from pipeline.evaluate import GoldFileError, LabelledPassage, coder_agreement, load_labelled
 from pipeline.training import (
     DEFAULT_GLOSSARY,
     DEFAULT_LABELLED_DIR,
@@ -106,6 +106,8 @@ def test_coder_agreement_by_hand():
     agreement = coder_agreement(first, second)
     assert (agreement["tp"], agreement["fp"], agreement["fn"]) == (1, 1, 1)
     assert agreement["f1"] == pytest.approx(0.5) and agreement["covers_anything_agreement"] == 0.5
+    with pytest.raises(GoldFileError, match="repeated a"):  # a repeated id would silently replace the first labels
+        coder_agreement(first + [LabelledPassage(id="a", text="t", labels=frozenset())], second)
 
 
 def test_glossary_examples_join_an_entry_and_list_each_term_once(tmp_path):
