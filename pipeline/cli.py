@@ -36,6 +36,7 @@ from pipeline.training import (
     load_model,
     load_training_data,
     save_model,
+    saved_model_semantic,
     train,
     transfer_validate,
 )
@@ -130,9 +131,11 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
     if saved is not None:
         saved.training_sha256_ = data.sha256
         return saved
-    console.print(f"training the classifier on {len(data.dev) + len(data.written)} labelled examples "
+    semantic = saved_model_semantic(model_path)
+    console.print(f"training the classifier{' with sentence embeddings' if semantic else ''} on "
+                  f"{len(data.dev) + len(data.written)} labelled examples "
                   f"(no saved model for this data at {escape(str(model_path))}) ...")
-    trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON)
+    trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
     save_model(trained, model_path, training_sha256=data.sha256)
     trained.training_sha256_ = data.sha256
     return trained

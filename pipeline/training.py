@@ -169,6 +169,19 @@ def save_model(classifier: PromiseClassifier, path: Path, *, training_sha256: st
     write_atomic(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+def saved_model_semantic(path: Path) -> bool:
+    """Whether the model saved at `path`, current or stale, was trained with sentence embeddings.
+
+    A stale model is retrained when a run needs it; this keeps the kind the user chose with
+    `promise-map train --semantic` instead of silently replacing it with a lexical one.
+    """
+    try:
+        payload = pickle.loads(path.read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return False
+    return isinstance(payload, dict) and bool(getattr(payload.get("classifier"), "semantic", False))
+
+
 def load_model(path: Path, *, training_sha256: str | None = None) -> PromiseClassifier | None:
     """The saved model, or None when it is missing or was trained on other data or code.
 

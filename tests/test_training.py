@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import pipeline.training as training
 from pipeline.evaluate import GoldFileError, LabelledPassage, coder_agreement, load_labelled
@@ -148,3 +149,25 @@ def test_every_glossary_item_link_is_in_the_shared_glossary():
     for entry in yaml.safe_load(DEFAULT_GLOSSARY.read_text(encoding="utf-8"))["entries"]:
         for item in entry["items"]:
             assert re.search(rf"\b{re.escape(item)}\b", source), item
+
+
+def test_a_stale_semantic_model_is_retrained_with_embeddings(tmp_path, monkeypatch):
+    """`promise-map train --semantic`, then new labelled data: the map retrains, and must keep the embeddings."""
+    import pickle
+
+    import pipeline.cli
+    from pipeline.classify import PromiseClassifier
+
+    model_path = tmp_path / "model.pkl"
+    model_path.write_bytes(pickle.dumps({"format": training.MODEL_FORMAT, "version": "old", "training_sha256": "old",
+                                         "classifier": PromiseClassifier(semantic=True)}))
+    assert training.saved_model_semantic(model_path) and not training.saved_model_semantic(tmp_path / "none.pkl")
+    asked = {}
+
+    def record_training(*args, semantic=False, **kwargs):
+        asked["semantic"] = semantic
+        raise ValueError("stopped after recording")
+
+    monkeypatch.setattr(pipeline.cli, "train", record_training)
+    result = CliRunner().invoke(pipeline.cli.app, ["map", str(tmp_path), "--model", str(model_path), "-q"])
+    assert result.exit_code == 2 and asked == {"semantic": True}
