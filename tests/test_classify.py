@@ -109,13 +109,13 @@ def test_lexicon_takes_the_longest_phrase_and_reads_documents_wording(tmp_path):
 
 def test_readable_terms_show_the_passages_words_not_concept_tokens_or_function_words():
     phrases = {"c_sibling": ("brother and sister",), "c_hearing": ("childrens hearing", "panel")}
-    terms = ["c_sibling", "to and", "sister", "need c_sibling", "c_hearing c_sibling", "c_hearing", "placement",
+    terms = ["c_sibling", "to and", "sister", "need c_sibling", "c_hearing c_sibling", "c_hearing", "to placement",
              "stay placement", "they", "home"]
     assert readable_terms(terms, phrases, limit=4) == [
         "brother and sister",  # the concept as the passage says it; "to and" is only function words
         # "sister" was shown already; bigrams with a concept token join words that are not adjacent
         "childrens hearing / panel",
-        "placement",
+        "placement",  # "to" trimmed
         "stay placement",  # adds "stay"; the limit stops before "they" and "home"
     ]
     assert readable_terms(["c_unknown", "care"], {}, limit=6) == ["c_unknown", "care"]

@@ -178,9 +178,10 @@ def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit:
     several joined by " / "). A bigram with a concept token in it is left out: the tokens are appended after
     the passage's words, so such a bigram ("need c_sibling", "c_voice c_decision") joins words that are
     not next to each other in the passage.
-    A term made only of function words ("to and", "they") is left out: a model may weigh it, but it
-    tells a reviewer nothing and the report does not highlight it. So is a term whose words are all
-    shown already, so the few terms shown name different evidence.
+    A term made only of function words ("to and", "they") is left out, and function words at the ends of
+    a term are dropped ("ensure the" -> "ensure"): a model may weigh them, but they tell a reviewer nothing
+    and the report does not highlight them. A term whose words are all shown already is left out too, so
+    the few terms shown name different evidence.
     """
     shown: list[str] = []
     shown_words: set[str] = set()
@@ -188,7 +189,7 @@ def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit:
         tokens = term.split()
         if len(tokens) > 1 and any(token.startswith(CONCEPT_PREFIX) for token in tokens):
             continue  # a bigram across the appended concept tokens is not a phrase of the passage
-        readable = " / ".join(phrases.get(term, (term,))) if term.startswith(CONCEPT_PREFIX) else term
+        readable = " / ".join(phrases.get(term, (term,))) if term.startswith(CONCEPT_PREFIX) else trimmed(term)
         content = set(readable.split()) - FUNCTION_WORDS - {"/"}
         if content - shown_words:  # a term adds a word not already shown ("sister" after "brother and sister")
             shown.append(readable)
@@ -196,3 +197,13 @@ def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit:
         if len(shown) == limit:
             break
     return shown
+
+
+def trimmed(term: str) -> str:
+    """The term without function words at either end ("to blanket" -> "blanket"); "" if it has only those."""
+    words = term.split()
+    while words and words[0] in FUNCTION_WORDS:
+        words.pop(0)
+    while words and words[-1] in FUNCTION_WORDS:
+        words.pop()
+    return " ".join(words)
