@@ -13,6 +13,7 @@ when asked for (`include_partial`), each row then saying which side is stronger.
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,8 +163,20 @@ def comparison_rows(comparison: Comparison) -> list[dict]:
             for item in (*comparison.only_a, *comparison.only_b)]
 
 
+#: Longest part of a comparison's file name taken from one document's name.
+FILE_NAME_PART_LIMIT = 80
+
+
 def comparison_file_stem(comparison: Comparison) -> str:
-    """A file name for the comparison that is safe on every system: compare_<A>__<B>."""
+    """A file name for the comparison that is safe on every system: compare_<A>__<B>.
+
+    Whole document names, extension and folder included ("2023_plan.pdf"), so that "plan.pdf" and
+    "plan.docx", or "2023/plan.pdf" and "2024/plan.pdf", never write over each other's comparison; a name
+    cut to fit keeps a hash of the whole.
+    """
     def safe(name: str) -> str:
-        return "".join(char if char.isalnum() or char in "._-" else "_" for char in Path(name).stem)[:80]
+        cleaned = "".join(char if char.isalnum() or char in "._-" else "_" for char in name)
+        if len(cleaned) <= FILE_NAME_PART_LIMIT:
+            return cleaned
+        return f"{cleaned[:FILE_NAME_PART_LIMIT - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
     return f"compare_{safe(comparison.doc_a)}__{safe(comparison.doc_b)}"

@@ -95,6 +95,14 @@ def test_missing_gap_table_says_to_run_map_first(tmp_path):
         read_gap_table(tmp_path)
 
 
+def test_comparisons_of_documents_with_one_stem_get_files_of_their_own():
+    names = ["2023/plan.pdf", "2024/plan.pdf", "plan.docx", "x" * 200 + "a.txt", "x" * 200 + "b.txt"]
+    rows = [row(name, "CARE-3", "covered") for name in names] + [row("other.txt", "CARE-3", "missing")]
+    stems = [comparison_file_stem(compare_documents(rows, name, "other.txt")) for name in names]
+    assert len(set(stems)) == len(names) and all(len(stem) < 200 for stem in stems)
+    assert stems[0] == "compare_2023_plan.pdf__other.txt"
+
+
 def test_writes_a_neutralised_table_and_an_escaped_html_page(tmp_path):
     hostile = [row("=evil<script>alert(1)</script>.txt", "CARE-3", "covered",
                    evidence="=HYPERLINK(\"http://x\") <img src=x onerror=alert(2)>", page="3"),
@@ -160,7 +168,7 @@ def test_compare_command_on_two_fixture_documents(tmp_path):
     consultation, response = statuses["consultation.txt"], statuses["response.txt"]
     expected_a = [i for i in consultation if consultation[i] == "covered" and response[i] == "missing"]
     expected_b = [i for i in consultation if response[i] == "covered" and consultation[i] == "missing"]
-    written = list(csv.DictReader((run / "compare_consultation__response.csv").open(encoding="utf-8")))
+    written = list(csv.DictReader((run / "compare_consultation.txt__response.txt.csv").open(encoding="utf-8")))
     listed_a = [e["item_id"] for e in written if e["difference"] == "covered in A, missing in B"]
     listed_b = [e["item_id"] for e in written if e["difference"] == "missing in A, covered in B"]
     assert listed_a == expected_a and listed_b == expected_b
@@ -169,7 +177,7 @@ def test_compare_command_on_two_fixture_documents(tmp_path):
     assert {"CARE-3", "CARE-6"} <= set(listed_a)
     assert "FAMILY-8" in listed_b
     assert "CARE-3" not in listed_b and "IP-01" not in listed_a + listed_b
-    page = BeautifulSoup((run / "compare_consultation__response.html").read_text(encoding="utf-8"), "html5lib")
+    page = BeautifulSoup((run / "compare_consultation.txt__response.txt.html").read_text(encoding="utf-8"), "html5lib")
     assert [tr["data-item"] for tr in page.select("#only-a tbody tr")] == listed_a
     assert [tr["data-item"] for tr in page.select("#only-b tbody tr")] == listed_b
 
@@ -184,5 +192,5 @@ def test_compare_command_refuses_unknown_documents(tmp_path, rows):
     assert not list(tmp_path.glob("compare_*"))
     result = CliRunner().invoke(app, ["compare", "cons", "resp", "--run", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["compare_consultation__response.csv",
-                                                                   "compare_consultation__response.html"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["compare_consultation.txt__response.txt.csv",
+                                                                   "compare_consultation.txt__response.txt.html"]
