@@ -40,7 +40,7 @@ from pipeline.training import (
     train,
     transfer_validate,
 )
-from pipeline.types import Coverage, Document, Passage, ReferenceSet, Skipped, Status
+from pipeline.types import Coverage, Document, ReferenceSet, Skipped, Status
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 CLASSIFIERS = ("learned", "lexical")
@@ -104,19 +104,11 @@ def map_command(
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
     print_summary(console, result["documents"], result["coverages"], result["skipped"])
     console.print(f"wrote {len(written)} files to {escape(str(out))}/")
-    if nothing_mapped(result["passages"]):
+    # Every verdict of a run that formed no passage is "missing" for want of text, not of content: a batch
+    # job must not take that gap table for a finding. One mapped document is success; errors.csv lists the rest.
+    if not result["passages"]:
         raise fail(f"no document could be mapped: none of the {len(paths)} files gave a passage to classify; "
                    f"the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
-
-
-def nothing_mapped(passages: list[Passage]) -> bool:
-    """Rule: a run that formed no passage from any of its documents has failed, though it still writes its files.
-
-    Rationale: every verdict of such a run is "missing" for want of text, not for want of content, and a
-    batch job must not take that gap table for a finding. One mapped document is enough for success: the files
-    that were skipped are listed in errors.csv either way.
-    """
-    return not passages
 
 
 def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
@@ -235,8 +227,7 @@ def train_command(
         data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
         trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
     except (ReferenceError, GoldFileError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=EXIT_BAD_INPUT) from error
+        raise fail(str(error), code=EXIT_BAD_INPUT) from error
     save_model(trained, out, training_sha256=data.sha256)
     thresholds = trained.model_.thresholds_
     typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages, "
