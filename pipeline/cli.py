@@ -91,11 +91,10 @@ def map_command(
     try:
         reference_set = load_reference(reference)
         paths = list_inputs(corpus)
+        check_inputs(corpus, paths)
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    if not paths:
-        raise fail(f"no files in {corpus}; supported types: {', '.join(sorted(EXTRACTORS))}", code=EXIT_BAD_INPUT)
     out = out or Path("outputs") / corpus.resolve().name
     settings = Settings(password=password)
     result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet)
@@ -109,6 +108,24 @@ def map_command(
     if not result["passages"]:
         raise fail(f"no document could be mapped: none of the {len(paths)} files gave a passage to classify; "
                    f"the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
+
+
+def check_inputs(corpus: Path, paths: list[Path]) -> None:
+    """Raise ValueError when `corpus` holds nothing promise-map can read, before anything is trained or written.
+
+    Rule: a run needs at least one file of a supported type. Rationale: a folder of only `.rtf` or `.png`
+    files would otherwise give a gap table of 0 documents and exit 1 ("mapped nothing"), as if the files had
+    been tried and failed; the README promises exit 2 ("could not start") and the fix is the same as for an
+    empty folder: point at the right folder or convert the files.
+    """
+    supported = ", ".join(sorted(EXTRACTORS))
+    if not paths:
+        raise ValueError(f"no files in {corpus}; supported types: {supported}")
+    if not any(path.suffix.lower() in EXTRACTORS for path in paths):
+        found = ", ".join(sorted({path.suffix.lower() or "(no extension)" for path in paths}))
+        files = f"{len(paths)} file is" if len(paths) == 1 else f"{len(paths)} files are"
+        raise ValueError(f"no supported files in {corpus}: its {files} of type {found}; promise-map reads "
+                         f"{supported} (convert them, e.g. to PDF or DOCX)")
 
 
 def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,

@@ -167,3 +167,19 @@ def test_unrelated_text_is_still_a_mapped_document(tmp_path):
     result = invoke("map", corpus, "--out", tmp_path / "out", "--classifier", "lexical", "-q")
     assert result.exit_code == 0, result.output
     assert result.output == ""
+
+
+# 6. a folder of unsupported files cannot start: exit 2, nothing written
+
+def test_a_folder_of_only_unsupported_files_exits_2_before_writing_anything(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.rtf").write_text("{\\rtf1 notes}", encoding="utf-8")
+    (corpus / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "out"
+    result = invoke("map", corpus, "--out", out, "--classifier", "lexical", "-q")
+    assert result.exit_code == 2, result.output
+    assert "no supported files" in result.stderr
+    assert "2 files" in result.stderr and ".png" in result.stderr and ".rtf" in result.stderr
+    assert ".pdf" in result.stderr  # says what it can read
+    assert not out.exists()
