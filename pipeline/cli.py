@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from tqdm import tqdm
 
@@ -23,6 +24,7 @@ from pipeline.classify import PARTIAL_SHARE_OF_THRESHOLD, LexicalClassifier, Pro
 from pipeline.compare import CompareError, compare_documents, read_gap_table
 from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
+from pipeline.display import visible_controls
 from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
 from pipeline.extract import EXTRACTORS, extract_all, list_inputs
 from pipeline.reference import ReferenceError, load_reference
@@ -66,13 +68,21 @@ def stderr_console(*, quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet, soft_wrap=True, emoji=False)
 
 
+def shown(value: object) -> str:
+    r"""Untrusted text (a file name, a reason) as printed: control and bidi characters escaped, Rich markup inert.
+
+    `\x1b[2J` in a file name would otherwise clear the terminal and `[bold]` would style it.
+    """
+    return escape(visible_controls(value))
+
+
 def fail(message: str, *, code: int) -> typer.Exit:
     """Print `message` as an error on stderr and return the exit to raise.
 
     Errors are printed whatever --quiet says: quiet silences progress and summaries, but a batch job's log
     must still say why a run failed.
     """
-    stderr_console().print(f"[red]error:[/red] {escape(message)}")
+    stderr_console().print(f"[red]error:[/red] {shown(message)}")
     return typer.Exit(code=code)
 
 
@@ -102,7 +112,7 @@ def map_command(
     written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
     print_summary(console, result["documents"], result["coverages"], result["skipped"])
-    console.print(f"wrote {len(written)} files to {escape(str(out))}/")
+    console.print(f"wrote {len(written)} files to {shown(str(out))}/")
     # Every verdict of a run that formed no passage is "missing" for want of text, not of content: a batch
     # job must not take that gap table for a finding. One mapped document is success; errors.csv lists the rest.
     if not result["passages"]:
@@ -143,7 +153,7 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
     semantic = saved_model_semantic(model_path)
     console.print(f"training the classifier{' with sentence embeddings' if semantic else ''} on "
                   f"{len(data.dev) + len(data.written)} labelled examples "
-                  f"(no saved model for this data at {escape(str(model_path))}) ...")
+                  f"(no saved model for this data at {shown(str(model_path))}) ...")
     trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
     save_model(trained, model_path, training_sha256=data.sha256)
     trained.training_sha256_ = data.sha256
@@ -250,7 +260,7 @@ def train_command(
     typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages, "
                f"{len(data.glossary)} glossary examples and "
                f"{len(reference_set.items)} item texts; thresholds {thresholds.min():.2f}-{thresholds.max():.2f}; "
-               f"training data sha256 {data.sha256[:12]}; saved to {out}")
+               f"training data sha256 {data.sha256[:12]}; saved to {visible_controls(out)}")
 
 
 @app.command("eval")
@@ -301,7 +311,7 @@ def eval_command(
     report["classifier"] = f"learned{' + semantic' if semantic else ''} ({scheme})" if scheme else classifier
     if json_out is not None:
         write_json(json_out, report)
-    typer.echo(format_report(report))
+    typer.echo(visible_controls(format_report(report), keep="\n"))
 
 
 def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: ReferenceSet, console: Console) -> None:
@@ -321,20 +331,41 @@ def print_summary(console: Console, documents: list[Document], coverages: list[C
     """Counts per document and framework, then each skipped file; names and reasons escaped, as they are untrusted."""
     table = Table(title="Coverage by document")
     for column in ("document", "pages", "framework", "covered", "partial", "missing"):
-        table.add_column(column, justify="right" if column in ("pages", "covered", "partial", "missing") else "left")
+        table.add_column(column, justify="right" if column in ("pages", "covered", "partial", "missing") else "left",
+                         overflow="fold")
     for document in documents:
         by_framework: dict[str, Counter] = {}
         for coverage in coverages:
             if coverage.doc == document.name:
                 by_framework.setdefault(coverage.item.framework, Counter())[coverage.status] += 1
         for framework, counts in by_framework.items():
-            table.add_row(escape(document.name), str(document.page_count), escape(framework),
+            table.add_row(shown(document.name), str(document.page_count), shown(framework),
                           *(str(counts[status]) for status in (Status.COVERED, Status.PARTIAL, Status.MISSING)))
-    console.print(table)
+    print_whole(console, table)
     for item in skipped:
-        console.print(f"[yellow]skipped[/yellow] {escape(item.file)} ({escape(item.stage)}): {escape(item.reason)}")
+        console.print(f"[yellow]skipped[/yellow] {shown(item.file)} ({shown(item.stage)}): {shown(item.reason)}")
 
 
+def print_whole(console: Console, table: Table) -> None:
+    """Print `table` with no cell cut: wrapped on a terminal; piped or redirected, as wide as its cells need.
+
+    Rationale: a log or a `| less` has no width to fit, and a name folded over two lines (or cut to
+    "000_c62ad4983681…") cannot be searched for or copied.
+    """
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update_width(PIPED_MAX_WIDTH), table).maximum
+    width = console.width
+    console.width = max(width, needed)  # print() never draws wider than the console, whatever it is asked
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+#: Widest a table printed to a pipe or file may grow to fit its longest cells.
+PIPED_MAX_WIDTH = 1000
 DEFAULT_RUN_DIR = Path("outputs") / "sample"
 
 
@@ -356,19 +387,19 @@ def compare_command(
     run_json = run / "run.json"
     record = json.loads(run_json.read_text(encoding="utf-8")) if run_json.is_file() else {}
     written = write_comparison(out or run, comparison, run_record=record)
-    for label, entries in ((f"in A ({escape(comparison.doc_a)}), not in B", comparison.only_a),
-                           (f"in B ({escape(comparison.doc_b)}), not in A", comparison.only_b)):
+    for label, entries in ((f"in A ({shown(comparison.doc_a)}), not in B", comparison.only_a),
+                           (f"in B ({shown(comparison.doc_b)}), not in A", comparison.only_b)):
         if not entries:
             console.print(f"{label}: none")
             continue
         table = Table(title=f"{label}: {len(entries)} items")
         for column in ("item", "foundation", "title", "A", "B"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for entry in entries:
-            table.add_row(*(escape(value) for value in (entry.item_id, entry.group, entry.title, entry.status_a,
+            table.add_row(*(shown(value) for value in (entry.item_id, entry.group, entry.title, entry.status_a,
                                                         entry.status_b)))
-        console.print(table)
-    console.print(f"wrote {escape(', '.join(str(path) for path in written))}")
+        print_whole(console, table)
+    console.print(f"wrote {shown(', '.join(str(path) for path in written))}")
 
 
 if __name__ == "__main__":
