@@ -81,17 +81,20 @@ def read_gap_table(run_folder: Path | str) -> list[dict]:
 
 
 def without_formula_guard(value: str) -> str:
-    """A gap-table cell as the pipeline meant it, with the report stage's spreadsheet guard taken off.
+    r"""A gap-table cell as the pipeline meant it, with the report stage's spreadsheet guard taken off.
 
     `report.neutralise_cell` writes `'=cmd.txt` for a document named `=cmd.txt`, so that Excel shows text, not
     a formula. Read back literally, that name could not be given to compare and would show its stray `'` on the
-    page. Only the guard is removed: a `'` followed by one of `FORMULA_TRIGGERS`; `'plain` and `it's` stay.
+    page. Only the guard is removed: a `'` followed by one of `FORMULA_TRIGGERS`, at the start or after a line
+    break (`a\r'=cmd.txt` -> `a\r=cmd.txt`); `'plain` and `it's` stay.
     """
-    from pipeline.report import FORMULA_TRIGGERS  # not at the top: report imports this module
+    from pipeline.report import FORMULA_TRIGGERS, GUARD_AFTER_LINE_BREAK  # not at the top: report imports this
 
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
-        return value[1:]
-    return value
+    if not isinstance(value, str):
+        return value
+    if value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
+        value = value[1:]
+    return GUARD_AFTER_LINE_BREAK.sub(r"\1", value)
 
 
 def documents_of(rows: list[dict]) -> list[str]:

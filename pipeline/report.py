@@ -38,6 +38,15 @@ MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "mat
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: Line breaks inside a cell. A reader that splits a CSV at them (or a cell pasted line by line) starts a new
+#: cell there, so the formula guard applies after each of them too.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: What may start a formula on a line after the first (a line break there is just an empty line).
+LINE_FORMULA_AHEAD = "(?=[" + re.escape("".join(t for t in FORMULA_TRIGGERS if t not in "\r\n")) + "])"
+#: A line break followed by the start of a formula: the guard goes between them.
+FORMULA_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern}){LINE_FORMULA_AHEAD}")
+#: The guard put there, as `compare` finds it when it reads a table back.
+GUARD_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern})'{LINE_FORMULA_AHEAD}")
 #: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
 STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
 OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
@@ -51,10 +60,16 @@ MARKDOWN_EVIDENCE_CHARS = 200
 
 
 def neutralise_cell(value: object) -> object:
-    """Prefix a formula-like string with an apostrophe so spreadsheets show it as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    r"""Prefix a formula-like string, and every formula-like line inside it, with an apostrophe.
+
+    A spreadsheet then shows the cell as text. The lines matter too: "abc\r=HYPERLINK(...)" is one cell
+    of a well-quoted CSV, but a reader that splits rows at the carriage return, or a person pasting the
+    cell, gets a cell starting "=". Example: "a\r=cmd.txt" -> "a\r'=cmd.txt".
+    """
+    if not isinstance(value, str):
+        return value
+    value = FORMULA_AFTER_LINE_BREAK.sub(r"\1'", value)
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def one_line(text: str) -> str:
@@ -86,11 +101,20 @@ def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
 
 
 def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
+    r"""A CSV table, every cell inert, every cell with a line break in it quoted.
+
+    csv's QUOTE_MINIMAL quotes a field holding "\n" (our line ending) but not one holding a lone "\r",
+    which Excel, LibreOffice and csv readers take as the end of the row: a file named "a\r=cmd.txt" split
+    every row it appeared in. A row with such a field is written with every field quoted.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    quoting_writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in rows:
-        writer.writerow({column: neutralise_cell(row.get(column, "")) for column in columns})
+        cells = {column: neutralise_cell(row.get(column, "")) for column in columns}
+        has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
+        (quoting_writer if has_carriage_return else writer).writerow(cells)
     return buffer.getvalue().encode("utf-8")
 
 
