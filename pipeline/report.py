@@ -238,8 +238,36 @@ STATUS_COLUMN_WIDTH = 10
 OVERVIEW_HEADER_HEIGHT = 90
 
 
-def sheet_value(value: object) -> object:
-    """A value as a worksheet cell holds it: characters XML cannot carry removed, formula-like text neutralised."""
+#: Columns that hold numbers. A sheet stores them as numbers, whatever the row holds (the CSV's score is the
+#: text "0.610"), so that Excel sorts, filters and sums them instead of flagging "number stored as text".
+NUMBER_COLUMNS = frozenset({"score", "score_a", "score_b", "page", "page_a", "page_b", "rank", "pages",
+                            "covered", "partial", "missing", "covered_in", "partial_in", "missing_in"})
+#: Number columns shown with three decimals, as the CSV and the HTML report show them.
+SCORE_COLUMNS = frozenset({"score", "score_a", "score_b"})
+SCORE_NUMBER_FORMAT = "0.000"
+
+
+def sheet_number(value: object) -> object:
+    """A number column's value as a cell stores it: "0.610" -> 0.61, "4" -> 4, "" -> an empty cell.
+
+    Anything else (not a number after all) is left as it is, to be written as inert text.
+    """
+    if isinstance(value, bool) or not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    for number_type in (int, float):
+        try:
+            return number_type(value)
+        except ValueError:
+            continue
+    return value
+
+
+def sheet_value(value: object, column: str = "") -> object:
+    """A value as a worksheet cell holds it: numbers as numbers, XML-illegal characters removed, text inert."""
+    if column in NUMBER_COLUMNS:
+        value = sheet_number(value)
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
     return neutralise_cell(value)
@@ -257,7 +285,7 @@ def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([sheet_value(row.get(column, "")) for column in columns])
+        sheet.append([sheet_value(row.get(column, ""), column) for column in columns])
     for data_row in sheet.iter_rows(min_row=2):
         for cell in data_row:
             if isinstance(cell.value, str):
@@ -268,10 +296,13 @@ def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
         is_status = column in status_columns
         width = STATUS_COLUMN_WIDTH if is_status else COLUMN_WIDTHS.get(column) or fitted_width(column, rows)
         sheet.column_dimensions[get_column_letter(index)].width = width
-        if not (is_status or width >= 30):
+        is_score = column in SCORE_COLUMNS
+        if not (is_status or is_score or width >= 30):
             continue
         for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            if is_status and cell.value in fills:
+            if is_score:
+                cell.number_format = SCORE_NUMBER_FORMAT
+            elif is_status and cell.value in fills:
                 cell.fill = fills[cell.value]
             elif width >= 30:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -140,3 +140,22 @@ def test_workbook_bytes_do_not_depend_on_when_it_was_saved(monkeypatch):
         assert {info.date_time for info in archive.infolist()} == {WORKBOOK_TIMESTAMP}
     properties = load_workbook(io.BytesIO(first)).properties
     assert properties.created == properties.modified == datetime.datetime(*WORKBOOK_TIMESTAMP)
+
+
+def test_numbers_are_stored_as_numbers_with_three_decimals_for_scores(workbook):
+    """Regression: the gap_table sheet stored score as text ("0.610"), which Excel neither sorts nor sums."""
+    gap = workbook["gap_table"]
+    rows = {(row["document"].value, row["item_id"].value): row for row in
+            (dict(zip(header(gap), row, strict=True)) for row in gap.iter_rows(min_row=2))}
+    score, page = rows[("plan.txt", "CARE-3")]["score"], rows[("plan.txt", "CARE-3")]["page"]
+    assert score.value == pytest.approx(0.61) and score.data_type == "n" and score.number_format == "0.000"
+    assert page.value == 2 and page.data_type == "n"
+    missing = rows[("plan.txt", "CARE-5")]
+    assert missing["score"].value == 0 and missing["score"].data_type == "n" and missing["page"].value is None
+    evidence_sheet = workbook["evidence"]
+    for name, number_format in (("score", "0.000"), ("page", "General"), ("rank", "General")):
+        cells = column(evidence_sheet, name)
+        assert all(cell.data_type == "n" and cell.number_format == number_format for cell in cells), name
+    items = workbook["items"]
+    assert all(cell.data_type == "n" for name in ("covered_in", "partial_in", "missing_in")
+               for cell in column(items, name))
