@@ -43,3 +43,21 @@ def visible_controls(text: object, *, keep: str = "") -> str:
     Example: a name holding ESC "[2J" is printed as `plan\x1b[2J.txt`, and clears nothing.
     """
     return "".join(escape_char(char) if acts(char) and char not in keep else char for char in str(text))
+
+
+#: Longest short form of an item's text in a table cell or tooltip; the full text is a hover or a click away.
+SHORT_TEXT_CHARS = 120
+ELLIPSIS = "…"
+
+
+def shortened(text: str, limit: int = SHORT_TEXT_CHARS) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters (ellipsis included) if longer.
+
+    Example: CARE-22's 751 characters become its first ~100, ending "…"; VOICE-2's 100 stay whole.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - len(ELLIPSIS) + 1]
+    cut = cut[:cut.rfind(" ")] if " " in cut else cut[:-1]
+    return cut.rstrip(" ,;:.") + ELLIPSIS

@@ -26,13 +26,14 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
+from pipeline.display import shortened
 from pipeline.files import write_atomic
 from pipeline.palette import STATUS_COLOURS
 from pipeline.plots import run_figures
 from pipeline.report_html import render_comparison, render_report
 from pipeline.types import Coverage, Match, Passage, Skipped, Status
 
-GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "status", "score", "signal",
+GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
                      "evidence", "page", "heading", "evidence_pages")
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
@@ -50,7 +51,7 @@ GUARD_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern})'{LINE_FORMULA_AHEAD
 #: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
 STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
 OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
-ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "covered_in", "partial_in", "missing_in",
+ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "covered_in", "partial_in", "missing_in",
                         "covered_documents", "partial_documents")
 EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
                     "heading", "matched", "passage_id", "text")
@@ -87,6 +88,7 @@ def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
             "group": coverage.item.group,
             "item_id": coverage.item.id,
             "title": coverage.item.title,
+            "item_text": coverage.item.text,
             "status": coverage.status.value,
             "score": f"{coverage.score:.3f}",
             "signal": best.signal.value if best else "",
@@ -170,7 +172,8 @@ def item_summary_rows(rows: list[dict]) -> list[dict]:
     for row in rows:
         entry = summary.setdefault(row["item_id"], {
             "item_id": row["item_id"], "framework": row["framework"], "group": row["group"], "title": row["title"],
-            "covered_in": 0, "partial_in": 0, "missing_in": 0, "covered": [], "partial": []})
+            "item_text": row.get("item_text", ""), "covered_in": 0, "partial_in": 0, "missing_in": 0,
+            "covered": [], "partial": []})
         entry[f"{row['status']}_in"] += 1
         if row["status"] in (Status.COVERED.value, Status.PARTIAL.value):
             entry[row["status"]].append(row["document"])
@@ -227,7 +230,7 @@ def without_save_time(xlsx: bytes) -> bytes:
     return output.getvalue()
 
 
-COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "heading": 30, "document": 28, "text": 90,
+COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "heading": 30, "document": 28, "text": 90,
                  "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40}
 #: Width of a column not listed above: fitted to its longest value, within these bounds.
 MIN_COLUMN_WIDTH = 8
@@ -323,7 +326,11 @@ def markdown_cell(text: object) -> str:
 
 
 def gap_table_markdown(rows: list[dict]) -> str:
-    """One Markdown table per document, for reading in a browser or a repository."""
+    """One Markdown table per document, for reading in a browser or a repository, then every item's full text.
+
+    A table cell shows the item's text in short (`shortened`): titles alone do not tell items apart
+    (VOICE-1 and VOICE-2 are both "DECISION MAKING"), and the whole text of some items is a paragraph.
+    """
     lines = ["# Gap table", ""]
     for document in dict.fromkeys(row["document"] for row in rows):
         doc_rows = [row for row in rows if row["document"] == document]
@@ -331,15 +338,27 @@ def gap_table_markdown(rows: list[dict]) -> str:
         lines += [f"## {markdown_cell(document)}", "",
                   f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
                   f"of {len(doc_rows)} items", "",
-                  "| item | title | status | score | page | evidence |", "|---|---|---|---|---|---|"]
+                  "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
         for row in doc_rows:
             evidence = row["evidence"]
             if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
                 evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
             lines.append("| " + " | ".join(markdown_cell(value) for value in (
-                row["item_id"], row["title"], row["status"], row["score"], row["page"], evidence)) + " |")
+                row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
+                row["page"], evidence)) + " |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + markdown_items(rows))
+
+
+def markdown_items(rows: list[dict]) -> list[str]:
+    """The "Items" section of gap_table.md: each item's id, title and whole text, once."""
+    items = {row["item_id"]: row for row in rows}
+    if not items:
+        return []
+    lines = ["## Items", "", "| item | title | text |", "|---|---|---|"]
+    lines += ["| " + " | ".join(markdown_cell(row.get(key, "")) for key in ("item_id", "title", "item_text")) + " |"
+              for row in items.values()]
+    return lines + [""]
 
 
 def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passage], matches: list[Match],

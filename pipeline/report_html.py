@@ -32,6 +32,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.classify.text import FUNCTION_WORDS, PLACE_SUBSTITUTIONS, folded, lemma
+from pipeline.display import shortened
 from pipeline.palette import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -110,6 +111,16 @@ class GapRow:
     pages: str
     first_page: int
     evidence: tuple[EvidenceView, ...]
+
+    @property
+    def item_text_short(self) -> str:
+        """The item's text as the gap table shows it at first: whole if short, else its start (see `shortened`)."""
+        return shortened(self.item.text)
+
+    @property
+    def item_text_is_cut(self) -> bool:
+        """Whether the short form leaves words out, so the table offers the whole text on hover and click."""
+        return self.item_text_short != " ".join(self.item.text.split())
 
     @property
     def evidence_summary(self) -> str:
@@ -538,6 +549,7 @@ def report_context(*, coverages: list[Coverage], skipped: list[Skipped], run_rec
         "signal_meanings": SIGNAL_MEANINGS,
         "matched_labels": MATCHED_LABELS,
         "short_names": {column.framework: framework_short_name(column.framework) for column in columns},
+        "short_texts": {item.id: shortened(item.text) for item in reference_items(coverages)},
     }
 
 

@@ -124,13 +124,15 @@ def test_markdown_cells_and_headings_hold_no_html_or_links():
     markdown = gap_table_markdown(rows)
     assert "\r" not in markdown
     assert [line for line in markdown.splitlines() if line.startswith("#")] == ["# Gap table"] + [
-        f"## evil{index} ## injected &lt;b&gt;.txt" for index in range(len(HOSTILE_MARKDOWN))]
+        f"## evil{index} ## injected &lt;b&gt;.txt" for index in range(len(HOSTILE_MARKDOWN))] + ["## Items"]
     page = BeautifulSoup(MarkdownIt("commonmark").enable("table").render(markdown), "html5lib")
     assert not page.find_all(["script", "img", "a", "b"])
-    assert len(page.find_all("h2")) == len(HOSTILE_MARKDOWN)
-    cells = [row.find_all("td") for row in page.select("tbody tr")]
+    assert len(page.find_all("h2")) == len(HOSTILE_MARKDOWN) + 1
+    *document_tables, items_table = page.find_all("table")
+    cells = [row.find_all("td") for table in document_tables for row in table.select("tbody tr")]
     assert [row[1].get_text() for row in cells] == HOSTILE_MARKDOWN
-    assert [row[5].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
+    assert [row[6].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
+    assert [row.find_all("td")[1].get_text() for row in items_table.select("tbody tr")] == HOSTILE_MARKDOWN[-1:]
 
 
 # 5. the CSV formula guard is undone when a run is read back

@@ -185,3 +185,31 @@ def test_a_carriage_return_in_a_file_name_leaves_the_workbook_and_markdown_inert
     markdown = (out / "gap_table.md").read_text(encoding="utf-8")
     assert "\r" not in markdown
     assert all(not line.startswith(FORMULA_TRIGGERS) for line in markdown.split("\n"))
+
+
+# The item's wording beside its title: 19 items share 8 titles (VOICE-1 and VOICE-2 are both "DECISION MAKING")
+
+def test_gap_table_csv_carries_the_item_text_after_the_title(tmp_path, reference_set):
+    make_run(tmp_path, reference_set, "Siblings stay together.")
+    with (tmp_path / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
+        header = next(csv.reader(stream))
+    assert header == ["document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
+                      "evidence", "page", "heading", "evidence_pages"]
+    rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8", newline="")))
+    assert [row["item_text"] for row in rows] == [reference_set.item("CARE-3").text, reference_set.item("CARE-4").text]
+
+
+def test_markdown_shows_a_short_item_text_and_lists_every_item_in_full(reference_set):
+    rows = [{"document": "plan.txt", "item_id": item.id, "title": item.title, "item_text": item.text,
+             "status": "missing", "score": "0.000", "page": "", "evidence": ""}
+            for item in (reference_set.item("VOICE-1"), reference_set.item("VOICE-2"), reference_set.item("CARE-22"))]
+    markdown = gap_table_markdown(rows)
+    table_lines = [line for line in markdown.splitlines() if line.startswith("| VOICE-") or line.startswith("| CARE-")]
+    assert markdown.count("| item | title | item text | status |") == 1
+    voice_1, voice_2, care_22 = table_lines[:3]
+    assert "DECISION MAKING" in voice_1 and "DECISION MAKING" in voice_2
+    assert "first and foremost, on what the child needs and wants" in voice_1
+    assert "culture change in key institutions" in voice_2
+    long_text = reference_set.item("CARE-22").text
+    assert long_text not in care_22 and "…" in care_22
+    assert long_text in markdown  # in full in the items section

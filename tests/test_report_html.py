@@ -473,3 +473,28 @@ def test_write_reports_writes_the_report_and_figures_beside_the_tables(tmp_path,
     assert {"report.html", "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"} <= names
     assert sorted(names) == sorted(path.name for path in tmp_path.iterdir())
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# --- the item's wording where verdicts are judged --------------------------------------------------------------------
+
+def test_gap_tables_show_each_items_text_beside_its_title(fixture_html, reference_set):
+    page = parse(fixture_html)
+    voice_1, voice_2 = page.select_one("tr#d1-VOICE-1"), page.select_one("tr#d1-VOICE-2")
+    assert "DECISION MAKING" in voice_1.get_text() and "DECISION MAKING" in voice_2.get_text()
+    assert reference_set.item("VOICE-1").text in voice_1.get_text(" ")
+    assert reference_set.item("VOICE-2").text in voice_2.get_text(" ")
+    long_text = reference_set.item("CARE-22").text
+    details = page.select_one("tr#d1-CARE-22 details.item-text")
+    summary = details.summary.get_text()
+    assert summary.endswith("…") and len(summary) < len(long_text) and long_text.startswith(summary[:-1].rstrip())
+    assert long_text in details.get_text(" ")  # the whole text when expanded
+    assert details.summary["title"] == long_text  # and on hover
+
+
+def test_heatmap_headers_and_cells_carry_the_item_text_in_their_tooltip(fixture_html, reference_set):
+    heatmap = parse(fixture_html).select_one("#heatmap table.heatmap")
+    headers = {a.get_text(): a["title"] for a in heatmap.select("thead th.item-id a")}
+    for item_id in ("VOICE-1", "VOICE-2", "CARE-22"):
+        assert reference_set.item(item_id).text in headers[item_id]
+    cell = heatmap.select_one("a[href='#d1-VOICE-2']")
+    assert "culture change in key institutions" in cell["title"]

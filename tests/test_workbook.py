@@ -159,3 +159,15 @@ def test_numbers_are_stored_as_numbers_with_three_decimals_for_scores(workbook):
     items = workbook["items"]
     assert all(cell.data_type == "n" for name in ("covered_in", "partial_in", "missing_in")
                for cell in column(items, name))
+
+
+def test_gap_table_and_items_sheets_carry_the_item_text(workbook, reference_set):
+    for name in ("gap_table", "items"):
+        sheet = workbook[name]
+        names = header(sheet)
+        assert names[names.index("title") + 1] == "item_text", name
+        texts = {row[names.index("item_id")].value: row[names.index("item_text")].value
+                 for row in sheet.iter_rows(min_row=2)}
+        assert texts["VOICE-1"] == reference_set.item("VOICE-1").text
+        assert texts["VOICE-2"] == reference_set.item("VOICE-2").text
+        assert column(sheet, "item_text")[0].alignment.wrap_text
