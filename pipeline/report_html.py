@@ -496,12 +496,30 @@ def described(value: object) -> str:
 
 
 FRAMEWORK_KEYS = ("id", "name", "version", "items", "source")
+#: The classifier's per-item thresholds in run.json: shown as their own table, not in the classifier's line.
+ITEM_THRESHOLDS_KEY = "item_thresholds"
 INPUT_KEYS = ("file", "pages", "extractor", "sha256")
 
 
 def with_keys(entry: dict, keys: tuple[str, ...]) -> dict:
     """The entry with every key the template shows, "not recorded" where run.json lacks one."""
     return {key: entry.get(key, "not recorded") for key in keys}
+
+
+def without_item_thresholds(classifier: object) -> object:
+    """The classifier's record without its 68 per-item thresholds, which would make its line unreadable."""
+    if isinstance(classifier, dict):
+        return {key: value for key, value in classifier.items() if key != ITEM_THRESHOLDS_KEY}
+    return classifier
+
+
+def item_thresholds(classifier: object) -> list[tuple[str, str]]:
+    """(item id, threshold to 3 decimals) per item of a learned classifier; empty for one without them."""
+    thresholds = classifier.get(ITEM_THRESHOLDS_KEY) if isinstance(classifier, dict) else None
+    if not isinstance(thresholds, dict):
+        return []
+    return [(str(item_id), f"{value:.3f}" if isinstance(value, (int, float)) else str(value))
+            for item_id, value in thresholds.items()]
 
 
 def run_view(run_record: dict, skipped: list[Skipped]) -> dict:
@@ -515,7 +533,8 @@ def run_view(run_record: dict, skipped: list[Skipped]) -> dict:
         "created": str(record.get("created", "not recorded")),
         "tool": f"{tool.get('name', 'promise-map')} {tool.get('version', '')}".strip(),
         "corpus": str(record.get("corpus", "not recorded")),
-        "classifier": described(record.get("classifier", "not recorded")),
+        "classifier": described(without_item_thresholds(record.get("classifier", "not recorded"))),
+        "item_thresholds": item_thresholds(record.get("classifier")),
         "reference_sha256": str(reference.get("sha256", "not recorded")),
         "frameworks": [with_keys(fw, FRAMEWORK_KEYS) for fw in reference.get("frameworks", []) if isinstance(fw, dict)],
         "thresholds": [(signal, values.get("covered", ""), values.get("partial", ""))

@@ -498,3 +498,25 @@ def test_heatmap_headers_and_cells_carry_the_item_text_in_their_tooltip(fixture_
         assert reference_set.item(item_id).text in headers[item_id]
     cell = heatmap.select_one("a[href='#d1-VOICE-2']")
     assert "culture change in key institutions" in cell["title"]
+
+
+# --- run details ------------------------------------------------------------------------------------------------------
+
+def test_per_item_thresholds_are_a_table_not_a_run_on_line(reference_set):
+    thresholds = {item.id: round(0.3 + index / 200, 4) for index, item in enumerate(reference_set.items)}
+    record = {**RUN_RECORD, "classifier": {"name": "PromiseClassifier", "training_sha256": "ef" * 32,
+                                           "signals": ["quote", "model"], "item_thresholds": thresholds}}
+    page = parse(render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=record))
+    run = page.select_one("#run")
+    classifier = run.find("dt", string="Classifier").find_next_sibling("dd").get_text()
+    assert "PromiseClassifier" in classifier and "VOICE-1" not in classifier
+    table = run.select_one("table.item-thresholds")
+    assert [th.get_text() for th in table.select("thead th")] == ["Item", "Threshold"]
+    rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+    assert len(rows) == len(reference_set.items)
+    assert rows[0] == ["VOICE-1", "0.300"] and rows[-1] == ["IP-13", f"{thresholds['IP-13']:.3f}"]
+    assert table.select_one("a[href='#item-VOICE-1']") is not None
+
+
+def test_a_run_without_item_thresholds_shows_no_threshold_table(fixture_html):
+    assert parse(fixture_html).select("#run table.item-thresholds") == []
