@@ -220,12 +220,24 @@ def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
     return in_force
 
 
+def corpus_folder(corpus: Path) -> Path:
+    """The folder the corpus's files are in, absolute: CORPUS itself, or the folder of a single file."""
+    corpus = corpus.resolve()
+    return corpus if corpus.is_dir() else corpus.parent
+
+
+def path_in(corpus: Path, file_path: str) -> str:
+    """A file's path inside the corpus folder ("2024/plan.pdf"), with which the report links to it."""
+    return Path(file_path).resolve().relative_to(corpus_folder(corpus)).as_posix()
+
+
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, result: dict) -> dict:
     """What a reader needs to cite and reproduce the run: reference versions, settings, inputs, timings."""
     return {
         "tool": {"name": "promise-map", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": str(corpus),
+        "corpus_folder": str(corpus_folder(corpus)),
         "reference": {
             "sha256": reference_set.sha256,
             "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version, "source": fw.source,
@@ -233,8 +245,8 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
         },
         "classifier": result["classifier"],
         "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, result["classifier"])},
-        "inputs": [{"file": d.name, "sha256": d.sha256, "pages": d.page_count, "extractor": d.extractor}
-                   for d in result["documents"]],
+        "inputs": [{"file": d.name, "path": path_in(corpus, d.path), "sha256": d.sha256, "pages": d.page_count,
+                    "extractor": d.extractor} for d in result["documents"]],
         "skipped": [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in result["skipped"]],
         "counts": {"documents": len(result["documents"]), "passages": len(result["passages"]),
                    "matches": len(result["matches"]), "skipped": len(result["skipped"])},

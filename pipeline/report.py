@@ -372,7 +372,8 @@ def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passag
         "gap_table.md": gap_table_markdown(rows).encode("utf-8"),
         "matches.csv": csv_bytes(MATCH_COLUMNS, match_rows(matches, passages)),
         "errors.csv": csv_bytes(ERROR_COLUMNS, errors),
-        "report.html": render_report(coverages=coverages, skipped=skipped, run_record=run_record).encode("utf-8"),
+        "report.html": render_report(coverages=coverages, skipped=skipped, run_record=run_record,
+                                     report_dir=out).encode("utf-8"),
         **run_figures(coverages),
     }
     for name, data in written.items():

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from importlib import resources
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -64,6 +67,9 @@ SIGNAL_MEANINGS = {
     Signal.TFIDF.value: "shared distinctive wording between passage and item (TF-IDF cosine similarity)",
     "model": "a classifier trained on labelled passages (calibrated probability)",
 }
+#: File types whose viewers open at the page a link names (`file.pdf#page=4`, PDF's open parameters, which
+#: browsers' PDF viewers follow); other files are linked whole and their passages located by heading path.
+PAGE_LINK_SUFFIXES = (".pdf",)
 #: How the report introduces `Evidence.matched`, by signal.
 MATCHED_LABELS = {Signal.TFIDF.value: "shared words", "model": "words that weighed most"}
 
@@ -195,6 +201,22 @@ class GroupColumns:
     framework_label: str
     group: str
     items: tuple[ReferenceItem, ...]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A document's file as the report links to it: a URL relative to the report's folder, every part quoted.
+
+    `path` is the file's path inside the corpus folder, as shown; `opens_at_page` says whether a link can
+    name the passage's page (PDF) or only the file (DOCX, HTML, text: the heading path locates the passage).
+    """
+
+    href: str
+    path: str
+    opens_at_page: bool
+
+    def page_href(self, page: int) -> str:
+        return f"{self.href}#page={int(page)}" if self.opens_at_page else self.href
 
 
 @dataclass(frozen=True)
@@ -533,6 +555,7 @@ def run_view(run_record: dict, skipped: list[Skipped]) -> dict:
         "created": str(record.get("created", "not recorded")),
         "tool": f"{tool.get('name', 'promise-map')} {tool.get('version', '')}".strip(),
         "corpus": str(record.get("corpus", "not recorded")),
+        "corpus_folder": str(record.get("corpus_folder", "")),
         "classifier": described(without_item_thresholds(record.get("classifier", "not recorded"))),
         "item_thresholds": item_thresholds(record.get("classifier")),
         "reference_sha256": str(reference.get("sha256", "not recorded")),
@@ -572,10 +595,49 @@ def report_context(*, coverages: list[Coverage], skipped: list[Skipped], run_rec
     }
 
 
-def render_report(*, coverages: list[Coverage], skipped: list[Skipped], run_record: dict) -> str:
-    """The whole report as one HTML page; the same input gives the same page (its date comes from the record)."""
+def relative_href(target: Path, report_dir: Path) -> str:
+    """A link from a page in `report_dir` to the file `target`: a relative path, each part URL-quoted.
+
+    Quoting every part (no character kept but letters, digits and `_.-~`) is what keeps document names
+    inert here: a file named "javascript:alert(1).pdf" gives "javascript%3Aalert%281%29.pdf", which a
+    browser reads as a path, never as a scheme; "#", "?" and "%" in a name cannot start a fragment or a
+    query or fake an escape. Empty parts are dropped, so the link never starts with "/" or "//".
+    """
+    relative = os.path.relpath(target, report_dir)
+    return "/".join(quote(part, safe="") for part in PurePath(relative).parts if part not in ("", "/"))
+
+
+def source_files(run_record: dict, report_dir: Path | None) -> dict[str, SourceFile]:
+    """Document name -> its file, from run.json's corpus folder and each input's path inside it.
+
+    Empty without a report folder (there is nothing to be relative to) or for a run.json that did not
+    record where the files were: the report then names pages and headings without linking.
+    """
+    record = run_record if isinstance(run_record, dict) else {}
+    folder = record.get("corpus_folder")
+    if report_dir is None or not isinstance(folder, str) or not folder:
+        return {}
+    report_dir = Path(os.path.abspath(report_dir))
+    sources = {}
+    for entry in record.get("inputs", []):
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("path"), str)):
+            continue
+        target = Path(os.path.abspath(Path(folder) / entry["path"].lstrip("/")))
+        sources[entry["file"]] = SourceFile(href=relative_href(target, report_dir), path=entry["path"],
+                                            opens_at_page=target.suffix.lower() in PAGE_LINK_SUFFIXES)
+    return sources
+
+
+def render_report(*, coverages: list[Coverage], skipped: list[Skipped], run_record: dict,
+                  report_dir: Path | None = None) -> str:
+    """The whole report as one HTML page; the same input gives the same page (its date comes from the record).
+
+    `report_dir` is the folder the page is written to: evidence then links to its source file (and page),
+    relative to it, so the report and the corpus can be opened from a shared drive as they are.
+    """
     environment = template_environment()
     context = report_context(coverages=coverages, skipped=skipped, run_record=run_record)
+    context["sources"] = source_files(run_record, report_dir)
     return environment.get_template(REPORT_TEMPLATE).render(assets=page_assets(environment), **context)
 
 

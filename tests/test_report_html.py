@@ -2,6 +2,7 @@
 
 import csv
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -355,6 +356,11 @@ def test_a_run_with_no_document_still_renders_and_says_why():
 
 # --- hostile document text ------------------------------------------------------------------------------------------
 
+#: Attributes a browser follows or loads as a URL.
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "data", "poster", "srcset", "xlink:href",
+                            "background", "cite", "ping", "manifest", "http-equiv", "content"})
+
+
 def assert_inert(html, *, expected_texts=()):
     """No executable content: our one script, no handlers, no javascript: URLs, no active elements; text kept."""
     page = parse(html)
@@ -363,6 +369,8 @@ def assert_inert(html, *, expected_texts=()):
     for element in page.find_all(True):
         for attribute, value in element.attrs.items():
             assert not attribute.lower().startswith("on"), (element.name, attribute)
+            if attribute.lower() not in URL_ATTRIBUTES:
+                continue  # a title or data-* attribute holding "javascript:..." is text, shown or read as such
             values = value if isinstance(value, list) else [value]
             for entry in values:
                 squashed = re.sub(r"[\s\x00-\x1f]+", "", str(entry)).lower()
@@ -520,3 +528,99 @@ def test_per_item_thresholds_are_a_table_not_a_run_on_line(reference_set):
 
 def test_a_run_without_item_thresholds_shows_no_threshold_table(fixture_html):
     assert parse(fixture_html).select("#run table.item-thresholds") == []
+
+
+# --- evidence links to its source -------------------------------------------------------------------------------------
+
+def source_run(reference_set, documents, *, corpus_folder="/data/policy corpus"):
+    """Coverages where each (name, relative path) document covers CARE-3 on page 4, and the run.json naming them."""
+    coverages = []
+    for name, _ in documents:
+        coverages += [Coverage(doc=name, item=item, status=Status.COVERED, score=0.52,
+                               evidence=(evidence("Brothers and sisters stay together."),))
+                      if item.id == "CARE-3" else Coverage(doc=name, item=item, status=Status.MISSING, score=0.0)
+                      for item in reference_set.items]
+    record = {**RUN_RECORD, "corpus": "policy corpus", "corpus_folder": corpus_folder,
+              "inputs": [{"file": name, "path": path, "pages": 5, "extractor": "x", "sha256": "0" * 64}
+                         for name, path in documents]}
+    return coverages, record
+
+
+def evidence_links(page, document_index):
+    return [a["href"] for a in page.select(f"tr#d{document_index}-CARE-3 ol.evidence a.source")]
+
+
+def test_pdf_evidence_links_to_its_page_relative_to_the_report(reference_set):
+    coverages, record = source_run(reference_set, [("plan.pdf", "2024/plan.pdf")])
+    page = parse(render_report(coverages=coverages, skipped=[], run_record=record,
+                               report_dir=Path("/data/outputs/run 1")))
+    assert evidence_links(page, 1) == ["../../policy%20corpus/2024/plan.pdf#page=4"]
+    section = page.select_one("section#doc-1")
+    assert section.select_one("a.source-file")["href"] == "../../policy%20corpus/2024/plan.pdf"
+    assert "/data/policy corpus" in page.select_one("header.page").get_text()
+    assert "/data/policy corpus" in page.select_one("#run").get_text()
+
+
+def test_other_evidence_names_its_heading_path_and_links_to_the_file(reference_set):
+    coverages, record = source_run(reference_set, [("notes.docx", "notes.docx")])
+    page = parse(render_report(coverages=coverages, skipped=[], run_record=record,
+                               report_dir=Path("/data/policy corpus/out")))
+    assert evidence_links(page, 1) == ["../notes.docx"]
+    meta = page.select_one("tr#d1-CARE-3 .ev-meta").get_text()
+    assert "under “Plan › Siblings”" in meta and "#page=" not in str(page.select_one("tr#d1-CARE-3"))
+
+
+@pytest.mark.parametrize("name", ["javascript:alert(1).pdf", "data:text/html,<b>x</b>.pdf", "a#b?c=d%20e.pdf",
+                                  "..\\..\\x.pdf", "vbscript:x\r\n.pdf", " JaVaScRiPt:x.pdf"])
+def test_source_links_cannot_carry_a_scheme_or_leave_the_path(reference_set, name):
+    from urllib.parse import unquote, urlsplit
+
+    coverages, record = source_run(reference_set, [(name, f"sub/{name}"), (f"{name}.txt", f"{name}.txt")])
+    html = render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/policy corpus"))
+    assert_inert(html)
+    page = parse(html)
+    for index, expected in ((1, f"sub/{name}"), (2, f"{name}.txt")):
+        [href] = {link.split("#")[0] for link in evidence_links(page, index)}
+        parts = urlsplit(href)
+        assert parts.scheme == "" and parts.netloc == "" and parts.query == ""
+        assert unquote(parts.path) == expected
+
+
+def test_no_links_without_a_report_folder_or_a_recorded_path(reference_set, fixture_html):
+    coverages, record = source_run(reference_set, [("plan.pdf", "plan.pdf")])
+    assert evidence_links(parse(render_report(coverages=coverages, skipped=[], run_record=record)), 1) == []
+    assert evidence_links(parse(fixture_html), 1) == []
+
+
+@pytest.mark.slow
+def test_a_mapped_pdf_links_to_its_file_and_page(tmp_path):
+    from urllib.parse import unquote
+
+    from tests.conftest import make_pdf
+
+    corpus = tmp_path / "my corpus"
+    (corpus / "2024").mkdir(parents=True)
+    make_pdf(corpus / "2024" / "plan #1.pdf", [
+        [("h1", "Roads"), ("body", "Resurfacing continues on the A719.")],
+        [("h1", "Stability"), ("body", "Glenmore Council must limit the number of moves that children experience "
+                                       "and support carers to continue to care.")]])
+    out = tmp_path / "outputs" / "run"
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--quiet", "--classifier", "lexical"])
+    assert result.exit_code == 0, result.output
+    record = __import__("json").loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["corpus_folder"] == str(corpus.resolve())
+    assert [entry["path"] for entry in record["inputs"]] == ["2024/plan #1.pdf"]
+    page = parse((out / "report.html").read_text(encoding="utf-8"))
+    links = {a["href"] for a in page.select("ol.evidence a.source")}
+    assert links == {"../../my%20corpus/2024/plan%20%231.pdf#page=2"}
+    [link] = links
+    assert (out / unquote(link.split("#")[0])).resolve() == (corpus / "2024" / "plan #1.pdf").resolve()
+
+
+def test_a_recorded_path_with_a_host_part_gives_a_plain_relative_link(reference_set):
+    from urllib.parse import urlsplit
+
+    coverages, record = source_run(reference_set, [("x.pdf", "//evil.example/x.pdf")], corpus_folder="//srv/share")
+    page = parse(render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/out")))
+    [href] = evidence_links(page, 1)
+    assert not href.startswith("/") and urlsplit(href).netloc == "" and urlsplit(href).scheme == ""
