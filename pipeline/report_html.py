@@ -35,7 +35,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.classify.text import FUNCTION_WORDS, PLACE_SUBSTITUTIONS, folded, lemma
-from pipeline.display import shortened
+from pipeline.display import shortened, visible_controls
 from pipeline.palette import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -229,9 +229,26 @@ class PageAssets:
 
 
 def template_environment() -> Environment:
-    """Jinja2 with autoescaping on for everything: no template can forget to escape document text."""
-    return Environment(loader=PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    """Jinja2 with autoescaping on for everything: no template can forget to escape document text.
+
+    Two filters show names (of files, folders): `name` in text, `shown` in attributes such as tooltips.
+    """
+    environment = Environment(loader=PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.filters["name"] = name_html
+    environment.filters["shown"] = visible_controls
+    return environment
+
+
+def name_html(name: object) -> Markup:
+    """A name as the page shows it: acting characters escaped, then isolated in <bdi>, escaped as HTML.
+
+    A right-to-left override (U+202E) would show "report\u202egnp.exe.txt" as "reportexe.png.txt";
+    written as its escape it cannot, and <bdi> keeps right-to-left letters in a name from reordering the
+    text around it (a document called "خطة.pdf" in "A = خطة.pdf, B = ...").
+    """
+    return Markup("<bdi>{}</bdi>").format(visible_controls(name))
 
 
 def asset_text(name: str) -> str:

@@ -624,3 +624,40 @@ def test_a_recorded_path_with_a_host_part_gives_a_plain_relative_link(reference_
     page = parse(render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/out")))
     [href] = evidence_links(page, 1)
     assert not href.startswith("/") and urlsplit(href).netloc == "" and urlsplit(href).scheme == ""
+
+
+# --- bidi controls in names -------------------------------------------------------------------------------------------
+
+RLO_NAME = "report\u202egnp.exe.txt"
+
+
+def test_bidi_controls_in_names_are_shown_escaped_and_isolated(reference_set):
+    """Regression: U+202E in a file name showed "report\\u202egnp.exe.txt" as "reportexe.png.txt"."""
+    coverages = fixture_coverages(reference_set, doc_a=RLO_NAME, doc_b="\u2067isolated\u2069.txt")
+    skipped = [Skipped(file="bad\u202dname\x1b.pdf", stage="extract", reason="damaged")]
+    record = {**RUN_RECORD, "corpus": "corpora/\u202eevil", "inputs": [
+        {"file": RLO_NAME, "pages": 1, "extractor": "text", "sha256": "0" * 64}]}
+    html = render_report(coverages=coverages, skipped=skipped, run_record=record)
+    assert not any(char in html for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\x1b")
+    page = parse(html)
+    shown = "report\\u202egnp.exe.txt"
+    assert page.select_one("section#doc-1 h3").get_text() == shown
+    assert page.select_one("section#doc-1 h3 bdi").get_text() == shown
+    assert page.select_one("#heatmap tbody th.doc a")["title"] == shown
+    assert [bdi.get_text() for bdi in page.select("#heatmap tbody th.doc bdi")] == [shown, "\\u2067isolated\\u2069.txt"]
+    run = page.select_one("#run").get_text()
+    assert "bad\\u202dname\\x1b.pdf" in run and "corpora/\\u202eevil" in run
+    item_page = page.select_one("section#item-CARE-3")
+    assert item_page.select_one("tbody bdi").get_text() == shown
+
+
+def test_compare_page_shows_bidi_controls_in_names_escaped(tmp_path):
+    from pipeline.compare import compare_documents
+    from pipeline.report import write_comparison
+
+    rows = [{"document": name, "framework": "calls_to_action", "group": "Care", "item_id": "CARE-3", "title": "T",
+             "status": status, "score": "0.9", "signal": "quote", "evidence": "e", "page": "1", "heading": "",
+             "evidence_pages": "1"} for name, status in ((RLO_NAME, "covered"), ("b.txt", "missing"))]
+    _, html_path = write_comparison(tmp_path, compare_documents(rows, RLO_NAME, "b.txt"), run_record={})
+    html = html_path.read_text(encoding="utf-8")
+    assert "\u202e" not in html and "<bdi>report\\u202egnp.exe.txt</bdi>" in html
