@@ -514,6 +514,30 @@ def heatmap_columns(items: tuple[ReferenceItem, ...]) -> tuple[GroupColumns, ...
                               items=tuple(group_items)) for (framework, group), group_items in groups.items())
 
 
+#: Most item columns in one printed block of the heatmap: with the document column they fit across an A4 page
+#: (portrait, 12 mm margins), so printing shows every item instead of cutting the table at the paper's edge.
+PRINT_HEATMAP_MAX_ITEMS = 24
+
+
+def print_chunks(columns: tuple[GroupColumns, ...], *,
+                 max_items: int = PRINT_HEATMAP_MAX_ITEMS) -> tuple[tuple[GroupColumns, ...], ...]:
+    """The heatmap's column blocks packed into printable tables of at most `max_items` items each.
+
+    Foundations stay whole where they fit (Voice + Family, Care, People + Scaffolding, Inspection); one
+    larger than a page is cut into pieces of `max_items`.
+    """
+    pieces = [GroupColumns(framework=column.framework, framework_label=column.framework_label, group=column.group,
+                           items=column.items[start:start + max_items])
+              for column in columns for start in range(0, len(column.items), max_items)]
+    chunks: list[list[GroupColumns]] = []
+    for piece in pieces:
+        if chunks and sum(len(column.items) for column in chunks[-1]) + len(piece.items) <= max_items:
+            chunks[-1].append(piece)
+        else:
+            chunks.append([piece])
+    return tuple(tuple(chunk) for chunk in chunks)
+
+
 def framework_spans(columns: tuple[GroupColumns, ...]) -> list[tuple[str, int]]:
     """(framework label, number of item columns) for the heatmap's top header row."""
     spans: list[tuple[str, int]] = []
@@ -602,6 +626,7 @@ def report_context(*, coverages: list[Coverage], skipped: list[Skipped], run_rec
         "items": items,
         "columns": columns,
         "framework_spans": framework_spans(columns),
+        "print_chunks": print_chunks(columns),
         "never_covered": tuple(item for item in items if not item.covered),
         "statuses": tuple(status.value for status in STATUS_ORDER),
         "symbols": {status.value: symbol for status, symbol in STATUS_SYMBOLS.items()},
