@@ -17,15 +17,23 @@ DEV_SET ?= corpora/labelled/dev.jsonl
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
+# pip at -qq prints errors only: its warnings here are about this machine's pip configuration (index folders
+# that are not there), not about the project, and the build's own notices are for its maintainers.
+PIP := "$(BIN)/python" -m pip
+PIP_QUIET := --quiet --quiet --progress-bar off
+
 $(BIN)/promise-map: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@
+	@echo "setting up $(VENV): installing promise-map and its dependencies (a minute or two) ..."
+	@$(PYTHON) -m venv "$(VENV)"
+	@$(PIP) install $(PIP_QUIET) --upgrade pip
+	@$(PIP) install $(PIP_QUIET) -e '.[dev]'
+	@touch "$@"
+	@echo "ready: $(BIN)/promise-map ('make map' maps the sample corpus, 'make test' runs the tests)"
 
 setup: $(BIN)/promise-map ## create .venv and install the project (SEMANTIC=1 adds the embedding extra)
 ifdef SEMANTIC
-	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
+	@echo "installing the embedding extra (torch, sentence-transformers) ..."
+	@$(PIP) install $(PIP_QUIET) -e '.[dev,semantic]'
 endif
 
 browser: ## install Debian's chromium for the HTML report's browser test (needs root; skipped if present)
