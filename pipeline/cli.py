@@ -6,6 +6,7 @@ promise-map map FOLDER --out outputs/my-run
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -222,13 +223,16 @@ def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
 
 def corpus_folder(corpus: Path) -> Path:
     """The folder the corpus's files are in, absolute: CORPUS itself, or the folder of a single file."""
-    corpus = corpus.resolve()
+    corpus = Path(os.path.abspath(corpus))
     return corpus if corpus.is_dir() else corpus.parent
 
 
 def path_in(corpus: Path, file_path: str) -> str:
-    """A file's path inside the corpus folder ("2024/plan.pdf"), with which the report links to it."""
-    return Path(file_path).resolve().relative_to(corpus_folder(corpus)).as_posix()
+    """A file's path inside the corpus folder ("2024/plan.pdf"), with which the report links to it.
+
+    Symbolic links are not followed: a linked file is where the corpus shows it, wherever its target is.
+    """
+    return Path(os.path.relpath(os.path.abspath(file_path), corpus_folder(corpus))).as_posix()
 
 
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, result: dict) -> dict:

@@ -248,3 +248,21 @@ def test_summary_keeps_document_names_whole_when_piped(tmp_path, monkeypatch):
     lines = result.stderr.splitlines()
     for name in names:
         assert any(name in line for line in lines), (name, result.stderr)
+
+
+def test_run_json_records_where_the_files_are_symbolic_links_included(tmp_path):
+    import json
+
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "plan.txt").write_text(PROMISE_TEXT, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text(PROMISE_TEXT, encoding="utf-8")
+    (corpus / "linked.txt").symlink_to(elsewhere)
+    out = tmp_path / "out"
+    result = invoke("map", corpus, "--out", out, "--classifier", "lexical", "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["corpus_folder"] == str(corpus)
+    assert {entry["file"]: entry["path"] for entry in record["inputs"]} == {"linked.txt": "linked.txt",
+                                                                            "plan.txt": "sub/plan.txt"}
