@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Paths are quoted in every recipe, so a folder may have spaces in its name (CORPUS="my corpus");
+# the run's name is the corpus folder's own name, taken by the shell for the same reason.
 CORPUS ?= corpora/sample
-RUN ?= $(notdir $(patsubst %/,%,$(CORPUS)))
+RUN ?= $(shell basename -- "$(CORPUS)")
 OUT ?= outputs/$(RUN)
 
 MODEL ?= outputs/model/promise-classifier.pkl
@@ -17,15 +19,23 @@ DEV_SET ?= corpora/labelled/dev.jsonl
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
+# pip at -qq prints errors only: its warnings here are about this machine's pip configuration (index folders
+# that are not there), not about the project, and the build's own notices are for its maintainers.
+PIP := "$(BIN)/python" -m pip
+PIP_QUIET := --quiet --quiet --progress-bar off
+
 $(BIN)/promise-map: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@
+	@echo "setting up $(VENV): installing promise-map and its dependencies (a minute or two) ..."
+	@$(PYTHON) -m venv "$(VENV)"
+	@$(PIP) install $(PIP_QUIET) --upgrade pip
+	@$(PIP) install $(PIP_QUIET) -e '.[dev]'
+	@touch "$@"
+	@echo "ready: $(BIN)/promise-map ('make map' maps the sample corpus, 'make test' runs the tests)"
 
 setup: $(BIN)/promise-map ## create .venv and install the project (SEMANTIC=1 adds the embedding extra)
 ifdef SEMANTIC
-	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
+	@echo "installing the embedding extra (torch, sentence-transformers) ..."
+	@$(PIP) install $(PIP_QUIET) -e '.[dev,semantic]'
 endif
 
 browser: ## install Debian's chromium for the HTML report's browser test (needs root; skipped if present)
@@ -35,31 +45,32 @@ browser: ## install Debian's chromium for the HTML report's browser test (needs 
 	else echo "run as root (or: sudo apt-get install chromium chromium-driver); the browser test skips without it"; fi
 
 map: $(BIN)/promise-map ## map CORPUS (default corpora/sample) into outputs/<corpus name>/
-	$(BIN)/promise-map map $(CORPUS) --out $(OUT)
+	"$(BIN)/promise-map" map "$(CORPUS)" --out "$(OUT)"
 
 train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ into $(MODEL) (SEMANTIC=1: embeddings)
-	$(BIN)/promise-map train --out $(MODEL) $(if $(SEMANTIC),--semantic)
+	"$(BIN)/promise-map" train --out "$(MODEL)" $(if $(SEMANTIC),--semantic)
 
 compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=... B=... [OUT=outputs/run])
-	$(BIN)/promise-map compare $(A) $(B) --run $(OUT)
+	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "name two documents of the run: make compare A=... B=..." >&2; exit 2; fi
+	"$(BIN)/promise-map" compare "$(A)" "$(B)" --run "$(OUT)"
 
 eval: $(BIN)/promise-map ## accuracy on the development set: cross-validated, then trained on written examples only (outputs/eval/)
-	$(BIN)/promise-map eval --gold $(DEV_SET) --cross-validate $(if $(SEMANTIC),--semantic) \
-	  --json outputs/eval/dev-cv$(if $(SEMANTIC),-semantic).json
-	$(BIN)/promise-map eval --gold $(DEV_SET) --transfer $(if $(SEMANTIC),--semantic) \
-	  --json outputs/eval/dev-transfer$(if $(SEMANTIC),-semantic).json
+	"$(BIN)/promise-map" eval --gold "$(DEV_SET)" --cross-validate $(if $(SEMANTIC),--semantic) \
+	  --json "outputs/eval/dev-cv$(if $(SEMANTIC),-semantic).json"
+	"$(BIN)/promise-map" eval --gold "$(DEV_SET)" --transfer $(if $(SEMANTIC),--semantic) \
+	  --json "outputs/eval/dev-transfer$(if $(SEMANTIC),-semantic).json"
 
 bench: $(BIN)/promise-map ## extraction vs raw pypdfium2 on ../shared/pdf-corpus, classification on the sample -> outputs/bench/
-	$(BIN)/python -m pipeline.bench
+	"$(BIN)/python" -m pipeline.bench
 
 test: $(BIN)/promise-map ## the whole test suite, corpus-wide tests included (what CI runs)
-	$(BIN)/python -m pytest -q
+	"$(BIN)/python" -m pytest -q
 
 test-fast: $(BIN)/promise-map ## the quick subset for the edit-run loop (no slow tests)
-	$(BIN)/python -m pytest -q -m "not slow"
+	"$(BIN)/python" -m pytest -q -m "not slow"
 
 lint: $(BIN)/promise-map ## ruff over the package and tests
-	$(BIN)/ruff check pipeline tests
+	"$(BIN)/ruff" check pipeline tests
 
 clean: ## remove generated outputs (keeps outputs/README.md)
 	find outputs -mindepth 1 -not -name README.md -exec rm -rf {} +

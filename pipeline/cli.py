@@ -6,6 +6,7 @@ promise-map map FOLDER --out outputs/my-run
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from tqdm import tqdm
 
@@ -23,6 +25,7 @@ from pipeline.classify import PARTIAL_SHARE_OF_THRESHOLD, LexicalClassifier, Pro
 from pipeline.compare import CompareError, compare_documents, read_gap_table
 from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
+from pipeline.display import visible_controls
 from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
 from pipeline.extract import EXTRACTORS, extract_all, list_inputs
 from pipeline.reference import ReferenceError, load_reference
@@ -66,13 +69,21 @@ def stderr_console(*, quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet, soft_wrap=True, emoji=False)
 
 
+def shown(value: object) -> str:
+    r"""Untrusted text (a file name, a reason) as printed: control and bidi characters escaped, Rich markup inert.
+
+    `\x1b[2J` in a file name would otherwise clear the terminal and `[bold]` would style it.
+    """
+    return escape(visible_controls(value))
+
+
 def fail(message: str, *, code: int) -> typer.Exit:
     """Print `message` as an error on stderr and return the exit to raise.
 
     Errors are printed whatever --quiet says: quiet silences progress and summaries, but a batch job's log
     must still say why a run failed.
     """
-    stderr_console().print(f"[red]error:[/red] {escape(message)}")
+    stderr_console().print(f"[red]error:[/red] {shown(message)}")
     return typer.Exit(code=code)
 
 
@@ -91,11 +102,10 @@ def map_command(
     try:
         reference_set = load_reference(reference)
         paths = list_inputs(corpus)
+        check_inputs(corpus, paths)
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    if not paths:
-        raise fail(f"no files in {corpus}; supported types: {', '.join(sorted(EXTRACTORS))}", code=EXIT_BAD_INPUT)
     out = out or Path("outputs") / corpus.resolve().name
     settings = Settings(password=password)
     result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet)
@@ -103,12 +113,30 @@ def map_command(
     written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
     print_summary(console, result["documents"], result["coverages"], result["skipped"])
-    console.print(f"wrote {len(written)} files to {escape(str(out))}/")
+    console.print(f"wrote {len(written)} files to {shown(str(out))}/")
     # Every verdict of a run that formed no passage is "missing" for want of text, not of content: a batch
     # job must not take that gap table for a finding. One mapped document is success; errors.csv lists the rest.
     if not result["passages"]:
         raise fail(f"no document could be mapped: none of the {len(paths)} files gave a passage to classify; "
                    f"the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
+
+
+def check_inputs(corpus: Path, paths: list[Path]) -> None:
+    """Raise ValueError when `corpus` holds nothing promise-map can read, before anything is trained or written.
+
+    Rule: a run needs at least one file of a supported type. Rationale: a folder of only `.rtf` or `.png`
+    files would otherwise give a gap table of 0 documents and exit 1 ("mapped nothing"), as if the files had
+    been tried and failed; the README promises exit 2 ("could not start") and the fix is the same as for an
+    empty folder: point at the right folder or convert the files.
+    """
+    supported = ", ".join(sorted(EXTRACTORS))
+    if not paths:
+        raise ValueError(f"no files in {corpus}; supported types: {supported}")
+    if not any(path.suffix.lower() in EXTRACTORS for path in paths):
+        found = ", ".join(sorted({path.suffix.lower() or "(no extension)" for path in paths}))
+        files = f"{len(paths)} file is" if len(paths) == 1 else f"{len(paths)} files are"
+        raise ValueError(f"no supported files in {corpus}: its {files} of type {found}; promise-map reads "
+                         f"{supported} (convert them, e.g. to PDF or DOCX)")
 
 
 def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
@@ -126,7 +154,7 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
     semantic = saved_model_semantic(model_path)
     console.print(f"training the classifier{' with sentence embeddings' if semantic else ''} on "
                   f"{len(data.dev) + len(data.written)} labelled examples "
-                  f"(no saved model for this data at {escape(str(model_path))}) ...")
+                  f"(no saved model for this data at {shown(str(model_path))}) ...")
     trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
     save_model(trained, model_path, training_sha256=data.sha256)
     trained.training_sha256_ = data.sha256
@@ -193,12 +221,27 @@ def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
     return in_force
 
 
+def corpus_folder(corpus: Path) -> Path:
+    """The folder the corpus's files are in, absolute: CORPUS itself, or the folder of a single file."""
+    corpus = Path(os.path.abspath(corpus))
+    return corpus if corpus.is_dir() else corpus.parent
+
+
+def path_in(corpus: Path, file_path: str) -> str:
+    """A file's path inside the corpus folder ("2024/plan.pdf"), with which the report links to it.
+
+    Symbolic links are not followed: a linked file is where the corpus shows it, wherever its target is.
+    """
+    return Path(os.path.relpath(os.path.abspath(file_path), corpus_folder(corpus))).as_posix()
+
+
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, result: dict) -> dict:
     """What a reader needs to cite and reproduce the run: reference versions, settings, inputs, timings."""
     return {
         "tool": {"name": "promise-map", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": str(corpus),
+        "corpus_folder": str(corpus_folder(corpus)),
         "reference": {
             "sha256": reference_set.sha256,
             "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version, "source": fw.source,
@@ -206,8 +249,8 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
         },
         "classifier": result["classifier"],
         "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, result["classifier"])},
-        "inputs": [{"file": d.name, "sha256": d.sha256, "pages": d.page_count, "extractor": d.extractor}
-                   for d in result["documents"]],
+        "inputs": [{"file": d.name, "path": path_in(corpus, d.path), "sha256": d.sha256, "pages": d.page_count,
+                    "extractor": d.extractor} for d in result["documents"]],
         "skipped": [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in result["skipped"]],
         "counts": {"documents": len(result["documents"]), "passages": len(result["passages"]),
                    "matches": len(result["matches"]), "skipped": len(result["skipped"])},
@@ -233,7 +276,7 @@ def train_command(
     typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages, "
                f"{len(data.glossary)} glossary examples and "
                f"{len(reference_set.items)} item texts; thresholds {thresholds.min():.2f}-{thresholds.max():.2f}; "
-               f"training data sha256 {data.sha256[:12]}; saved to {out}")
+               f"training data sha256 {data.sha256[:12]}; saved to {visible_controls(out)}")
 
 
 @app.command("eval")
@@ -284,7 +327,7 @@ def eval_command(
     report["classifier"] = f"learned{' + semantic' if semantic else ''} ({scheme})" if scheme else classifier
     if json_out is not None:
         write_json(json_out, report)
-    typer.echo(format_report(report))
+    typer.echo(visible_controls(format_report(report), keep="\n"))
 
 
 def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: ReferenceSet, console: Console) -> None:
@@ -304,20 +347,41 @@ def print_summary(console: Console, documents: list[Document], coverages: list[C
     """Counts per document and framework, then each skipped file; names and reasons escaped, as they are untrusted."""
     table = Table(title="Coverage by document")
     for column in ("document", "pages", "framework", "covered", "partial", "missing"):
-        table.add_column(column, justify="right" if column in ("pages", "covered", "partial", "missing") else "left")
+        table.add_column(column, justify="right" if column in ("pages", "covered", "partial", "missing") else "left",
+                         overflow="fold")
     for document in documents:
         by_framework: dict[str, Counter] = {}
         for coverage in coverages:
             if coverage.doc == document.name:
                 by_framework.setdefault(coverage.item.framework, Counter())[coverage.status] += 1
         for framework, counts in by_framework.items():
-            table.add_row(escape(document.name), str(document.page_count), escape(framework),
+            table.add_row(shown(document.name), str(document.page_count), shown(framework),
                           *(str(counts[status]) for status in (Status.COVERED, Status.PARTIAL, Status.MISSING)))
-    console.print(table)
+    print_whole(console, table)
     for item in skipped:
-        console.print(f"[yellow]skipped[/yellow] {escape(item.file)} ({escape(item.stage)}): {escape(item.reason)}")
+        console.print(f"[yellow]skipped[/yellow] {shown(item.file)} ({shown(item.stage)}): {shown(item.reason)}")
 
 
+def print_whole(console: Console, table: Table) -> None:
+    """Print `table` with no cell cut: wrapped on a terminal; piped or redirected, as wide as its cells need.
+
+    Rationale: a log or a `| less` has no width to fit, and a name folded over two lines (or cut to
+    "000_c62ad4983681…") cannot be searched for or copied.
+    """
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update_width(PIPED_MAX_WIDTH), table).maximum
+    width = console.width
+    console.width = max(width, needed)  # print() never draws wider than the console, whatever it is asked
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+#: Widest a table printed to a pipe or file may grow to fit its longest cells.
+PIPED_MAX_WIDTH = 1000
 DEFAULT_RUN_DIR = Path("outputs") / "sample"
 
 
@@ -339,19 +403,19 @@ def compare_command(
     run_json = run / "run.json"
     record = json.loads(run_json.read_text(encoding="utf-8")) if run_json.is_file() else {}
     written = write_comparison(out or run, comparison, run_record=record)
-    for label, entries in ((f"in A ({escape(comparison.doc_a)}), not in B", comparison.only_a),
-                           (f"in B ({escape(comparison.doc_b)}), not in A", comparison.only_b)):
+    for label, entries in ((f"in A ({shown(comparison.doc_a)}), not in B", comparison.only_a),
+                           (f"in B ({shown(comparison.doc_b)}), not in A", comparison.only_b)):
         if not entries:
             console.print(f"{label}: none")
             continue
         table = Table(title=f"{label}: {len(entries)} items")
         for column in ("item", "foundation", "title", "A", "B"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for entry in entries:
-            table.add_row(*(escape(value) for value in (entry.item_id, entry.group, entry.title, entry.status_a,
+            table.add_row(*(shown(value) for value in (entry.item_id, entry.group, entry.title, entry.status_a,
                                                         entry.status_b)))
-        console.print(table)
-    console.print(f"wrote {escape(', '.join(str(path) for path in written))}")
+        print_whole(console, table)
+    console.print(f"wrote {shown(', '.join(str(path) for path in written))}")
 
 
 if __name__ == "__main__":

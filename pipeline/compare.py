@@ -21,7 +21,7 @@ from pipeline.palette import STATUS_RANK
 from pipeline.types import Status
 
 GAP_TABLE_FILE = "gap_table.csv"
-COMPARE_COLUMNS = ("document_a", "document_b", "difference", "item_id", "framework", "group", "title",
+COMPARE_COLUMNS = ("document_a", "document_b", "difference", "item_id", "framework", "group", "title", "item_text",
                    "status_a", "score_a", "page_a", "evidence_a", "status_b", "score_b", "page_b", "evidence_b")
 
 
@@ -45,6 +45,7 @@ class ComparedItem:
     score_b: str
     page_b: str
     evidence_b: str
+    item_text: str = ""
 
     @property
     def difference(self) -> str:
@@ -81,17 +82,20 @@ def read_gap_table(run_folder: Path | str) -> list[dict]:
 
 
 def without_formula_guard(value: str) -> str:
-    """A gap-table cell as the pipeline meant it, with the report stage's spreadsheet guard taken off.
+    r"""A gap-table cell as the pipeline meant it, with the report stage's spreadsheet guard taken off.
 
     `report.neutralise_cell` writes `'=cmd.txt` for a document named `=cmd.txt`, so that Excel shows text, not
     a formula. Read back literally, that name could not be given to compare and would show its stray `'` on the
-    page. Only the guard is removed: a `'` followed by one of `FORMULA_TRIGGERS`; `'plain` and `it's` stay.
+    page. Only the guard is removed: a `'` followed by one of `FORMULA_TRIGGERS`, at the start or after a line
+    break (`a\r'=cmd.txt` -> `a\r=cmd.txt`); `'plain` and `it's` stay.
     """
-    from pipeline.report import FORMULA_TRIGGERS  # not at the top: report imports this module
+    from pipeline.report import FORMULA_TRIGGERS, GUARD_AFTER_LINE_BREAK  # not at the top: report imports this
 
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
-        return value[1:]
-    return value
+    if not isinstance(value, str):
+        return value
+    if value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
+        value = value[1:]
+    return GUARD_AFTER_LINE_BREAK.sub(r"\1", value)
 
 
 def documents_of(rows: list[dict]) -> list[str]:
@@ -129,7 +133,7 @@ def compared_item(row_a: dict, row_b: dict) -> ComparedItem:
         item_id=row_a["item_id"], framework=row_a["framework"], group=row_a["group"], title=row_a["title"],
         status_a=row_a["status"], score_a=str(row_a["score"]), page_a=str(row_a["page"]),
         evidence_a=row_a["evidence"], status_b=row_b["status"], score_b=str(row_b["score"]),
-        page_b=str(row_b["page"]), evidence_b=row_b["evidence"],
+        page_b=str(row_b["page"]), evidence_b=row_b["evidence"], item_text=row_a.get("item_text", ""),
     )
 
 
@@ -158,7 +162,8 @@ def comparison_rows(comparison: Comparison) -> list[dict]:
     """The comparison as table rows (COMPARE_COLUMNS): A's stronger items first, then B's."""
     return [{"document_a": comparison.doc_a, "document_b": comparison.doc_b, "difference": item.difference,
              "item_id": item.item_id, "framework": item.framework, "group": item.group, "title": item.title,
-             "status_a": item.status_a, "score_a": item.score_a, "page_a": item.page_a, "evidence_a": item.evidence_a,
+             "item_text": item.item_text, "status_a": item.status_a, "score_a": item.score_a, "page_a": item.page_a,
+             "evidence_a": item.evidence_a,
              "status_b": item.status_b, "score_b": item.score_b, "page_b": item.page_b, "evidence_b": item.evidence_b}
             for item in (*comparison.only_a, *comparison.only_b)]
 

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
+from pipeline.display import visible_controls
 from pipeline.palette import STATUS_COLOURS, STATUS_ORDER, STATUS_RANK, framework_short_name
 from pipeline.types import Coverage, ReferenceItem, Status
 
@@ -50,6 +51,8 @@ SVG_HASH_SALT = "promise-map"
 
 
 def short_label(name: str, limit: int = DOCUMENT_LABEL_CHARS) -> str:
+    """A document name for an axis: control and bidi characters shown as escapes (no font draws them), then cut."""
+    name = visible_controls(name)
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 

@@ -26,22 +26,32 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
+from pipeline.display import shortened
 from pipeline.files import write_atomic
 from pipeline.palette import STATUS_COLOURS
 from pipeline.plots import run_figures
 from pipeline.report_html import render_comparison, render_report
 from pipeline.types import Coverage, Match, Passage, Skipped, Status
 
-GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "status", "score", "signal",
+GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
                      "evidence", "page", "heading", "evidence_pages")
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: Line breaks inside a cell. A reader that splits a CSV at them (or a cell pasted line by line) starts a new
+#: cell there, so the formula guard applies after each of them too.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: What may start a formula on a line after the first (a line break there is just an empty line).
+LINE_FORMULA_AHEAD = "(?=[" + re.escape("".join(t for t in FORMULA_TRIGGERS if t not in "\r\n")) + "])"
+#: A line break followed by the start of a formula: the guard goes between them.
+FORMULA_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern}){LINE_FORMULA_AHEAD}")
+#: The guard put there, as `compare` finds it when it reads a table back.
+GUARD_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern})'{LINE_FORMULA_AHEAD}")
 #: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
 STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
 OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
-ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "covered_in", "partial_in", "missing_in",
+ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "covered_in", "partial_in", "missing_in",
                         "covered_documents", "partial_documents")
 EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
                     "heading", "matched", "passage_id", "text")
@@ -51,10 +61,16 @@ MARKDOWN_EVIDENCE_CHARS = 200
 
 
 def neutralise_cell(value: object) -> object:
-    """Prefix a formula-like string with an apostrophe so spreadsheets show it as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    r"""Prefix a formula-like string, and every formula-like line inside it, with an apostrophe.
+
+    A spreadsheet then shows the cell as text. The lines matter too: "abc\r=HYPERLINK(...)" is one cell
+    of a well-quoted CSV, but a reader that splits rows at the carriage return, or a person pasting the
+    cell, gets a cell starting "=". Example: "a\r=cmd.txt" -> "a\r'=cmd.txt".
+    """
+    if not isinstance(value, str):
+        return value
+    value = FORMULA_AFTER_LINE_BREAK.sub(r"\1'", value)
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def one_line(text: str) -> str:
@@ -72,6 +88,7 @@ def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
             "group": coverage.item.group,
             "item_id": coverage.item.id,
             "title": coverage.item.title,
+            "item_text": coverage.item.text,
             "status": coverage.status.value,
             "score": f"{coverage.score:.3f}",
             "signal": best.signal.value if best else "",
@@ -86,11 +103,20 @@ def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
 
 
 def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
+    r"""A CSV table, every cell inert, every cell with a line break in it quoted.
+
+    csv's QUOTE_MINIMAL quotes a field holding "\n" (our line ending) but not one holding a lone "\r",
+    which Excel, LibreOffice and csv readers take as the end of the row: a file named "a\r=cmd.txt" split
+    every row it appeared in. A row with such a field is written with every field quoted.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    quoting_writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in rows:
-        writer.writerow({column: neutralise_cell(row.get(column, "")) for column in columns})
+        cells = {column: neutralise_cell(row.get(column, "")) for column in columns}
+        has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
+        (quoting_writer if has_carriage_return else writer).writerow(cells)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -146,7 +172,8 @@ def item_summary_rows(rows: list[dict]) -> list[dict]:
     for row in rows:
         entry = summary.setdefault(row["item_id"], {
             "item_id": row["item_id"], "framework": row["framework"], "group": row["group"], "title": row["title"],
-            "covered_in": 0, "partial_in": 0, "missing_in": 0, "covered": [], "partial": []})
+            "item_text": row.get("item_text", ""), "covered_in": 0, "partial_in": 0, "missing_in": 0,
+            "covered": [], "partial": []})
         entry[f"{row['status']}_in"] += 1
         if row["status"] in (Status.COVERED.value, Status.PARTIAL.value):
             entry[row["status"]].append(row["document"])
@@ -203,7 +230,7 @@ def without_save_time(xlsx: bytes) -> bytes:
     return output.getvalue()
 
 
-COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "heading": 30, "document": 28, "text": 90,
+COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "heading": 30, "document": 28, "text": 90,
                  "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40}
 #: Width of a column not listed above: fitted to its longest value, within these bounds.
 MIN_COLUMN_WIDTH = 8
@@ -214,8 +241,36 @@ STATUS_COLUMN_WIDTH = 10
 OVERVIEW_HEADER_HEIGHT = 90
 
 
-def sheet_value(value: object) -> object:
-    """A value as a worksheet cell holds it: characters XML cannot carry removed, formula-like text neutralised."""
+#: Columns that hold numbers. A sheet stores them as numbers, whatever the row holds (the CSV's score is the
+#: text "0.610"), so that Excel sorts, filters and sums them instead of flagging "number stored as text".
+NUMBER_COLUMNS = frozenset({"score", "score_a", "score_b", "page", "page_a", "page_b", "rank", "pages",
+                            "covered", "partial", "missing", "covered_in", "partial_in", "missing_in"})
+#: Number columns shown with three decimals, as the CSV and the HTML report show them.
+SCORE_COLUMNS = frozenset({"score", "score_a", "score_b"})
+SCORE_NUMBER_FORMAT = "0.000"
+
+
+def sheet_number(value: object) -> object:
+    """A number column's value as a cell stores it: "0.610" -> 0.61, "4" -> 4, "" -> an empty cell.
+
+    Anything else (not a number after all) is left as it is, to be written as inert text.
+    """
+    if isinstance(value, bool) or not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    for number_type in (int, float):
+        try:
+            return number_type(value)
+        except ValueError:
+            continue
+    return value
+
+
+def sheet_value(value: object, column: str = "") -> object:
+    """A value as a worksheet cell holds it: numbers as numbers, XML-illegal characters removed, text inert."""
+    if column in NUMBER_COLUMNS:
+        value = sheet_number(value)
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
     return neutralise_cell(value)
@@ -233,7 +288,7 @@ def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([sheet_value(row.get(column, "")) for column in columns])
+        sheet.append([sheet_value(row.get(column, ""), column) for column in columns])
     for data_row in sheet.iter_rows(min_row=2):
         for cell in data_row:
             if isinstance(cell.value, str):
@@ -244,10 +299,13 @@ def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
         is_status = column in status_columns
         width = STATUS_COLUMN_WIDTH if is_status else COLUMN_WIDTHS.get(column) or fitted_width(column, rows)
         sheet.column_dimensions[get_column_letter(index)].width = width
-        if not (is_status or width >= 30):
+        is_score = column in SCORE_COLUMNS
+        if not (is_status or is_score or width >= 30):
             continue
         for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            if is_status and cell.value in fills:
+            if is_score:
+                cell.number_format = SCORE_NUMBER_FORMAT
+            elif is_status and cell.value in fills:
                 cell.fill = fills[cell.value]
             elif width >= 30:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -268,7 +326,11 @@ def markdown_cell(text: object) -> str:
 
 
 def gap_table_markdown(rows: list[dict]) -> str:
-    """One Markdown table per document, for reading in a browser or a repository."""
+    """One Markdown table per document, for reading in a browser or a repository, then every item's full text.
+
+    A table cell shows the item's text in short (`shortened`): titles alone do not tell items apart
+    (VOICE-1 and VOICE-2 are both "DECISION MAKING"), and the whole text of some items is a paragraph.
+    """
     lines = ["# Gap table", ""]
     for document in dict.fromkeys(row["document"] for row in rows):
         doc_rows = [row for row in rows if row["document"] == document]
@@ -276,15 +338,27 @@ def gap_table_markdown(rows: list[dict]) -> str:
         lines += [f"## {markdown_cell(document)}", "",
                   f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
                   f"of {len(doc_rows)} items", "",
-                  "| item | title | status | score | page | evidence |", "|---|---|---|---|---|---|"]
+                  "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
         for row in doc_rows:
             evidence = row["evidence"]
             if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
                 evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
             lines.append("| " + " | ".join(markdown_cell(value) for value in (
-                row["item_id"], row["title"], row["status"], row["score"], row["page"], evidence)) + " |")
+                row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
+                row["page"], evidence)) + " |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + markdown_items(rows))
+
+
+def markdown_items(rows: list[dict]) -> list[str]:
+    """The "Items" section of gap_table.md: each item's id, title and whole text, once."""
+    items = {row["item_id"]: row for row in rows}
+    if not items:
+        return []
+    lines = ["## Items", "", "| item | title | text |", "|---|---|---|"]
+    lines += ["| " + " | ".join(markdown_cell(row.get(key, "")) for key in ("item_id", "title", "item_text")) + " |"
+              for row in items.values()]
+    return lines + [""]
 
 
 def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passage], matches: list[Match],
@@ -298,7 +372,8 @@ def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passag
         "gap_table.md": gap_table_markdown(rows).encode("utf-8"),
         "matches.csv": csv_bytes(MATCH_COLUMNS, match_rows(matches, passages)),
         "errors.csv": csv_bytes(ERROR_COLUMNS, errors),
-        "report.html": render_report(coverages=coverages, skipped=skipped, run_record=run_record).encode("utf-8"),
+        "report.html": render_report(coverages=coverages, skipped=skipped, run_record=run_record,
+                                     report_dir=out).encode("utf-8"),
         **run_figures(coverages),
     }
     for name, data in written.items():

@@ -21,17 +21,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from importlib import resources
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.classify.text import FUNCTION_WORDS, PLACE_SUBSTITUTIONS, folded, lemma
+from pipeline.display import shortened, visible_controls
 from pipeline.palette import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -63,6 +67,9 @@ SIGNAL_MEANINGS = {
     Signal.TFIDF.value: "shared distinctive wording between passage and item (TF-IDF cosine similarity)",
     "model": "a classifier trained on labelled passages (calibrated probability)",
 }
+#: File types whose viewers open at the page a link names (`file.pdf#page=4`, PDF's open parameters, which
+#: browsers' PDF viewers follow); other files are linked whole and their passages located by heading path.
+PAGE_LINK_SUFFIXES = (".pdf",)
 #: How the report introduces `Evidence.matched`, by signal.
 MATCHED_LABELS = {Signal.TFIDF.value: "shared words", "model": "words that weighed most"}
 
@@ -110,6 +117,16 @@ class GapRow:
     pages: str
     first_page: int
     evidence: tuple[EvidenceView, ...]
+
+    @property
+    def item_text_short(self) -> str:
+        """The item's text as the gap table shows it at first: whole if short, else its start (see `shortened`)."""
+        return shortened(self.item.text)
+
+    @property
+    def item_text_is_cut(self) -> bool:
+        """Whether the short form leaves words out, so the table offers the whole text on hover and click."""
+        return self.item_text_short != " ".join(self.item.text.split())
 
     @property
     def evidence_summary(self) -> str:
@@ -187,6 +204,22 @@ class GroupColumns:
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """A document's file as the report links to it: a URL relative to the report's folder, every part quoted.
+
+    `path` is the file's path inside the corpus folder, as shown; `opens_at_page` says whether a link can
+    name the passage's page (PDF) or only the file (DOCX, HTML, text: the heading path locates the passage).
+    """
+
+    href: str
+    path: str
+    opens_at_page: bool
+
+    def page_href(self, page: int) -> str:
+        return f"{self.href}#page={int(page)}" if self.opens_at_page else self.href
+
+
+@dataclass(frozen=True)
 class PageAssets:
     """The page's own stylesheet and script, and the Content-Security-Policy that admits only them."""
 
@@ -196,9 +229,26 @@ class PageAssets:
 
 
 def template_environment() -> Environment:
-    """Jinja2 with autoescaping on for everything: no template can forget to escape document text."""
-    return Environment(loader=PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    """Jinja2 with autoescaping on for everything: no template can forget to escape document text.
+
+    Two filters show names (of files, folders): `name` in text, `shown` in attributes such as tooltips.
+    """
+    environment = Environment(loader=PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.filters["name"] = name_html
+    environment.filters["shown"] = visible_controls
+    return environment
+
+
+def name_html(name: object) -> Markup:
+    """A name as the page shows it: acting characters escaped, then isolated in <bdi>, escaped as HTML.
+
+    A right-to-left override (U+202E) would show "report\u202egnp.exe.txt" as "reportexe.png.txt";
+    written as its escape it cannot, and <bdi> keeps right-to-left letters in a name from reordering the
+    text around it (a document called "خطة.pdf" in "A = خطة.pdf, B = ...").
+    """
+    return Markup("<bdi>{}</bdi>").format(visible_controls(name))
 
 
 def asset_text(name: str) -> str:
@@ -464,6 +514,30 @@ def heatmap_columns(items: tuple[ReferenceItem, ...]) -> tuple[GroupColumns, ...
                               items=tuple(group_items)) for (framework, group), group_items in groups.items())
 
 
+#: Most item columns in one printed block of the heatmap: with the document column they fit across an A4 page
+#: (portrait, 12 mm margins), so printing shows every item instead of cutting the table at the paper's edge.
+PRINT_HEATMAP_MAX_ITEMS = 24
+
+
+def print_chunks(columns: tuple[GroupColumns, ...], *,
+                 max_items: int = PRINT_HEATMAP_MAX_ITEMS) -> tuple[tuple[GroupColumns, ...], ...]:
+    """The heatmap's column blocks packed into printable tables of at most `max_items` items each.
+
+    Foundations stay whole where they fit (Voice + Family, Care, People + Scaffolding, Inspection); one
+    larger than a page is cut into pieces of `max_items`.
+    """
+    pieces = [GroupColumns(framework=column.framework, framework_label=column.framework_label, group=column.group,
+                           items=column.items[start:start + max_items])
+              for column in columns for start in range(0, len(column.items), max_items)]
+    chunks: list[list[GroupColumns]] = []
+    for piece in pieces:
+        if chunks and sum(len(column.items) for column in chunks[-1]) + len(piece.items) <= max_items:
+            chunks[-1].append(piece)
+        else:
+            chunks.append([piece])
+    return tuple(tuple(chunk) for chunk in chunks)
+
+
 def framework_spans(columns: tuple[GroupColumns, ...]) -> list[tuple[str, int]]:
     """(framework label, number of item columns) for the heatmap's top header row."""
     spans: list[tuple[str, int]] = []
@@ -485,12 +559,30 @@ def described(value: object) -> str:
 
 
 FRAMEWORK_KEYS = ("id", "name", "version", "items", "source")
+#: The classifier's per-item thresholds in run.json: shown as their own table, not in the classifier's line.
+ITEM_THRESHOLDS_KEY = "item_thresholds"
 INPUT_KEYS = ("file", "pages", "extractor", "sha256")
 
 
 def with_keys(entry: dict, keys: tuple[str, ...]) -> dict:
     """The entry with every key the template shows, "not recorded" where run.json lacks one."""
     return {key: entry.get(key, "not recorded") for key in keys}
+
+
+def without_item_thresholds(classifier: object) -> object:
+    """The classifier's record without its 68 per-item thresholds, which would make its line unreadable."""
+    if isinstance(classifier, dict):
+        return {key: value for key, value in classifier.items() if key != ITEM_THRESHOLDS_KEY}
+    return classifier
+
+
+def item_thresholds(classifier: object) -> list[tuple[str, str]]:
+    """(item id, threshold to 3 decimals) per item of a learned classifier; empty for one without them."""
+    thresholds = classifier.get(ITEM_THRESHOLDS_KEY) if isinstance(classifier, dict) else None
+    if not isinstance(thresholds, dict):
+        return []
+    return [(str(item_id), f"{value:.3f}" if isinstance(value, (int, float)) else str(value))
+            for item_id, value in thresholds.items()]
 
 
 def run_view(run_record: dict, skipped: list[Skipped]) -> dict:
@@ -504,7 +596,9 @@ def run_view(run_record: dict, skipped: list[Skipped]) -> dict:
         "created": str(record.get("created", "not recorded")),
         "tool": f"{tool.get('name', 'promise-map')} {tool.get('version', '')}".strip(),
         "corpus": str(record.get("corpus", "not recorded")),
-        "classifier": described(record.get("classifier", "not recorded")),
+        "corpus_folder": str(record.get("corpus_folder", "")),
+        "classifier": described(without_item_thresholds(record.get("classifier", "not recorded"))),
+        "item_thresholds": item_thresholds(record.get("classifier")),
         "reference_sha256": str(reference.get("sha256", "not recorded")),
         "frameworks": [with_keys(fw, FRAMEWORK_KEYS) for fw in reference.get("frameworks", []) if isinstance(fw, dict)],
         "thresholds": [(signal, values.get("covered", ""), values.get("partial", ""))
@@ -532,19 +626,60 @@ def report_context(*, coverages: list[Coverage], skipped: list[Skipped], run_rec
         "items": items,
         "columns": columns,
         "framework_spans": framework_spans(columns),
+        "print_chunks": print_chunks(columns),
         "never_covered": tuple(item for item in items if not item.covered),
         "statuses": tuple(status.value for status in STATUS_ORDER),
         "symbols": {status.value: symbol for status, symbol in STATUS_SYMBOLS.items()},
         "signal_meanings": SIGNAL_MEANINGS,
         "matched_labels": MATCHED_LABELS,
         "short_names": {column.framework: framework_short_name(column.framework) for column in columns},
+        "short_texts": {item.id: shortened(item.text) for item in reference_items(coverages)},
     }
 
 
-def render_report(*, coverages: list[Coverage], skipped: list[Skipped], run_record: dict) -> str:
-    """The whole report as one HTML page; the same input gives the same page (its date comes from the record)."""
+def relative_href(target: Path, report_dir: Path) -> str:
+    """A link from a page in `report_dir` to the file `target`: a relative path, each part URL-quoted.
+
+    Quoting every part (no character kept but letters, digits and `_.-~`) is what keeps document names
+    inert here: a file named "javascript:alert(1).pdf" gives "javascript%3Aalert%281%29.pdf", which a
+    browser reads as a path, never as a scheme; "#", "?" and "%" in a name cannot start a fragment or a
+    query or fake an escape. Empty parts are dropped, so the link never starts with "/" or "//".
+    """
+    relative = os.path.relpath(target, report_dir)
+    return "/".join(quote(part, safe="") for part in PurePath(relative).parts if part not in ("", "/"))
+
+
+def source_files(run_record: dict, report_dir: Path | None) -> dict[str, SourceFile]:
+    """Document name -> its file, from run.json's corpus folder and each input's path inside it.
+
+    Empty without a report folder (there is nothing to be relative to) or for a run.json that did not
+    record where the files were: the report then names pages and headings without linking.
+    """
+    record = run_record if isinstance(run_record, dict) else {}
+    folder = record.get("corpus_folder")
+    if report_dir is None or not isinstance(folder, str) or not folder:
+        return {}
+    report_dir = Path(os.path.abspath(report_dir))
+    sources = {}
+    for entry in record.get("inputs", []):
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("path"), str)):
+            continue
+        target = Path(os.path.abspath(Path(folder) / entry["path"].lstrip("/")))
+        sources[entry["file"]] = SourceFile(href=relative_href(target, report_dir), path=entry["path"],
+                                            opens_at_page=target.suffix.lower() in PAGE_LINK_SUFFIXES)
+    return sources
+
+
+def render_report(*, coverages: list[Coverage], skipped: list[Skipped], run_record: dict,
+                  report_dir: Path | None = None) -> str:
+    """The whole report as one HTML page; the same input gives the same page (its date comes from the record).
+
+    `report_dir` is the folder the page is written to: evidence then links to its source file (and page),
+    relative to it, so the report and the corpus can be opened from a shared drive as they are.
+    """
     environment = template_environment()
     context = report_context(coverages=coverages, skipped=skipped, run_record=run_record)
+    context["sources"] = source_files(run_record, report_dir)
     return environment.get_template(REPORT_TEMPLATE).render(assets=page_assets(environment), **context)
 
 

@@ -168,3 +168,91 @@ def test_hostile_text_stays_inert_in_the_browser(browser, tmp_path, reference_se
     assert view.requests == [report.as_uri()]
     assert HOSTILE_TEXTS[0] in page.locator("tr#d1-CARE-3 blockquote.passage").text_content()
     view.page.close()
+
+
+# Printing (or saving as PDF): evidence expanded, status colours kept, the whole heatmap on paper
+
+#: The covered status's colour (Okabe-Ito bluish green), as an RGB triple.
+COVERED_RGB = (0x00, 0x9E, 0x73)
+#: Text after the heatmap in the overview section: the pages before it hold the heatmap.
+AFTER_HEATMAP = "What its score measures"
+
+
+@pytest.fixture(scope="module")
+def printed_report(browser, sample_report, tmp_path_factory):
+    """report.html printed to an A4 PDF as a person would: background graphics off, the print dialog's default."""
+    page = browser.new_page()
+    page.goto(sample_report.as_uri())
+    page.wait_for_load_state("load")
+    pdf_path = tmp_path_factory.mktemp("printed") / "report.pdf"
+    page.pdf(path=str(pdf_path), format="A4", print_background=False)
+    page.close()
+    return pdf_path
+
+
+def pdf_page_texts(pdf_path):
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(pdf_path))
+    try:
+        return [" ".join(page.get_textpage().get_text_range().split()) for page in document]
+    finally:
+        document.close()
+
+
+def sample_gap_rows(sample_report):
+    import csv
+
+    with (sample_report.parent / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_printing_expands_every_evidence_passage(printed_report, sample_report):
+    text = " ".join(pdf_page_texts(printed_report))
+    covered = [row for row in sample_gap_rows(sample_report) if row["status"] == "covered"]
+    assert len(covered) > 100
+    for row in covered[:: len(covered) // 12]:
+        opening = " ".join(row["evidence"].split()[:8])
+        assert opening in text, (row["document"], row["item_id"], opening)
+
+
+def test_printing_shows_the_whole_item_text(printed_report, reference_set):
+    """In each document's gap table (4) and on the item's page, not only the start shown on screen."""
+    text = " ".join(pdf_page_texts(printed_report))
+    long_text = " ".join(reference_set.item("CARE-22").text.split())
+    assert text.count(long_text[-60:]) == 5
+
+
+def test_printing_keeps_the_status_colours(printed_report):
+    import numpy as np
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(printed_report))
+    try:
+        pixels = np.asarray(document[0].render(scale=1).to_pil().convert("RGB"), dtype=int)
+    finally:
+        document.close()
+    covered_pixels = int((np.abs(pixels - np.array(COVERED_RGB)).max(axis=2) <= 12).sum())
+    assert covered_pixels > 500
+
+
+def test_printing_pages_the_whole_heatmap(printed_report, sample_report):
+    """Every document's row is printed whole: its covered and partial symbols, across the printed blocks,
+    add up to its counts (the screen heatmap, 68 items wide, was cut at the paper's edge)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(printed_report))
+    try:
+        lines = []
+        for page in document:
+            text = page.get_textpage().get_text_range()
+            lines += text.split(AFTER_HEATMAP)[0].splitlines()
+            if AFTER_HEATMAP in text:
+                break
+    finally:
+        document.close()
+    rows = sample_gap_rows(sample_report)
+    for name in dict.fromkeys(row["document"] for row in rows):
+        expected = sum(row["document"] == name and row["status"] in ("covered", "partial") for row in rows)
+        shown = sum(line.count("●") + line.count("◐") for line in lines if line.startswith(name))
+        assert shown == expected, name

@@ -124,13 +124,15 @@ def test_markdown_cells_and_headings_hold_no_html_or_links():
     markdown = gap_table_markdown(rows)
     assert "\r" not in markdown
     assert [line for line in markdown.splitlines() if line.startswith("#")] == ["# Gap table"] + [
-        f"## evil{index} ## injected &lt;b&gt;.txt" for index in range(len(HOSTILE_MARKDOWN))]
+        f"## evil{index} ## injected &lt;b&gt;.txt" for index in range(len(HOSTILE_MARKDOWN))] + ["## Items"]
     page = BeautifulSoup(MarkdownIt("commonmark").enable("table").render(markdown), "html5lib")
     assert not page.find_all(["script", "img", "a", "b"])
-    assert len(page.find_all("h2")) == len(HOSTILE_MARKDOWN)
-    cells = [row.find_all("td") for row in page.select("tbody tr")]
+    assert len(page.find_all("h2")) == len(HOSTILE_MARKDOWN) + 1
+    *document_tables, items_table = page.find_all("table")
+    cells = [row.find_all("td") for table in document_tables for row in table.select("tbody tr")]
     assert [row[1].get_text() for row in cells] == HOSTILE_MARKDOWN
-    assert [row[5].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
+    assert [row[6].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
+    assert [row.find_all("td")[1].get_text() for row in items_table.select("tbody tr")] == HOSTILE_MARKDOWN[-1:]
 
 
 # 5. the CSV formula guard is undone when a run is read back
@@ -167,3 +169,100 @@ def test_unrelated_text_is_still_a_mapped_document(tmp_path):
     result = invoke("map", corpus, "--out", tmp_path / "out", "--classifier", "lexical", "-q")
     assert result.exit_code == 0, result.output
     assert result.output == ""
+
+
+# 6. a folder of unsupported files cannot start: exit 2, nothing written
+
+def test_a_folder_of_only_unsupported_files_exits_2_before_writing_anything(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.rtf").write_text("{\\rtf1 notes}", encoding="utf-8")
+    (corpus / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "out"
+    result = invoke("map", corpus, "--out", out, "--classifier", "lexical", "-q")
+    assert result.exit_code == 2, result.output
+    assert "no supported files" in result.stderr
+    assert "2 files" in result.stderr and ".png" in result.stderr and ".rtf" in result.stderr
+    assert ".pdf" in result.stderr  # says what it can read
+    assert not out.exists()
+
+
+# 7-9. what reaches the terminal: control and bidi characters escaped, names whole when piped
+
+CLEAR_SCREEN_NAME = "plan\x1b[2J.txt"
+TITLE_NAME = "notes\x1b]0;title\x07.txt"
+REVERSED_NAME = "report\u202egnp.exe.txt"
+
+
+def terminal_corpus(folder):
+    folder.mkdir()
+    (folder / CLEAR_SCREEN_NAME).write_text(PROMISE_TEXT, encoding="utf-8")
+    (folder / REVERSED_NAME).write_text(PROMISE_TEXT, encoding="utf-8")
+    (folder / TITLE_NAME).write_bytes(b"")  # skipped: its name is printed with the reason
+    return folder
+
+
+def test_terminal_output_shows_control_and_bidi_characters_escaped(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    corpus = terminal_corpus(tmp_path / "corpus")
+    result = invoke("map", corpus, "--out", tmp_path / "out", "--classifier", "lexical")
+    assert result.exit_code == 0, result.output
+    printed = result.stderr
+    assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
+    assert "plan\\x1b[2J.txt" in printed
+    assert "skipped notes\\x1b]0;title\\x07.txt (extract)" in printed
+    assert "report\\u202egnp.exe.txt" in printed
+
+
+def test_errors_show_control_characters_escaped(tmp_path):
+    result = invoke("map", tmp_path / "gone\x1b[2J\u202e", "-q")
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert "gone\\x1b[2J\\u202e" in result.stderr
+
+
+def test_summary_escapes_control_characters_in_reasons():
+    from rich.console import Console
+
+    from pipeline.cli import print_summary
+    from pipeline.types import Skipped
+
+    console = Console(file=__import__("io").StringIO(), width=200, emoji=False)
+    print_summary(console, [], [], [Skipped(file="a\rb.pdf", stage="extract", reason="bad \x1b[31mred\x1b[0m\x9b")])
+    printed = console.file.getvalue()
+    assert "\x1b" not in printed and "\r" not in printed and "\x9b" not in printed
+    assert "skipped a\\rb.pdf (extract): bad \\x1b[31mred\\x1b[0m\\x9b" in printed
+
+
+def test_summary_keeps_document_names_whole_when_piped(tmp_path, monkeypatch):
+    """Regression: piped to a log, the table cut names to "000_c62ad4983681…" at 80 columns."""
+    monkeypatch.setenv("COLUMNS", "80")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = ["000_c62ad4983681b1c2.txt", "a very long policy document name, 2024 edition, final draft v7.txt"]
+    for name in names:
+        (corpus / name).write_text(PROMISE_TEXT, encoding="utf-8")
+    result = invoke("map", corpus, "--out", tmp_path / "out", "--classifier", "lexical")
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stderr
+    lines = result.stderr.splitlines()
+    for name in names:
+        assert any(name in line for line in lines), (name, result.stderr)
+
+
+def test_run_json_records_where_the_files_are_symbolic_links_included(tmp_path):
+    import json
+
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "plan.txt").write_text(PROMISE_TEXT, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text(PROMISE_TEXT, encoding="utf-8")
+    (corpus / "linked.txt").symlink_to(elsewhere)
+    out = tmp_path / "out"
+    result = invoke("map", corpus, "--out", out, "--classifier", "lexical", "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["corpus_folder"] == str(corpus)
+    assert {entry["file"]: entry["path"] for entry in record["inputs"]} == {"linked.txt": "linked.txt",
+                                                                            "plan.txt": "sub/plan.txt"}

@@ -194,3 +194,21 @@ def test_compare_command_refuses_unknown_documents(tmp_path, rows):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["compare_consultation.txt__response.txt.csv",
                                                                    "compare_consultation.txt__response.txt.html"]
+
+
+def test_comparison_carries_the_item_text_after_the_title(tmp_path):
+    rows = [{**row(A, "VOICE-2", "covered", evidence="culture", page="2"), "item_text": "support a culture change"},
+            {**row(B, "VOICE-2", "missing"), "item_text": "support a culture change"}]
+    comparison = compare_documents(rows, A, B)
+    assert comparison.only_a[0].item_text == "support a culture change"
+    csv_path, html_path = write_comparison(tmp_path, comparison, run_record={})
+    assert COMPARE_COLUMNS[COMPARE_COLUMNS.index("title") + 1] == "item_text"
+    with csv_path.open(encoding="utf-8", newline="") as stream:
+        [entry] = list(csv.DictReader(stream))
+    assert entry["item_text"] == "support a culture change"
+    page = BeautifulSoup(html_path.read_text(encoding="utf-8"), "html5lib")
+    assert "support a culture change" in page.select_one("#only-a tbody tr").get_text()
+
+
+def test_a_gap_table_without_item_texts_still_compares(rows):
+    assert compare_documents(rows, A, B).only_a[0].item_text == ""

@@ -103,3 +103,25 @@ def test_notebook_runs_on_a_run_without_passages(tmp_path, reference_set, monkey
     assert (run / "passages.jsonl").read_text(encoding="utf-8") == "\n"
     notebook = run_notebook(run, monkeypatch)
     assert "Empty DataFrame" in last_result(notebook)
+
+
+@pytest.mark.slow
+def test_a_relative_run_path_is_taken_from_the_folder_the_notebook_was_started_in(tmp_path, reference_set,
+                                                                                   monkeypatch):
+    """Regression: PROMISE_MAP_RUN=outputs/corpus was looked for in notebooks/, where the kernel runs.
+
+    The notebook is started from tmp_path, as a shell there would start it: working directory and $PWD.
+    """
+    write_one_document_run(tmp_path / "outputs" / "my corpus", reference_set, document="plan.txt",
+                           passage_texts=["Brothers and sisters stay together."])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    notebook = run_notebook("outputs/my corpus", monkeypatch)
+    assert "Brothers and sisters stay together." in last_result(notebook)
+    first_result = next(output for output in notebook.cells[1].outputs if output.output_type == "execute_result")
+    assert str(tmp_path / "outputs" / "my corpus") in first_result["data"]["text/plain"]
+
+
+def test_the_first_cell_says_how_a_relative_run_path_is_read():
+    first = nbformat.read(NOTEBOOK, as_version=4).cells[0].source
+    assert "relative" in first and "started" in first

@@ -1,13 +1,15 @@
 import csv
+import io
 import json
 import os
+import re
 import stat
 
 import pytest
 from openpyxl import load_workbook
 
 from pipeline.files import write_atomic
-from pipeline.report import gap_table_markdown, neutralise_cell, write_reports
+from pipeline.report import FORMULA_TRIGGERS, csv_bytes, gap_table_markdown, neutralise_cell, write_reports
 from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Skipped, Status
 
 HOSTILE = ["=HYPERLINK(\"http://x\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
@@ -88,3 +90,126 @@ def test_write_atomic_replaces_whole_file(tmp_path):
     write_atomic(target, b"second")
     assert target.read_bytes() == b"second"
     assert [p.name for p in target.parent.iterdir()] == ["f.txt"]
+
+
+# A line break inside a cell: quoted in every CSV, and no line of a cell starts a formula
+
+LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def formula_like_lines(value):
+    """The lines of a cell (split at any line break) that a spreadsheet, or a CSV split at them, could run."""
+    return [line for line in LINE_BREAKS.split(value) if line.startswith(FORMULA_TRIGGERS)] \
+        if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize(("value", "guarded"), [
+    ("abc\r=HYPERLINK(1)", "abc\r'=HYPERLINK(1)"),
+    ("abc\n+cmd\r\n-2", "abc\n'+cmd\r\n'-2"),
+    ("=a\r@b", "'=a\r'@b"),
+    ("a\r\r=b", "a\r\r'=b"),
+    ("\rCR", "'\rCR"),
+    ("plain\rtext", "plain\rtext"),
+])
+def test_the_formula_guard_applies_after_every_line_break(value, guarded):
+    assert neutralise_cell(value) == guarded
+    assert formula_like_lines(neutralise_cell(value)) == []
+
+
+def test_a_field_with_a_lone_carriage_return_is_quoted():
+    """csv's QUOTE_MINIMAL quotes "\\n" but not a lone "\\r" when lines end in "\\n": the row would split there."""
+    data = csv_bytes(("a", "b"), [{"a": "x\ry", "b": "z"}, {"a": "p\nq", "b": "r"}, {"a": "plain", "b": "1"}])
+    assert data.decode() == 'a,b\n"x\ry","z"\n"p\nq",r\nplain,1\n'
+    with io.StringIO(data.decode(), newline="") as stream:
+        assert list(csv.reader(stream)) == [["a", "b"], ["x\ry", "z"], ["p\nq", "r"], ["plain", "1"]]
+
+
+CR_NAME = "a\r=cmd.txt"
+CR_UNSUPPORTED = "b\r=HYPERLINK(1).odt"
+
+
+@pytest.fixture(scope="module")
+def carriage_return_run(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from tests.test_cli_output import PROMISE_TEXT
+
+    base = tmp_path_factory.mktemp("cr-run")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    (corpus / CR_NAME).write_text(PROMISE_TEXT, encoding="utf-8")
+    (corpus / "plain.txt").write_text(PROMISE_TEXT, encoding="utf-8")
+    (corpus / CR_UNSUPPORTED).write_bytes(b"PK\x03\x04 not supported")
+    out = base / "out"
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+def test_a_carriage_return_in_a_file_name_leaves_every_csv_whole_and_inert(carriage_return_run, reference_set):
+    out = carriage_return_run
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    expected_rows = {"gap_table.csv": 2 * len(reference_set.items), "matches.csv": record["counts"]["matches"],
+                     "errors.csv": 1}
+    assert record["counts"]["matches"] > 0
+    for name, count in expected_rows.items():
+        with (out / name).open(encoding="utf-8", newline="") as stream:
+            rows = list(csv.reader(stream))
+        header, body = rows[0], rows[1:]
+        assert len(body) == count, name
+        assert all(len(row) == len(header) for row in body), name
+        for row in rows:
+            for cell in row:
+                assert formula_like_lines(cell) == [], (name, cell)
+    gap = list(csv.DictReader((out / "gap_table.csv").open(encoding="utf-8", newline="")))
+    assert {row["document"] for row in gap} == {"a\r'=cmd.txt", "plain.txt"}
+    errors = list(csv.DictReader((out / "errors.csv").open(encoding="utf-8", newline="")))
+    assert [row["file"] for row in errors] == ["b\r'=HYPERLINK(1).odt"]
+
+
+@pytest.mark.slow
+def test_a_carriage_return_in_a_file_name_leaves_the_workbook_and_markdown_inert(carriage_return_run):
+    out = carriage_return_run
+    workbook = load_workbook(out / "gap_table.xlsx")
+    names = set()
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                assert formula_like_lines(cell.value) == [], (sheet.title, cell.coordinate, cell.value)
+                if sheet.title == "gap_table" and cell.column == 1 and cell.row > 1:
+                    names.add(cell.value)
+    assert names == {"a\r'=cmd.txt", "plain.txt"}
+    markdown = (out / "gap_table.md").read_text(encoding="utf-8")
+    assert "\r" not in markdown
+    assert all(not line.startswith(FORMULA_TRIGGERS) for line in markdown.split("\n"))
+
+
+# The item's wording beside its title: 19 items share 8 titles (VOICE-1 and VOICE-2 are both "DECISION MAKING")
+
+def test_gap_table_csv_carries_the_item_text_after_the_title(tmp_path, reference_set):
+    make_run(tmp_path, reference_set, "Siblings stay together.")
+    with (tmp_path / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
+        header = next(csv.reader(stream))
+    assert header == ["document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
+                      "evidence", "page", "heading", "evidence_pages"]
+    rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8", newline="")))
+    assert [row["item_text"] for row in rows] == [reference_set.item("CARE-3").text, reference_set.item("CARE-4").text]
+
+
+def test_markdown_shows_a_short_item_text_and_lists_every_item_in_full(reference_set):
+    rows = [{"document": "plan.txt", "item_id": item.id, "title": item.title, "item_text": item.text,
+             "status": "missing", "score": "0.000", "page": "", "evidence": ""}
+            for item in (reference_set.item("VOICE-1"), reference_set.item("VOICE-2"), reference_set.item("CARE-22"))]
+    markdown = gap_table_markdown(rows)
+    table_lines = [line for line in markdown.splitlines() if line.startswith("| VOICE-") or line.startswith("| CARE-")]
+    assert markdown.count("| item | title | item text | status |") == 1
+    voice_1, voice_2, care_22 = table_lines[:3]
+    assert "DECISION MAKING" in voice_1 and "DECISION MAKING" in voice_2
+    assert "first and foremost, on what the child needs and wants" in voice_1
+    assert "culture change in key institutions" in voice_2
+    long_text = reference_set.item("CARE-22").text
+    assert long_text not in care_22 and "…" in care_22
+    assert long_text in markdown  # in full in the items section

@@ -2,6 +2,7 @@
 
 import csv
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -355,6 +356,11 @@ def test_a_run_with_no_document_still_renders_and_says_why():
 
 # --- hostile document text ------------------------------------------------------------------------------------------
 
+#: Attributes a browser follows or loads as a URL.
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "data", "poster", "srcset", "xlink:href",
+                            "background", "cite", "ping", "manifest", "http-equiv", "content"})
+
+
 def assert_inert(html, *, expected_texts=()):
     """No executable content: our one script, no handlers, no javascript: URLs, no active elements; text kept."""
     page = parse(html)
@@ -363,6 +369,8 @@ def assert_inert(html, *, expected_texts=()):
     for element in page.find_all(True):
         for attribute, value in element.attrs.items():
             assert not attribute.lower().startswith("on"), (element.name, attribute)
+            if attribute.lower() not in URL_ATTRIBUTES:
+                continue  # a title or data-* attribute holding "javascript:..." is text, shown or read as such
             values = value if isinstance(value, list) else [value]
             for entry in values:
                 squashed = re.sub(r"[\s\x00-\x1f]+", "", str(entry)).lower()
@@ -473,3 +481,183 @@ def test_write_reports_writes_the_report_and_figures_beside_the_tables(tmp_path,
     assert {"report.html", "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"} <= names
     assert sorted(names) == sorted(path.name for path in tmp_path.iterdir())
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# --- the item's wording where verdicts are judged --------------------------------------------------------------------
+
+def test_gap_tables_show_each_items_text_beside_its_title(fixture_html, reference_set):
+    page = parse(fixture_html)
+    voice_1, voice_2 = page.select_one("tr#d1-VOICE-1"), page.select_one("tr#d1-VOICE-2")
+    assert "DECISION MAKING" in voice_1.get_text() and "DECISION MAKING" in voice_2.get_text()
+    assert reference_set.item("VOICE-1").text in voice_1.get_text(" ")
+    assert reference_set.item("VOICE-2").text in voice_2.get_text(" ")
+    long_text = reference_set.item("CARE-22").text
+    details = page.select_one("tr#d1-CARE-22 details.item-text")
+    summary = details.summary.get_text()
+    assert summary.endswith("…") and len(summary) < len(long_text) and long_text.startswith(summary[:-1].rstrip())
+    assert long_text in details.get_text(" ")  # the whole text when expanded
+    assert details.summary["title"] == long_text  # and on hover
+
+
+def test_heatmap_headers_and_cells_carry_the_item_text_in_their_tooltip(fixture_html, reference_set):
+    heatmap = parse(fixture_html).select_one("#heatmap table.heatmap")
+    headers = {a.get_text(): a["title"] for a in heatmap.select("thead th.item-id a")}
+    for item_id in ("VOICE-1", "VOICE-2", "CARE-22"):
+        assert reference_set.item(item_id).text in headers[item_id]
+    cell = heatmap.select_one("a[href='#d1-VOICE-2']")
+    assert "culture change in key institutions" in cell["title"]
+
+
+# --- run details ------------------------------------------------------------------------------------------------------
+
+def test_per_item_thresholds_are_a_table_not_a_run_on_line(reference_set):
+    thresholds = {item.id: round(0.3 + index / 200, 4) for index, item in enumerate(reference_set.items)}
+    record = {**RUN_RECORD, "classifier": {"name": "PromiseClassifier", "training_sha256": "ef" * 32,
+                                           "signals": ["quote", "model"], "item_thresholds": thresholds}}
+    page = parse(render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=record))
+    run = page.select_one("#run")
+    classifier = run.find("dt", string="Classifier").find_next_sibling("dd").get_text()
+    assert "PromiseClassifier" in classifier and "VOICE-1" not in classifier
+    table = run.select_one("table.item-thresholds")
+    assert [th.get_text() for th in table.select("thead th")] == ["Item", "Threshold"]
+    rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+    assert len(rows) == len(reference_set.items)
+    assert rows[0] == ["VOICE-1", "0.300"] and rows[-1] == ["IP-13", f"{thresholds['IP-13']:.3f}"]
+    assert table.select_one("a[href='#item-VOICE-1']") is not None
+
+
+def test_a_run_without_item_thresholds_shows_no_threshold_table(fixture_html):
+    assert parse(fixture_html).select("#run table.item-thresholds") == []
+
+
+# --- evidence links to its source -------------------------------------------------------------------------------------
+
+def source_run(reference_set, documents, *, corpus_folder="/data/policy corpus"):
+    """Coverages where each (name, relative path) document covers CARE-3 on page 4, and the run.json naming them."""
+    coverages = []
+    for name, _ in documents:
+        coverages += [Coverage(doc=name, item=item, status=Status.COVERED, score=0.52,
+                               evidence=(evidence("Brothers and sisters stay together."),))
+                      if item.id == "CARE-3" else Coverage(doc=name, item=item, status=Status.MISSING, score=0.0)
+                      for item in reference_set.items]
+    record = {**RUN_RECORD, "corpus": "policy corpus", "corpus_folder": corpus_folder,
+              "inputs": [{"file": name, "path": path, "pages": 5, "extractor": "x", "sha256": "0" * 64}
+                         for name, path in documents]}
+    return coverages, record
+
+
+def evidence_links(page, document_index):
+    return [a["href"] for a in page.select(f"tr#d{document_index}-CARE-3 ol.evidence a.source")]
+
+
+def test_pdf_evidence_links_to_its_page_relative_to_the_report(reference_set):
+    coverages, record = source_run(reference_set, [("plan.pdf", "2024/plan.pdf")])
+    page = parse(render_report(coverages=coverages, skipped=[], run_record=record,
+                               report_dir=Path("/data/outputs/run 1")))
+    assert evidence_links(page, 1) == ["../../policy%20corpus/2024/plan.pdf#page=4"]
+    section = page.select_one("section#doc-1")
+    assert section.select_one("a.source-file")["href"] == "../../policy%20corpus/2024/plan.pdf"
+    assert "/data/policy corpus" in page.select_one("header.page").get_text()
+    assert "/data/policy corpus" in page.select_one("#run").get_text()
+
+
+def test_other_evidence_names_its_heading_path_and_links_to_the_file(reference_set):
+    coverages, record = source_run(reference_set, [("notes.docx", "notes.docx")])
+    page = parse(render_report(coverages=coverages, skipped=[], run_record=record,
+                               report_dir=Path("/data/policy corpus/out")))
+    assert evidence_links(page, 1) == ["../notes.docx"]
+    meta = page.select_one("tr#d1-CARE-3 .ev-meta").get_text()
+    assert "under “Plan › Siblings”" in meta and "#page=" not in str(page.select_one("tr#d1-CARE-3"))
+
+
+@pytest.mark.parametrize("name", ["javascript:alert(1).pdf", "data:text/html,<b>x</b>.pdf", "a#b?c=d%20e.pdf",
+                                  "..\\..\\x.pdf", "vbscript:x\r\n.pdf", " JaVaScRiPt:x.pdf"])
+def test_source_links_cannot_carry_a_scheme_or_leave_the_path(reference_set, name):
+    from urllib.parse import unquote, urlsplit
+
+    coverages, record = source_run(reference_set, [(name, f"sub/{name}"), (f"{name}.txt", f"{name}.txt")])
+    html = render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/policy corpus"))
+    assert_inert(html)
+    page = parse(html)
+    for index, expected in ((1, f"sub/{name}"), (2, f"{name}.txt")):
+        [href] = {link.split("#")[0] for link in evidence_links(page, index)}
+        parts = urlsplit(href)
+        assert parts.scheme == "" and parts.netloc == "" and parts.query == ""
+        assert unquote(parts.path) == expected
+
+
+def test_no_links_without_a_report_folder_or_a_recorded_path(reference_set, fixture_html):
+    coverages, record = source_run(reference_set, [("plan.pdf", "plan.pdf")])
+    assert evidence_links(parse(render_report(coverages=coverages, skipped=[], run_record=record)), 1) == []
+    assert evidence_links(parse(fixture_html), 1) == []
+
+
+@pytest.mark.slow
+def test_a_mapped_pdf_links_to_its_file_and_page(tmp_path):
+    from urllib.parse import unquote
+
+    from tests.conftest import make_pdf
+
+    corpus = tmp_path / "my corpus"
+    (corpus / "2024").mkdir(parents=True)
+    make_pdf(corpus / "2024" / "plan #1.pdf", [
+        [("h1", "Roads"), ("body", "Resurfacing continues on the A719.")],
+        [("h1", "Stability"), ("body", "Glenmore Council must limit the number of moves that children experience "
+                                       "and support carers to continue to care.")]])
+    out = tmp_path / "outputs" / "run"
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--quiet", "--classifier", "lexical"])
+    assert result.exit_code == 0, result.output
+    record = __import__("json").loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["corpus_folder"] == str(corpus.resolve())
+    assert [entry["path"] for entry in record["inputs"]] == ["2024/plan #1.pdf"]
+    page = parse((out / "report.html").read_text(encoding="utf-8"))
+    links = {a["href"] for a in page.select("ol.evidence a.source")}
+    assert links == {"../../my%20corpus/2024/plan%20%231.pdf#page=2"}
+    [link] = links
+    assert (out / unquote(link.split("#")[0])).resolve() == (corpus / "2024" / "plan #1.pdf").resolve()
+
+
+def test_a_recorded_path_with_a_host_part_gives_a_plain_relative_link(reference_set):
+    from urllib.parse import urlsplit
+
+    coverages, record = source_run(reference_set, [("x.pdf", "//evil.example/x.pdf")], corpus_folder="//srv/share")
+    page = parse(render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/out")))
+    [href] = evidence_links(page, 1)
+    assert not href.startswith("/") and urlsplit(href).netloc == "" and urlsplit(href).scheme == ""
+
+
+# --- bidi controls in names -------------------------------------------------------------------------------------------
+
+RLO_NAME = "report\u202egnp.exe.txt"
+
+
+def test_bidi_controls_in_names_are_shown_escaped_and_isolated(reference_set):
+    """Regression: U+202E in a file name showed "report\\u202egnp.exe.txt" as "reportexe.png.txt"."""
+    coverages = fixture_coverages(reference_set, doc_a=RLO_NAME, doc_b="\u2067isolated\u2069.txt")
+    skipped = [Skipped(file="bad\u202dname\x1b.pdf", stage="extract", reason="damaged")]
+    record = {**RUN_RECORD, "corpus": "corpora/\u202eevil", "inputs": [
+        {"file": RLO_NAME, "pages": 1, "extractor": "text", "sha256": "0" * 64}]}
+    html = render_report(coverages=coverages, skipped=skipped, run_record=record)
+    assert not any(char in html for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\x1b")
+    page = parse(html)
+    shown = "report\\u202egnp.exe.txt"
+    assert page.select_one("section#doc-1 h3").get_text() == shown
+    assert page.select_one("section#doc-1 h3 bdi").get_text() == shown
+    assert page.select_one("#heatmap tbody th.doc a")["title"] == shown
+    assert [bdi.get_text() for bdi in page.select("#heatmap tbody th.doc bdi")] == [shown, "\\u2067isolated\\u2069.txt"]
+    run = page.select_one("#run").get_text()
+    assert "bad\\u202dname\\x1b.pdf" in run and "corpora/\\u202eevil" in run
+    item_page = page.select_one("section#item-CARE-3")
+    assert item_page.select_one("tbody bdi").get_text() == shown
+
+
+def test_compare_page_shows_bidi_controls_in_names_escaped(tmp_path):
+    from pipeline.compare import compare_documents
+    from pipeline.report import write_comparison
+
+    rows = [{"document": name, "framework": "calls_to_action", "group": "Care", "item_id": "CARE-3", "title": "T",
+             "status": status, "score": "0.9", "signal": "quote", "evidence": "e", "page": "1", "heading": "",
+             "evidence_pages": "1"} for name, status in ((RLO_NAME, "covered"), ("b.txt", "missing"))]
+    _, html_path = write_comparison(tmp_path, compare_documents(rows, RLO_NAME, "b.txt"), run_record={})
+    html = html_path.read_text(encoding="utf-8")
+    assert "\u202e" not in html and "<bdi>report\\u202egnp.exe.txt</bdi>" in html

@@ -169,5 +169,8 @@ def test_a_stale_semantic_model_is_retrained_with_embeddings(tmp_path, monkeypat
         raise ValueError("stopped after recording")
 
     monkeypatch.setattr(pipeline.cli, "train", record_training)
-    result = CliRunner().invoke(pipeline.cli.app, ["map", str(tmp_path), "--model", str(model_path), "-q"])
+    corpus = tmp_path / "corpus"  # a supported file, or the map would stop before it needs a model
+    corpus.mkdir()
+    (corpus / "plan.txt").write_text("Siblings stay together.", encoding="utf-8")
+    result = CliRunner().invoke(pipeline.cli.app, ["map", str(corpus), "--model", str(model_path), "-q"])
     assert result.exit_code == 2 and asked == {"semantic": True}

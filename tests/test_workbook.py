@@ -140,3 +140,34 @@ def test_workbook_bytes_do_not_depend_on_when_it_was_saved(monkeypatch):
         assert {info.date_time for info in archive.infolist()} == {WORKBOOK_TIMESTAMP}
     properties = load_workbook(io.BytesIO(first)).properties
     assert properties.created == properties.modified == datetime.datetime(*WORKBOOK_TIMESTAMP)
+
+
+def test_numbers_are_stored_as_numbers_with_three_decimals_for_scores(workbook):
+    """Regression: the gap_table sheet stored score as text ("0.610"), which Excel neither sorts nor sums."""
+    gap = workbook["gap_table"]
+    rows = {(row["document"].value, row["item_id"].value): row for row in
+            (dict(zip(header(gap), row, strict=True)) for row in gap.iter_rows(min_row=2))}
+    score, page = rows[("plan.txt", "CARE-3")]["score"], rows[("plan.txt", "CARE-3")]["page"]
+    assert score.value == pytest.approx(0.61) and score.data_type == "n" and score.number_format == "0.000"
+    assert page.value == 2 and page.data_type == "n"
+    missing = rows[("plan.txt", "CARE-5")]
+    assert missing["score"].value == 0 and missing["score"].data_type == "n" and missing["page"].value is None
+    evidence_sheet = workbook["evidence"]
+    for name, number_format in (("score", "0.000"), ("page", "General"), ("rank", "General")):
+        cells = column(evidence_sheet, name)
+        assert all(cell.data_type == "n" and cell.number_format == number_format for cell in cells), name
+    items = workbook["items"]
+    assert all(cell.data_type == "n" for name in ("covered_in", "partial_in", "missing_in")
+               for cell in column(items, name))
+
+
+def test_gap_table_and_items_sheets_carry_the_item_text(workbook, reference_set):
+    for name in ("gap_table", "items"):
+        sheet = workbook[name]
+        names = header(sheet)
+        assert names[names.index("title") + 1] == "item_text", name
+        texts = {row[names.index("item_id")].value: row[names.index("item_text")].value
+                 for row in sheet.iter_rows(min_row=2)}
+        assert texts["VOICE-1"] == reference_set.item("VOICE-1").text
+        assert texts["VOICE-2"] == reference_set.item("VOICE-2").text
+        assert column(sheet, "item_text")[0].alignment.wrap_text

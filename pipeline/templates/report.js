@@ -106,4 +106,22 @@
   }
   window.addEventListener("hashchange", revealTarget);
   revealTarget();
+
+  // Printing opens every closed <details> (evidence, item texts) and closes them again afterwards; the print
+  // stylesheet does the same where the browser supports ::details-content, this covers the others.
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    openedForPrint = Array.prototype.filter.call(document.querySelectorAll("details"), function (details) {
+      return !details.open;
+    });
+    openedForPrint.forEach(function (details) {
+      details.open = true;
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (details) {
+      details.open = false;
+    });
+    openedForPrint = [];
+  });
 }());
