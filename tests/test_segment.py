@@ -75,3 +75,52 @@ def test_statement_heading_is_also_a_passage(segmenter):
     doc = document(Block("The quality of relationships in residential settings must be prioritised", 1,
                          BlockKind.HEADING, level=1), Block("Body.", 1))
     assert [p.text for p in segmenter.segment(doc)][0].startswith("The quality of relationships")
+
+
+# --- paragraphs longer than spaCy reads in one go (issue 11: E088 crashed the run) ---------------------
+
+def sentence_paragraph(length: int) -> str:
+    """Numbered sentences up to `length` characters, so a passage can be checked to hold whole sentences."""
+    sentences, size, number = [], 0, 0
+    while size < length:
+        sentence = f"Sentence {number} says that brothers and sisters should stay together."
+        sentences.append(sentence)
+        size += len(sentence) + 1
+        number += 1
+    return " ".join(sentences)
+
+
+def check_spans_and_whole_sentences(doc, passages):
+    for passage in passages:
+        assert doc.text[passage.start:passage.end] == passage.text
+        assert passage.text.startswith("Sentence ") and passage.text.endswith("together."), passage.text[:80]
+
+
+def test_a_paragraph_over_a_million_characters_is_cut_into_windows_not_a_crash(segmenter):
+    text = sentence_paragraph(1_500_000)
+    doc = document(Block("Heading", 1, BlockKind.HEADING, level=1), Block(text, 2))
+    passages = segmenter.segment(doc)
+    check_spans_and_whole_sentences(doc, passages)
+    assert sum(passage.text.count("Sentence ") for passage in passages) == text.count("Sentence ")
+    assert {passage.page for passage in passages} == {2}
+
+
+def test_pieces_fed_to_spacy_stay_under_its_limit_and_offsets_stay_right():
+    segmenter = Segmenter()
+    segmenter.nlp.max_length = 2_000  # a small limit makes the cutting visible on a small paragraph
+    text = sentence_paragraph(20_000)
+    doc = document(Block("Before.", 1), Block(text, 1))
+    passages = segmenter.segment(doc)
+    check_spans_and_whole_sentences(doc, passages[1:])
+    assert sum(passage.text.count("Sentence ") for passage in passages) == text.count("Sentence ")
+
+
+def test_a_long_paragraph_without_spaces_or_sentence_ends_is_still_segmented():
+    segmenter = Segmenter()
+    segmenter.nlp.max_length = 2_000
+    text = "x" * 9_999
+    doc = document(Block(text, 1))
+    passages = segmenter.segment(doc)
+    assert "".join(passage.text for passage in passages) == text
+    for passage in passages:
+        assert doc.text[passage.start:passage.end] == passage.text

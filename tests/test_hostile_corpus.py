@@ -1,0 +1,58 @@
+"""Corpora that once crashed, hung or leaked a run (issue 11), mapped end to end through the CLI.
+
+Each test puts one hostile entry beside a good document and checks that the good one is mapped, the
+hostile one is a row in errors.csv (or is mapped), and every output file is written.
+"""
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+GOOD_TEXT = """Care and stability
+
+Scotland must limit the number of moves that children experience and support carers to continue to care.
+"""
+OUTPUT_FILES = {"report.html", "gap_table.csv", "gap_table.md", "gap_table.xlsx", "passages.jsonl", "matches.csv",
+                "errors.csv", "run.json"}
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    """A corpus folder holding one good document; the extraction cache goes to the test's own folder."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "good.txt").write_text(GOOD_TEXT, encoding="utf-8")
+    return folder
+
+
+def map_folder(corpus, out, *options):
+    """Run `promise-map map` with the lexical classifier (no model to train); the exit code must be 0."""
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q",
+                                      *options])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert OUTPUT_FILES <= {path.name for path in out.iterdir()}
+    return result
+
+
+def error_rows(out):
+    with (out / "errors.csv").open(encoding="utf-8", newline="") as stream:
+        return [(row["file"], row["stage"], row["reason"]) for row in csv.DictReader(stream)]
+
+
+def mapped_documents(out):
+    return [entry["file"] for entry in json.loads((out / "run.json").read_text(encoding="utf-8"))["inputs"]]
+
+
+@pytest.mark.slow
+def test_a_paragraph_of_one_and_a_half_million_characters_is_mapped_beside_a_good_document(corpus, tmp_path):
+    sentence = "Brothers and sisters must be supported to stay together wherever it is safe. "
+    (corpus / "long.txt").write_text(sentence * (1_500_000 // len(sentence) + 1), encoding="utf-8")
+    out = tmp_path / "out"
+    map_folder(corpus, out)
+    assert mapped_documents(out) == ["good.txt", "long.txt"]
+    assert error_rows(out) == []
