@@ -179,3 +179,103 @@ def test_extract_all_reports_bad_files_and_goes_on(tmp_path):
 def test_list_inputs_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         list_inputs(tmp_path / "nope")
+
+
+# --- wrapped lines joined in linear time (issue 11: 300 KB without blank lines took 80 s) ----------------
+
+def join_wrapped_lines_as_it_was(lines, *, known_words=None):
+    """The quadratic original, kept as the reference for what the joined text must be."""
+    from pipeline.clean import LINE_END_HYPHEN, collapse_spaces, keeps_hyphen
+
+    joined = ""
+    for raw in lines:
+        line = collapse_spaces(raw)
+        if not line:
+            continue
+        if not joined:
+            joined = line
+            continue
+        hyphen = LINE_END_HYPHEN.search(joined)
+        if hyphen and line[:1].islower():
+            joined = joined if keeps_hyphen(hyphen.group(1), line, known_words) else joined[:-1]
+            joined += line
+        else:
+            joined += " " + line
+    return joined
+
+
+class CountingPattern:
+    """Stands in for a compiled pattern and adds up how many characters each search is handed."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.characters = 0
+
+    def search(self, text, *arguments):
+        self.characters += len(text)
+        return self.pattern.search(text, *arguments)
+
+    def __getattr__(self, name):
+        return getattr(self.pattern, name)
+
+
+def wrapped_lines(total_chars):
+    """Lines of a paragraph wrapped at about 70 characters, some ending in a hyphen, as a 300 KB text file has."""
+    import random
+
+    generator = random.Random(11)
+    words = ["the", "care", "co", "inter", "vention", "long", "term", "children", "Family", "self", "x", "a-b"]
+    lines, size = [], 0
+    while size < total_chars:
+        line = " ".join(generator.choice(words) for _ in range(generator.randint(1, 14)))
+        if generator.random() < 0.3:
+            line += "-"
+        lines.append(line)
+        size += len(line) + 1
+    return lines
+
+
+def test_joining_wrapped_lines_scans_each_line_a_bounded_number_of_times(monkeypatch):
+    import pipeline.clean as clean
+
+    counting = CountingPattern(clean.LINE_END_HYPHEN)
+    monkeypatch.setattr(clean, "LINE_END_HYPHEN", counting)
+    lines = wrapped_lines(300_000)
+    join_wrapped_lines(lines)
+    assert counting.characters <= 2 * sum(len(line) + 1 for line in lines), "the joined text is searched again"
+
+
+@pytest.mark.parametrize("seed_size", [50, 500, 5_000])
+def test_joining_wrapped_lines_gives_the_text_the_original_gave(seed_size):
+    lines = wrapped_lines(seed_size)
+    vocabulary = {"intervention", "care-children", "selfthe", "long-term"}
+    for known_words in (None, vocabulary):
+        assert join_wrapped_lines(lines, known_words=known_words) == join_wrapped_lines_as_it_was(
+            lines, known_words=known_words)
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    (["under-", "stand-", "ing"], "understanding"),
+    (["lo-", "ng-", "term"], "long-term"),  # the word before the second hyphen began two lines up
+    (["co-", "ordi-", "nation"], "co-ordination"),
+    (["x-", "-", "y"], "x- - y"),
+    (["a", "", "  ", "b-", "c"], "a bc"),
+])
+def test_joining_words_split_over_several_lines(lines, expected):
+    assert join_wrapped_lines(lines) == join_wrapped_lines_as_it_was(lines) == expected
+
+
+def test_paragraphs_cut_by_many_blank_lines_are_rejoined_in_linear_time(monkeypatch):
+    import pipeline.extract.text as text_module
+
+    handed: list[int] = []
+
+    def counting_join(lines, **options):
+        handed.append(sum(len(line) for line in lines))
+        return join_wrapped_lines(lines, **options)
+
+    monkeypatch.setattr(text_module, "join_wrapped_lines", counting_join)
+    text = "\n\n".join("some words here and more" for _ in range(4_000))
+    blocks, _ = parse_text(text)
+    assert [block.text for block in blocks] == [" ".join("some words here and more" for _ in range(4_000))]
+    assert sum(handed) <= 2 * len(text), "the rejoined paragraph is handed over again for every piece"

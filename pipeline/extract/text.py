@@ -24,6 +24,8 @@ MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![
 MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
 SENTENCE_END = re.compile(r"[.,;:!?\"”’)]$")
+#: How a paragraph ends when it closes its sentence: a blank line after it is a real paragraph break.
+SENTENCE_CLOSE = re.compile(r"[.!?:]['\"”’)]*$")
 
 #: A paragraph reads as a heading when it is one short line that does not end a sentence.
 HEADING_MAX_CHARS = 100
@@ -51,19 +53,25 @@ def join_continuations(blocks: list[Block]) -> list[Block]:
     """Rejoin a paragraph that a stray blank line cut mid-sentence ("...looking at the same" / "things and...").
 
     A block that starts in lower case continues the paragraph or list item
-    before it, when that one does not end a sentence.
+    before it, when that one does not end a sentence. The pieces of one
+    paragraph are gathered first and joined once, so a text cut by thousands of
+    blank lines is rejoined in linear time.
     """
-    joined: list[Block] = []
+    runs: list[list[Block]] = []
     for block in blocks:
-        previous = joined[-1] if joined else None
-        if (previous is not None and block.kind is BlockKind.PARAGRAPH and block.text[:1].islower()
-                and previous.kind in (BlockKind.PARAGRAPH, BlockKind.LIST_ITEM)
-                and not re.search(r"[.!?:]['\"”’)]*$", previous.text)):
-            joined[-1] = Block(text=join_wrapped_lines([previous.text, block.text]), page=previous.page,
-                               kind=previous.kind)
+        if runs and continues(runs[-1], block):
+            runs[-1].append(block)
         else:
-            joined.append(block)
-    return joined
+            runs.append([block])
+    return [run[0] if len(run) == 1 else Block(text=join_wrapped_lines([piece.text for piece in run]),
+                                               page=run[0].page, kind=run[0].kind) for run in runs]
+
+
+def continues(run: list[Block], block: Block) -> bool:
+    """Whether `block` goes on with the paragraph or list item whose pieces so far are `run`."""
+    return (block.kind is BlockKind.PARAGRAPH and block.text[:1].islower()
+            and run[0].kind in (BlockKind.PARAGRAPH, BlockKind.LIST_ITEM)
+            and not SENTENCE_CLOSE.search(run[-1].text))
 
 
 def split_pages(text: str) -> list[tuple[int, str]]:
