@@ -84,6 +84,21 @@ def test_text_file_in_other_encodings(tmp_path):
     assert extract_file(path).blocks[0].text == "Café culture in care homes – a review."
 
 
+
+@pytest.mark.parametrize(("codec", "byte_order_mark"), [
+    ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+    ("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b"\x00\x00\xfe\xff"),
+])
+def test_text_files_in_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec, byte_order_mark):
+    text = "# Café culture\n\nBrothers and sisters – together – wherever it is safe.\n"
+    path = tmp_path / f"{codec}.md"
+    path.write_bytes(byte_order_mark + text.encode(codec))
+    (result,) = extract_all([path], cache_dir=None, workers=0)
+    assert result.problems == ()
+    assert [(b.kind, b.text) for b in result.document.blocks] == [
+        (BlockKind.HEADING, "Café culture"),
+        (BlockKind.PARAGRAPH, "Brothers and sisters – together – wherever it is safe.")]
+
 # --- PDF, DOCX, HTML ------------------------------------------------------------------------------------
 
 def test_pdf_headings_paragraphs_pages_and_footers(tmp_path):

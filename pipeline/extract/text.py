@@ -8,6 +8,7 @@ exported from web pages and PDFs often carries it.
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from pipeline.clean import bullet_start, collapse_spaces, join_wrapped_lines, normalise_characters
@@ -27,19 +28,38 @@ SENTENCE_END = re.compile(r"[.,;:!?\"”’)]$")
 #: How a paragraph ends when it closes its sentence: a blank line after it is a real paragraph break.
 SENTENCE_CLOSE = re.compile(r"[.!?:]['\"”’)]*$")
 
+#: Byte-order marks and the codec each announces. UTF-32's come first: UTF-32 LE's mark begins with UTF-16 LE's.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 #: A paragraph reads as a heading when it is one short line that does not end a sentence.
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
 
 
 def decode_text(data: bytes) -> str:
-    """Decode bytes as UTF-8 (with or without BOM), falling back to Windows-1252."""
+    """Decode bytes as the byte-order mark says (UTF-8, UTF-16, UTF-32), else UTF-8, falling back to Windows-1252.
+
+    Windows tools (Notepad's "Unicode", PowerShell's Out-File) write UTF-16 with
+    a byte-order mark; every second byte of its ASCII text is NUL, so the mark
+    is read before the NUL check that tells binary files from text.
+    """
+    encoding = byte_order_mark_encoding(data)
+    if encoding is not None:
+        return data.decode(encoding, errors="replace")
     if b"\x00" in data[:4096]:
         raise ValueError("binary content (NUL bytes), not a text file")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def byte_order_mark_encoding(data: bytes) -> str | None:
+    """The codec a leading byte-order mark announces (it consumes the mark), or None when there is none."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return encoding
+    return None
 
 
 def parse_text(text: str) -> tuple[list[Block], int]:
