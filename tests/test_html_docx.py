@@ -154,6 +154,22 @@ def test_html_fragment_without_page_structure_is_read(tmp_path):
     assert blocks_of(path) == [(H, 2, "Kinship"), (P, 0, "Kinship carers get the same support as foster carers.")]
 
 
+@pytest.mark.parametrize("reference", ["&#11;", "&#x0B;", "&#12;", "&#1;", "\x0b"])
+def test_a_control_character_illegal_in_xml_does_not_drop_the_page(tmp_path, reference):
+    path = tmp_path / "page.html"
+    path.write_text(f"<html><body><main><h1>Kinship{reference} care</h1><p>Kinship carers{reference} will get the "
+                    f"same support as foster carers.</p><p title='a{reference}b'>Allowances are paid weekly.</p>"
+                    "</main></body></html>", encoding="utf-8")
+    assert blocks_of(path) == [(H, 1, "Kinship care"), (P, 0, "Kinship carers will get the same support as foster "
+                                                               "carers."), (P, 0, "Allowances are paid weekly.")]
+
+
+def test_a_control_character_in_a_utf16_page_does_not_drop_it(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_bytes(b"\xff\xfe" + "<html><body><main><p>Kinship carers&#11;will get support.</p></main></body>"
+                                    "</html>".encode("utf-16-le"))
+    assert blocks_of(path) == [(P, 0, "Kinship carers will get support.")]
+
 @pytest.mark.parametrize("markup", [
     "<html><head><script>var x = 1;</script><style>p {}</style></head><body><script>app()</script></body></html>",
     "<html><body></body></html>",
