@@ -99,6 +99,30 @@ def test_text_files_in_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path,
         (BlockKind.HEADING, "Café culture"),
         (BlockKind.PARAGRAPH, "Brothers and sisters – together – wherever it is safe.")]
 
+
+def random_bytes(size, *, with_nul):
+    import random
+
+    generator = random.Random(9)
+    data = bytes(generator.randrange(256) for _ in range(size))
+    return data if with_nul else data.replace(b"\x00", b"")
+
+
+@pytest.mark.parametrize("suffix", [".html", ".htm", ".txt", ".md"])
+@pytest.mark.parametrize("with_nul", [True, False])
+def test_random_bytes_under_a_text_name_are_not_a_text_file(tmp_path, suffix, with_nul):
+    path = tmp_path / f"noise{suffix}"
+    path.write_bytes(random_bytes(20_000, with_nul=with_nul))
+    (result,) = extract_all([path], cache_dir=None, workers=0)
+    assert result.document is None
+    assert [(p.stage, p.reason.split(":")[0]) for p in result.problems] == [("extract", "not a text file")]
+
+
+def test_text_with_tabs_form_feeds_and_windows_line_ends_is_still_text(tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_bytes(b"Care plan\r\n\r\nItem\tLead\r\nKinship\tSG\f\x1b[1mBrothers and sisters stay together.\r\n")
+    assert "Brothers and sisters stay together." in extract_file(path).text
+
 # --- PDF, DOCX, HTML ------------------------------------------------------------------------------------
 
 def test_pdf_headings_paragraphs_pages_and_footers(tmp_path):

@@ -26,7 +26,7 @@ from pipeline.extract.cache import DEFAULT_CACHE_DIR, ExtractCache, FailedExtrac
 from pipeline.extract.docx import extract_docx
 from pipeline.extract.html import extract_html
 from pipeline.extract.pdf import PdfEncryptedError, PdfNeedsOcrError, PdfUnreadableError, extract_pdf
-from pipeline.extract.text import decode_text, parse_text
+from pipeline.extract.text import NotTextError, decode_text, parse_text
 from pipeline.extract.worker import (
     DEFAULT_MEMORY_LIMIT_BYTES,
     DEFAULT_TIME_LIMIT_SECONDS,
@@ -156,6 +156,8 @@ def describe_failure(path: Path, error: Exception) -> str:
     """
     name = type(error).__name__
     message = str(error).strip() or name
+    if isinstance(error, NotTextError):
+        return message
     if isinstance(error, PdfNeedsOcrError):
         return message if "ocr" in message.lower() else f"{message}: needs OCR"
     if isinstance(error, PdfEncryptedError):

@@ -24,6 +24,7 @@ from trafilatura.settings import use_config
 from trafilatura.xpaths import BODY_XPATH
 
 from pipeline.clean import collapse_spaces, normalise_characters
+from pipeline.extract.text import check_text
 from pipeline.types import Block, BlockKind, Extracted
 
 #: trafilatura settings that differ from its defaults. MIN_EXTRACTED_SIZE: by default a main content
@@ -45,6 +46,7 @@ def extract_html(path: str, *, password: str | None = None) -> Extracted:
     """Read an HTML file's main content into blocks (one page)."""
     with open(path, "rb") as handle:
         markup = handle.read()
+    check_text(markup)
     xml = main_content_xml(markup)
     if not xml:
         return Extracted(blocks=[], page_count=1, notes=["no main content found in the page"], engine="trafilatura")

@@ -31,9 +31,19 @@ SENTENCE_CLOSE = re.compile(r"[.!?:]['\"”’)]*$")
 #: Byte-order marks and the codec each announces. UTF-32's come first: UTF-32 LE's mark begins with UTF-16 LE's.
 BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
                     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: How much of a file the text check reads: enough to tell text from binary data, little enough to be quick.
+TEXT_CHECK_BYTES = 64 * 1024
+#: Control characters that text does not hold (all but tab, line feed, carriage return and form feed).
+BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+#: A file whose characters are more than this share such control characters is binary (random bytes: 11 %).
+MAX_CONTROL_SHARE = 0.05
 #: A paragraph reads as a heading when it is one short line that does not end a sentence.
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
+
+
+class NotTextError(ValueError):
+    """The bytes are binary data, not text: a file of another kind under a text file's name."""
 
 
 def decode_text(data: bytes) -> str:
@@ -41,17 +51,44 @@ def decode_text(data: bytes) -> str:
 
     Windows tools (Notepad's "Unicode", PowerShell's Out-File) write UTF-16 with
     a byte-order mark; every second byte of its ASCII text is NUL, so the mark
-    is read before the NUL check that tells binary files from text.
+    is read before the check that tells binary files from text.
     """
+    check_text(data)
     encoding = byte_order_mark_encoding(data)
     if encoding is not None:
         return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:4096]:
-        raise ValueError("binary content (NUL bytes), not a text file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def check_text(data: bytes) -> None:
+    """Raise NotTextError unless the start of `data` reads as text.
+
+    Binary data shows itself by NUL bytes (text has none, unless a byte-order
+    mark says it is UTF-16 or UTF-32) or by control characters: text has almost
+    none besides tab, line breaks and form feed, random bytes about one in nine.
+    Only the first TEXT_CHECK_BYTES are read, decoded the way decode_text would.
+    """
+    sample = data[:TEXT_CHECK_BYTES]
+    encoding = byte_order_mark_encoding(sample)
+    if encoding is None and b"\x00" in sample:
+        raise NotTextError("not a text file: binary content (NUL bytes)")
+    text = decode_sample(sample, encoding)
+    controls = len(BINARY_CONTROLS.findall(text))
+    if text and controls / len(text) > MAX_CONTROL_SHARE:
+        raise NotTextError(f"not a text file: binary content ({controls / len(text):.0%} of its first "
+                           f"{len(text):,} characters are control characters)")
+
+
+def decode_sample(sample: bytes, encoding: str | None) -> str:
+    """The start of a file decoded for the text check; a character cut at the sample's end is left out."""
+    try:
+        return codecs.getincrementaldecoder(encoding or "utf-8")(errors="replace" if encoding else "strict").decode(
+            sample, final=False)
+    except UnicodeDecodeError:
+        return sample.decode("cp1252", errors="replace")
 
 
 def byte_order_mark_encoding(data: bytes) -> str | None:
