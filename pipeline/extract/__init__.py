@@ -106,11 +106,19 @@ def extract_file(path: Path | str, *, password: str | None = None) -> Document:
                                  extractor=f"{extracted.engine or extractor.__name__}/{EXTRACTOR_VERSION}",
                                  notes=tuple(extracted.notes))
     if not any(block.kind in CONTENT_KINDS for block in document.blocks):
-        hint = "; scanned pages need OCR" if path.suffix.lower() == ".pdf" else ""
-        details = "; ".join(extracted.notes)
-        raise ExtractionError(f"no text found in {extracted.page_count} page(s){hint}"
-                              + (f" ({details})" if details else ""))
+        raise ExtractionError(no_content_reason(document, extracted))
     return document
+
+
+def no_content_reason(document: Document, extracted: Extracted) -> str:
+    """Why a file that was read gave nothing to map: no text, or only page furniture; with the extractor's notes.
+
+    Pages without a text layer are named in the notes (a PDF with none at all
+    fails earlier, as needing OCR), so nothing here guesses at a scan.
+    """
+    furniture = "; only running heads, footers or page numbers" if document.blocks else ""
+    details = "; ".join(extracted.notes)
+    return f"no text found in {extracted.page_count} page(s){furniture}" + (f" ({details})" if details else "")
 
 
 def extractor_for(path: Path) -> Extractor:
