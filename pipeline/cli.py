@@ -25,6 +25,7 @@ from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
 from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
 from pipeline.extract import EXTRACTORS, extract_all, list_inputs
+from pipeline.files import display_name
 from pipeline.reference import ReferenceError, load_reference
 from pipeline.report import write_comparison, write_json, write_reports
 from pipeline.segment import Segmenter
@@ -198,7 +199,7 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
     return {
         "tool": {"name": "promise-map", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "corpus": str(corpus),
+        "corpus": display_name(str(corpus)),
         "reference": {
             "sha256": reference_set.sha256,
             "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version, "source": fw.source,

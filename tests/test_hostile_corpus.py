@@ -6,6 +6,8 @@ hostile one is a row in errors.csv (or is mapped), and every output file is writ
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -56,3 +58,34 @@ def test_a_paragraph_of_one_and_a_half_million_characters_is_mapped_beside_a_goo
     map_folder(corpus, out)
     assert mapped_documents(out) == ["good.txt", "long.txt"]
     assert error_rows(out) == []
+
+
+def write_under_bytes_name(folder, name: bytes, data: bytes):
+    """A file whose name is raw bytes (not UTF-8): what a Windows share or an old zip leaves on disk."""
+    with open(os.path.join(os.fsencode(folder), name), "wb") as handle:
+        handle.write(data)
+
+
+def test_file_names_that_are_not_utf8_are_mapped_or_reported_under_an_escaped_name(corpus, tmp_path):
+    write_under_bytes_name(corpus, b"Strat\xe9gie.txt", GOOD_TEXT.encode("utf-8"))
+    write_under_bytes_name(corpus, b"Strat\xe9gie.xyz", b"whatever")
+    out = tmp_path / "out"
+    map_folder(corpus, out)
+    assert mapped_documents(out) == ["Strat\\xe9gie.txt", "good.txt"]
+    assert [(file, stage) for file, stage, _ in error_rows(out)] == [("Strat\\xe9gie.xyz", "extract")]
+    passages = [json.loads(line) for line in (out / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {passage["doc"] for passage in passages} == {"Strat\\xe9gie.txt", "good.txt"}
+    assert "Strat\\xe9gie.txt" in (out / "report.html").read_text(encoding="utf-8")
+    assert "Strat\\xe9gie.txt" in (out / "gap_table.csv").read_text(encoding="utf-8")
+    map_folder(corpus, out)  # the second run reads the first run's cache entries
+    assert mapped_documents(out) == ["Strat\\xe9gie.txt", "good.txt"]
+
+
+def test_a_corpus_folder_whose_name_is_not_utf8_is_mapped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = os.path.join(os.fsencode(tmp_path), b"Dossier-\xe9t\xe9")
+    os.mkdir(folder)
+    write_under_bytes_name(os.fsdecode(folder), b"good.txt", GOOD_TEXT.encode("utf-8"))
+    out = tmp_path / "out"
+    map_folder(Path(os.fsdecode(folder)), out)
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["corpus"].endswith("Dossier-\\xe9t\\xe9")

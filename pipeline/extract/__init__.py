@@ -34,6 +34,7 @@ from pipeline.extract.worker import (
     Outcome,
     run_isolated,
 )
+from pipeline.files import display_name
 from pipeline.types import CONTENT_KINDS, Document, Extracted, Skipped, assemble_document
 
 Extractor = Callable[..., Extracted]
@@ -101,8 +102,9 @@ def extract_file(path: Path | str, *, password: str | None = None) -> Document:
         raise
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
-    document = assemble_document(name=path.name, path=str(path), sha256=hashlib.sha256(data).hexdigest(),
-                                 page_count=extracted.page_count, blocks=extracted.blocks,
+    document = assemble_document(name=file_label(path), path=display_name(str(path)),
+                                 sha256=hashlib.sha256(data).hexdigest(), page_count=extracted.page_count,
+                                 blocks=extracted.blocks,
                                  extractor=f"{extracted.engine or extractor.__name__}/{EXTRACTOR_VERSION}",
                                  notes=tuple(extracted.notes))
     if not any(block.kind in CONTENT_KINDS for block in document.blocks):
@@ -255,21 +257,28 @@ def document_names(paths: list[Path]) -> list[str]:
     "2024/plan.pdf"). Passage ids and gap-table rows are keyed by this name; two files under one name would
     be merged into one document, each other's passages offered as its evidence.
     """
-    counts = Counter(path.name for path in paths)
+    labels = [file_label(path) for path in paths]
+    counts = Counter(labels)
     if all(count == 1 for count in counts.values()):
-        return [path.name for path in paths]
+        return labels
     resolved = [path.resolve() for path in paths]
     root = Path(os.path.commonpath([path.parent for path in resolved]))
-    return [path.relative_to(root).as_posix() if counts[original.name] > 1 else original.name
-            for original, path in zip(paths, resolved, strict=True)]
+    return [display_name(path.relative_to(root).as_posix()) if counts[label] > 1 else label
+            for label, path in zip(labels, resolved, strict=True)]
+
+
+def file_label(path: Path) -> str:
+    """The file's name as outputs show it (see display_name: bytes that are not UTF-8 escaped)."""
+    return display_name(path.name)
 
 
 def named(result: ExtractResult, name: str) -> ExtractResult:
     """The result with its document and problems under `name` (unchanged when that is the file name)."""
-    if name == result.path.name:
+    label = file_label(result.path)
+    if name == label:
         return result
     document = dataclasses.replace(result.document, name=name) if result.document is not None else None
-    problems = tuple(dataclasses.replace(problem, file=name) if problem.file == result.path.name else problem
+    problems = tuple(dataclasses.replace(problem, file=name) if problem.file == label else problem
                      for problem in result.problems)
     return dataclasses.replace(result, document=document, problems=problems)
 
@@ -294,10 +303,10 @@ def sort_out(paths: list[Path], cache: ExtractCache | None, *, password: str | N
             content_sha256 = precheck(path)
         except (ExtractionError, OSError) as error:
             reason = str(error) if isinstance(error, ExtractionError) else f"cannot be read ({error.strerror or error})"
-            ready[index] = ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE, reason=reason),))
+            ready[index] = ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE, reason=reason),))
             continue
         key = cache.key(content_sha256, extraction_settings(path, file_password)) if cache else None
-        cached = cache.load(key, name=path.name, path=str(path)) if cache else None
+        cached = cache.load(key, name=file_label(path), path=display_name(str(path))) if cache else None
         if cached is not None:
             ready[index] = result_from_entry(path, cached, from_cache=True)
         else:
@@ -380,7 +389,8 @@ def read_here(index: int, path: str, password: str | None) -> Outcome:
 
 def result_from_entry(path: Path, entry: Document | FailedExtraction, **details: object) -> ExtractResult:
     if isinstance(entry, FailedExtraction):
-        return ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE, reason=entry.reason),), **details)
+        return ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE, reason=entry.reason),),
+                             **details)
     return ExtractResult(path, entry, note_rows(entry), **details)
 
 
@@ -389,7 +399,7 @@ def result_from_outcome(path: Path, outcome: Outcome, *, time_limit: float, memo
     timing = {"seconds": outcome.seconds, "peak_rss_bytes": outcome.peak_rss_bytes}
     if outcome.ok:
         return result_from_entry(path, outcome.value, **timing)
-    return ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE,
+    return ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE,
                                               reason=failure_reason(outcome, time_limit, memory_limit)),), **timing)
 
 
@@ -416,7 +426,7 @@ def store_quietly(cache: ExtractCache, key: str, entry: Document | FailedExtract
     try:
         cache.store(key, entry)
     except OSError as error:
-        row = Skipped(file=result.path.name, stage="cache", reason=f"could not be cached ({error}); it will be "
+        row = Skipped(file=file_label(result.path), stage="cache", reason=f"could not be cached ({error}); it will be "
                                                                    "extracted again next run")
         return dataclasses.replace(result, problems=(*result.problems, row))
     return result
