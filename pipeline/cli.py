@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +25,7 @@ from pipeline.compare import CompareError, compare_documents, read_gap_table
 from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
 from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
-from pipeline.extract import EXTRACTORS, extract_all, list_inputs
+from pipeline.extract import EXTRACTORS, extract_all, scan_inputs
 from pipeline.files import display_name
 from pipeline.reference import ReferenceError, load_reference
 from pipeline.report import write_comparison, write_json, write_reports
@@ -89,17 +90,20 @@ def map_command(
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
     console = stderr_console(quiet=quiet)
+    out = out or Path("outputs") / corpus.resolve().name
     try:
         reference_set = load_reference(reference)
-        paths = list_inputs(corpus)
+        listing = scan_inputs(corpus, exclude=[out])
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
+    paths = listing.paths
     if not paths:
-        raise fail(f"no files in {corpus}; supported types: {', '.join(sorted(EXTRACTORS))}", code=EXIT_BAD_INPUT)
-    out = out or Path("outputs") / corpus.resolve().name
+        left_out = "".join(f"; left out: {row.file} ({row.reason})" for row in listing.skipped)
+        raise fail(f"no files in {corpus}; supported types: {', '.join(sorted(EXTRACTORS))}{left_out}",
+                   code=EXIT_BAD_INPUT)
     settings = Settings(password=password)
-    result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet)
+    result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet, listed=listing.skipped)
     record = run_record(corpus, reference_set, settings, result)
     written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
@@ -135,12 +139,17 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
 
 
 def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings,
-            classifier: LexicalClassifier | PromiseClassifier, *, show_progress: bool) -> dict:
-    """Chain the stages over `paths`; returns every stage's output and its timings."""
+            classifier: LexicalClassifier | PromiseClassifier, *, show_progress: bool,
+            listed: Iterable[Skipped] = ()) -> dict:
+    """Chain the stages over `paths`; returns every stage's output and its timings.
+
+    `listed` are the corpus entries the listing left out (links out of the folder, pipes, output
+    folders); they head the run's skipped rows.
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     documents: list[Document] = []
-    skipped: list[Skipped] = []
+    skipped: list[Skipped] = list(listed)
     for result in tqdm(extract_all(paths, password=settings.password), total=len(paths), desc="extract",
                        unit="file", disable=not show_progress):
         if result.document is not None:

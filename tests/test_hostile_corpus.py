@@ -89,3 +89,47 @@ def test_a_corpus_folder_whose_name_is_not_utf8_is_mapped(tmp_path, monkeypatch)
     out = tmp_path / "out"
     map_folder(Path(os.fsdecode(folder)), out)
     assert json.loads((out / "run.json").read_text(encoding="utf-8"))["corpus"].endswith("Dossier-\\xe9t\\xe9")
+
+
+def test_links_out_of_the_corpus_and_pipes_are_rows_and_their_content_stays_out(corpus, tmp_path):
+    (corpus / "passwd.txt").symlink_to("/etc/passwd")
+    os.mkfifo(corpus / "pipe.txt")
+    out = tmp_path / "out"
+    map_folder(corpus, out)
+    assert mapped_documents(out) == ["good.txt"]
+    assert [(file, stage) for file, stage, _ in error_rows(out)] == [("passwd.txt", "list"), ("pipe.txt", "list")]
+    for path in out.iterdir():
+        assert b"root:x:0:0" not in path.read_bytes(), path.name
+
+
+def test_mapping_the_current_folder_twice_does_not_read_its_own_outputs(corpus, monkeypatch):
+    monkeypatch.chdir(corpus)
+    for _ in range(2):
+        CliRunner().invoke(app, ["map", ".", "--classifier", "lexical", "-q"])
+    out = corpus / "outputs" / "corpus"
+    assert mapped_documents(out) == ["good.txt"]
+    assert error_rows(out) == [("outputs/corpus", "list", "the run's output folder (--out): not read as input")]
+
+
+def test_an_earlier_run_inside_the_corpus_is_not_read_by_a_run_writing_elsewhere(corpus, tmp_path):
+    map_folder(corpus, corpus / "results")
+    map_folder(corpus, corpus / "results")
+    assert mapped_documents(corpus / "results") == ["good.txt"]
+    map_folder(corpus, tmp_path / "elsewhere")
+    assert mapped_documents(tmp_path / "elsewhere") == ["good.txt"]
+    assert [(file, stage) for file, stage, _ in error_rows(tmp_path / "elsewhere")] == [("results", "list")]
+
+
+def test_a_corpus_that_is_its_own_output_folder_is_refused(corpus):
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(corpus), "--classifier", "lexical", "-q"])
+    assert result.exit_code == 2
+    assert "output folder" in result.stderr
+
+
+def test_a_corpus_of_nothing_but_a_link_out_says_why_nothing_was_listed(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    result = CliRunner().invoke(app, ["map", str(folder), "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 2
+    assert "passwd.txt (a link to something outside the corpus folder: not followed)" in result.stderr

@@ -1,5 +1,7 @@
 """Stage 1, extract: files -> Documents, or a Skipped row saying which file failed and why.
 
+`scan_inputs` (pipeline/extract/listing.py) says which files of a corpus folder are inputs, with a
+row for each entry that is not (a link out of the folder, a pipe, an output folder, ...).
 Dispatch is by extension, after a check that the bytes are what the extension
 claims (a `.pdf` that is really an HTML page is reported, not parsed).
 
@@ -25,6 +27,10 @@ from pathlib import Path
 from pipeline.extract.cache import DEFAULT_CACHE_DIR, ExtractCache, FailedExtraction
 from pipeline.extract.docx import extract_docx
 from pipeline.extract.html import extract_html
+from pipeline.extract.listing import Listing as Listing
+from pipeline.extract.listing import ListingError as ListingError
+from pipeline.extract.listing import list_inputs as list_inputs
+from pipeline.extract.listing import scan_inputs as scan_inputs
 from pipeline.extract.pdf import PdfEncryptedError, PdfNeedsOcrError, PdfUnreadableError, extract_pdf
 from pipeline.extract.text import NotTextError, decode_text, parse_text
 from pipeline.extract.worker import (
@@ -44,7 +50,7 @@ EXTRACTOR_VERSION = "2"
 #: Libraries whose version changes what is extracted; part of the cache key.
 EXTRACTION_LIBRARIES = ("pdfplumber", "pdfminer.six", "pypdfium2", "python-docx", "trafilatura", "lxml")
 #: Modules of this package that only run or store extractions; editing them does not change a Document.
-NON_EXTRACTING_MODULES = frozenset({"worker.py", "cache.py"})
+NON_EXTRACTING_MODULES = frozenset({"worker.py", "cache.py", "listing.py"})
 #: `workers=IN_PROCESS` reads files in this process: no isolation and no limits (for debugging).
 IN_PROCESS = 0
 HASH_CHUNK_BYTES = 1 << 20
@@ -77,17 +83,6 @@ EXTRACTORS: dict[str, Extractor] = {
     ".md": extract_text_file,
     ".markdown": extract_text_file,
 }
-
-
-def list_inputs(folder: Path | str) -> list[Path]:
-    """Every non-hidden file under `folder`, in a stable order; unsupported ones are reported later."""
-    folder = Path(folder)
-    if folder.is_file():
-        return [folder]
-    if not folder.is_dir():
-        raise FileNotFoundError(f"input folder {folder} does not exist")
-    return sorted(path for path in folder.rglob("*")
-                  if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts))
 
 
 def extract_file(path: Path | str, *, password: str | None = None) -> Document:
