@@ -224,3 +224,32 @@ def test_in_process_and_worker_extraction_give_the_same_documents(tmp_path):
     isolated = [(r.document, r.problems) for r in extract_all(paths, workers=2, cache_dir=None)]
     assert here == isolated
     assert [d is None for d, _ in here] == [True, False, False]
+
+
+def bytes_read_by_this_thread() -> int:
+    """What this thread has read through read(2) so far (Linux's `rchar`).
+
+    The thread's own figure, not the process's: a process's counts take in those of the children it has reaped,
+    and the workers do read the file.
+    """
+    with open("/proc/thread-self/io", encoding="ascii") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not Path("/proc/thread-self/io").is_file(), reason="needs Linux's /proc to count bytes read")
+def test_a_huge_file_is_hashed_in_its_worker_under_the_time_limit_not_in_the_parent(tmp_path):
+    """Issue 11: the parent hashed every file before any worker ran, so a 150 GB sparse file cost 222 s there."""
+    huge = tmp_path / "a_huge.txt"
+    with huge.open("wb") as handle:
+        handle.write(b"Brothers and sisters must stay together.\n")
+        handle.truncate(20 * 1024**3)  # 20 GiB, sparse: nothing is written to disk
+    good = tmp_path / "b_good.txt"
+    good.write_text("Kinship carers get the same support as foster carers.", encoding="utf-8")
+    before = bytes_read_by_this_thread()
+    started = time.monotonic()
+    results = list(extract_all([huge, good], cache_dir=tmp_path / "cache", workers=2, time_limit=1.0))
+    elapsed = time.monotonic() - started
+    assert bytes_read_by_this_thread() - before < 50 * MIB, "the parent read the file's content"
+    assert [p.reason for p in results[0].problems] == ["took longer than 1 s: skipped"]
+    assert results[1].document is not None and not results[1].problems
+    assert elapsed < 30, "the run waited for more than the file's own time limit"

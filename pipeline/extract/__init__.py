@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 import time
 import zipfile
 from collections import Counter
@@ -54,6 +55,8 @@ NON_EXTRACTING_MODULES = frozenset({"worker.py", "cache.py", "listing.py"})
 #: `workers=IN_PROCESS` reads files in this process: no isolation and no limits (for debugging).
 IN_PROCESS = 0
 HASH_CHUNK_BYTES = 1 << 20
+#: How much of a file the parent reads to check that its first bytes fit its type.
+HEAD_BYTES = 1024
 #: Bytes at the start of a file that say what it really is, whatever its extension.
 MAGIC_PREFIXES = ((b"%PDF-", "a PDF"), (b"PK\x03\x04", "a zip package (DOCX, XLSX, ...)"),
                   (b"\xd0\xcf\x11\xe0", "an old Office (OLE) file"))
@@ -85,12 +88,16 @@ EXTRACTORS: dict[str, Extractor] = {
 }
 
 
-def extract_file(path: Path | str, *, password: str | None = None) -> Document:
-    """Extract one file or raise ExtractionError with a reason a person understands."""
+def extract_file(path: Path | str, *, password: str | None = None, sha256: str | None = None) -> Document:
+    """Extract one file or raise ExtractionError with a reason a person understands.
+
+    `sha256` is the content's hash when the caller has it already (a worker
+    hashes the file first, for the cache); otherwise it is computed here.
+    """
     path = Path(path)
     extractor = extractor_for(path)
-    data = path.read_bytes()
-    check_content(path, data[:1024])
+    check_content(path, read_head(path))
+    sha256 = sha256 or content_sha256(path)
     try:
         extracted = extractor(str(path), password=password)
     except (ExtractionError, MemoryError):
@@ -98,7 +105,7 @@ def extract_file(path: Path | str, *, password: str | None = None) -> Document:
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
     document = assemble_document(name=file_label(path), path=display_name(str(path)),
-                                 sha256=hashlib.sha256(data).hexdigest(), page_count=extracted.page_count,
+                                 sha256=sha256, page_count=extracted.page_count,
                                  blocks=extracted.blocks,
                                  extractor=f"{extracted.engine or extractor.__name__}/{EXTRACTOR_VERSION}",
                                  notes=tuple(extracted.notes))
@@ -176,18 +183,40 @@ def describe_failure(path: Path, error: Exception) -> str:
     return f"cannot be read ({name}: {message[:200]})"
 
 
-def extract_for_worker(path: str, password: str | None) -> Document | FailedExtraction:
-    """extract_file as a worker runs it: the Document, or why there is none and whether that will last.
+@dataclass(frozen=True)
+class Extraction:
+    """What a worker hands back for one file: its Document or failure, the cache key, and whether it was cached.
 
+    `cache_key` is None when there is no cache, or the file could not be hashed.
+    """
+
+    entry: Document | FailedExtraction
+    cache_key: str | None = None
+    from_cache: bool = False
+
+
+def extract_for_worker(path: str, password: str | None, cache: ExtractCache | None = None) -> Extraction:
+    """Everything done for one file, in the worker and so under its time and memory limits.
+
+    The file is hashed here, not in the parent: hashing reads the whole file (a
+    150 GB sparse file took 222 s), and the content hash is the cache key, so the
+    cache is looked up here too (JSON entries; the parent stores what comes back).
     An ExtractionError is lasting (the same bytes, code and password fail the same
     way again); a file that could not be opened may open next time.
     """
+    file = Path(path)
+    key = None
     try:
-        return extract_file(path, password=password)
+        sha256 = content_sha256(file)
+        key = cache.key(sha256, extraction_settings(file, password)) if cache is not None else None
+        cached = cache.load(key, name=file_label(file), path=display_name(path)) if cache is not None else None
+        if cached is not None:
+            return Extraction(cached, cache_key=key, from_cache=True)
+        return Extraction(extract_file(file, password=password, sha256=sha256), cache_key=key)
     except ExtractionError as error:
-        return FailedExtraction(reason=str(error), lasting=True)
+        return Extraction(FailedExtraction(reason=str(error), lasting=True), cache_key=key)
     except OSError as error:
-        return FailedExtraction(reason=f"cannot be read ({error.strerror or error})", lasting=False)
+        return Extraction(FailedExtraction(reason=f"cannot be read ({error.strerror or error})", lasting=False))
 
 
 @dataclass(frozen=True)
@@ -197,8 +226,8 @@ class ExtractResult:
     A file can yield both: a Document whose scanned pages could not be read
     still maps the rest, and says which pages need OCR. `from_cache` says the
     outcome came from the cache (nothing was read but the file's hash);
-    `seconds` and `peak_rss_bytes` are the extraction's wall time and the
-    worker's peak memory (0 for cached or pre-checked files).
+    `seconds` and `peak_rss_bytes` are the worker's wall time and peak memory
+    for the file, hashing included (0 for files that failed the cheap checks).
     """
 
     path: Path
@@ -226,10 +255,9 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
     paths = [Path(path) for path in paths]
     cache = None if cache_dir is None else ExtractCache(
         cache_dir, fingerprint=extraction_fingerprint(), limits={"seconds": time_limit, "memory_bytes": memory_limit})
-    ready, pending = sort_out(paths, cache, password=password, passwords=passwords)
-    outcomes = read_files([(str(paths[file.index]), file.password) for file in pending],
+    ready, pending = sort_out(paths, password=password, passwords=passwords)
+    outcomes = read_files([(str(paths[index]), file_password, cache) for index, file_password in pending],
                           workers=workers, time_limit=time_limit, memory_limit=memory_limit)
-    keys = {file.index: file.key for file in pending}
     names = document_names(paths)
     try:
         for index, path in enumerate(paths):
@@ -239,7 +267,7 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
             outcome = next(outcomes)
             result = result_from_outcome(path, outcome, time_limit=time_limit, memory_limit=memory_limit)
             if cache is not None and worth_caching(outcome):
-                result = store_quietly(cache, keys[index], outcome.value, result)
+                result = store_quietly(cache, outcome.value.cache_key, outcome.value.entry, result)
             yield named(result, names[index])
     finally:
         outcomes.close()  # stops the workers at once, also when the caller stops early
@@ -278,40 +306,27 @@ def named(result: ExtractResult, name: str) -> ExtractResult:
     return dataclasses.replace(result, document=document, problems=problems)
 
 
-@dataclass(frozen=True)
-class PendingFile:
-    """A file that has to be read: its place in the input, its password and its cache key (None: no cache)."""
-
-    index: int
-    password: str | None
-    key: str | None
-
-
-def sort_out(paths: list[Path], cache: ExtractCache | None, *, password: str | None,
-             passwords: Mapping[str, str] | None) -> tuple[dict[int, ExtractResult], list[PendingFile]]:
-    """Settle what needs no worker (files failing the cheap checks, cache hits); list the rest to be read."""
+def sort_out(paths: list[Path], *, password: str | None,
+             passwords: Mapping[str, str] | None) -> tuple[dict[int, ExtractResult], list[tuple[int, str | None]]]:
+    """Settle the files that fail the cheap checks; list the rest, (index, password), for the workers to read."""
     ready: dict[int, ExtractResult] = {}
-    pending: list[PendingFile] = []
+    pending: list[tuple[int, str | None]] = []
     for index, path in enumerate(paths):
-        file_password = password_for(path, password, passwords)
         try:
-            content_sha256 = precheck(path)
+            precheck(path)
         except (ExtractionError, OSError) as error:
             reason = str(error) if isinstance(error, ExtractionError) else f"cannot be read ({error.strerror or error})"
             ready[index] = ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE, reason=reason),))
             continue
-        key = cache.key(content_sha256, extraction_settings(path, file_password)) if cache else None
-        cached = cache.load(key, name=file_label(path), path=display_name(str(path))) if cache else None
-        if cached is not None:
-            ready[index] = result_from_entry(path, cached, from_cache=True)
-        else:
-            pending.append(PendingFile(index, file_password, key))
+        pending.append((index, password_for(path, password, passwords)))
     return ready, pending
 
 
 def worth_caching(outcome: Outcome) -> bool:
-    """A Document, or a failure that the same bytes, code and password would meet again."""
-    return outcome.ok and (isinstance(outcome.value, Document) or outcome.value.lasting)
+    """A Document, or a failure that the same bytes, code and password would meet again, not from the cache."""
+    if not outcome.ok or outcome.value.cache_key is None or outcome.value.from_cache:
+        return False
+    return isinstance(outcome.value.entry, Document) or outcome.value.entry.lasting
 
 
 def password_for(path: Path, password: str | None, passwords: Mapping[str, str] | None) -> str | None:
@@ -323,18 +338,41 @@ def password_for(path: Path, password: str | None, passwords: Mapping[str, str] 
     return password
 
 
-def precheck(path: Path) -> str:
-    """Cheap checks done before any worker is involved; returns the content's sha256 for the cache key."""
+def precheck(path: Path) -> None:
+    """The cheap checks done in the parent, before any worker: a supported type, a regular file, a fitting head.
+
+    Nothing here reads more than the file's first bytes (and, for a DOCX, its zip
+    directory): whatever grows with the file's size, hashing included, is done in
+    the worker, under the file's time and memory limits.
+    """
     extractor_for(path)
-    if not path.is_file():
-        raise ExtractionError("not a regular file (a folder, device or pipe)" if path.exists() else "file not found")
+    check_content(path, read_head(path))
+
+
+def read_head(path: Path) -> bytes:
+    """The file's first HEAD_BYTES, after checking it is a regular file; a named pipe is never waited on.
+
+    Opened without blocking and checked on the open descriptor, so a pipe or
+    device (or one swapped in after the listing) is refused, not read.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError as error:
+        raise ExtractionError("file not found") from error
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ExtractionError("not a regular file (a folder, device or pipe)")
+        return os.read(descriptor, HEAD_BYTES)
+    finally:
+        os.close(descriptor)
+
+
+def content_sha256(path: Path) -> str:
+    """The sha256 of the file's content, read in chunks so memory stays flat whatever its size."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        head = handle.read(HASH_CHUNK_BYTES)
-        check_content(path, head[:1024])
-        while head:
-            digest.update(head)
-            head = handle.read(HASH_CHUNK_BYTES)
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -367,18 +405,18 @@ def extraction_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def read_files(tasks: list[tuple[str, str | None]], *, workers: int | None, time_limit: float,
+def read_files(tasks: list[tuple[str, str | None, ExtractCache | None]], *, workers: int | None, time_limit: float,
                memory_limit: int | None) -> Generator[Outcome, None, None]:
     """Outcomes of extract_for_worker over `tasks`, in order: in worker processes, or here when workers=0."""
     if workers == IN_PROCESS:
-        return (read_here(index, path, password) for index, (path, password) in enumerate(tasks))
+        return (read_here(index, *task) for index, task in enumerate(tasks))
     return run_isolated(extract_for_worker, tasks, workers=workers, time_limit=time_limit, memory_limit=memory_limit)
 
 
-def read_here(index: int, path: str, password: str | None) -> Outcome:
+def read_here(index: int, path: str, password: str | None, cache: ExtractCache | None) -> Outcome:
     """One file read in this process (workers=0): for debugging, so an unexpected exception is not caught."""
     started = time.perf_counter()
-    value = extract_for_worker(path, password)
+    value = extract_for_worker(path, password, cache)
     return Outcome(index, value=value, seconds=time.perf_counter() - started)
 
 
@@ -393,7 +431,7 @@ def result_from_outcome(path: Path, outcome: Outcome, *, time_limit: float, memo
     """Turn a worker's Outcome into the file's ExtractResult, with a reason a person understands."""
     timing = {"seconds": outcome.seconds, "peak_rss_bytes": outcome.peak_rss_bytes}
     if outcome.ok:
-        return result_from_entry(path, outcome.value, **timing)
+        return result_from_entry(path, outcome.value.entry, from_cache=outcome.value.from_cache, **timing)
     return ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE,
                                               reason=failure_reason(outcome, time_limit, memory_limit)),), **timing)
 
