@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 
+pytestmark = pytest.mark.slow  # each test is a run of the CLI, end to end
+
 GOOD_TEXT = """Care and stability
 
 Scotland must limit the number of moves that children experience and support carers to continue to care.
@@ -50,7 +52,6 @@ def mapped_documents(out):
     return [entry["file"] for entry in json.loads((out / "run.json").read_text(encoding="utf-8"))["inputs"]]
 
 
-@pytest.mark.slow
 def test_a_paragraph_of_one_and_a_half_million_characters_is_mapped_beside_a_good_document(corpus, tmp_path):
     sentence = "Brothers and sisters must be supported to stay together wherever it is safe. "
     (corpus / "long.txt").write_text(sentence * (1_500_000 // len(sentence) + 1), encoding="utf-8")
