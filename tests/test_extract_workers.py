@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,12 +37,36 @@ def behave(kind: str, amount: float = 0) -> object:
     return os.getpid()
 
 
+def record_pid_and_sleep(folder: str, seconds: float) -> int:
+    """Leave this worker's pid in `folder`, then sleep: a call that is still running when its parent dies."""
+    Path(folder, f"{os.getpid()}.pid").touch()
+    time.sleep(seconds)
+    return os.getpid()
+
+
 def process_gone(pid: int) -> bool:
+    """Whether `pid` has ended; a zombie (dead, waiting for a parent to reap it) has ended."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as status:
+            return status.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
     return False
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_hang_crash_and_memory_hog_each_cost_one_outcome_and_the_run_goes_on():
@@ -253,3 +279,31 @@ def test_a_huge_file_is_hashed_in_its_worker_under_the_time_limit_not_in_the_par
     assert [p.reason for p in results[0].problems] == ["took longer than 1 s: skipped"]
     assert results[1].document is not None and not results[1].problems
     assert elapsed < 30, "the run waited for more than the file's own time limit"
+
+
+PARENT_SCRIPT = """
+import sys
+from pipeline.extract.worker import run_isolated
+from tests.test_extract_workers import record_pid_and_sleep
+list(run_isolated(record_pid_and_sleep, [(sys.argv[1], 120.0), (sys.argv[1], 120.0)], workers=2, time_limit=300))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers die with their parent on Linux")
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    """Issue 11: after `kill -9` of the run, its workers were re-parented and went on (one held 950 MB for 4 min)."""
+    repo = Path(__file__).resolve().parent.parent
+    parent = subprocess.Popen([sys.executable, "-c", PARENT_SCRIPT, str(tmp_path)], cwd=repo)
+    worker_pids: list[int] = []
+    try:
+        assert wait_until(lambda: len(list(tmp_path.glob("*.pid"))) == 2, 60), "the workers did not start"
+        worker_pids = [int(path.stem) for path in tmp_path.glob("*.pid")]
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: all(process_gone(pid) for pid in worker_pids), 5), "a worker outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
+        for pid in worker_pids:  # only the workers this test started, should one have outlived its parent
+            if not process_gone(pid):
+                os.kill(pid, signal.SIGKILL)
