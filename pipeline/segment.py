@@ -14,7 +14,7 @@ sentences, and large enough to carry one idea with its context:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import spacy
@@ -148,13 +148,19 @@ def cut_point(text: str, start: int, stop: int) -> int:
     return stop
 
 
-def list_group(blocks: list[Block], index: int) -> list[Block]:
-    """The list item at `index` and, if it is short, the short items after it that fit in one passage."""
+def list_group(blocks: Sequence[Block], index: int) -> list[Block]:
+    """The list item at `index` and, if it is short, the short items after it that fit in one passage.
+
+    Only the blocks that join the group (and the one that ends it) are read:
+    slicing off the rest of the document for each item made a document of many
+    list items quadratic.
+    """
     group = [blocks[index]]
     size = len(blocks[index].text)
     if size >= LIST_SHORT_ITEM_CHARS:
         return group
-    for block in blocks[index + 1:]:
+    for following in range(index + 1, len(blocks)):
+        block = blocks[following]
         if (block.kind is not BlockKind.LIST_ITEM or len(block.text) >= LIST_SHORT_ITEM_CHARS
                 or size + len(block.text) > LIST_GROUP_CHARS):
             break

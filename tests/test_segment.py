@@ -1,6 +1,8 @@
+from collections.abc import Sequence
+
 import pytest
 
-from pipeline.segment import MAX_CHARS, Segmenter
+from pipeline.segment import LIST_GROUP_CHARS, MAX_CHARS, Segmenter, list_group
 from pipeline.types import Block, BlockKind, assemble_document
 
 
@@ -124,3 +126,35 @@ def test_a_long_paragraph_without_spaces_or_sentence_ends_is_still_segmented():
     assert "".join(passage.text for passage in passages) == text
     for passage in passages:
         assert doc.text[passage.start:passage.end] == passage.text
+
+
+# --- list items read in linear time (issue 11: 100k DOCX paragraphs took minutes in the parent) ------
+
+class CountingBlocks(Sequence):
+    """Blocks that count how many of them are read, whether one by one or as a slice."""
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.read = 0
+
+    def __len__(self):
+        return len(self.blocks)
+
+    def __getitem__(self, index):
+        found = self.blocks[index]
+        self.read += len(found) if isinstance(index, slice) else 1
+        return found
+
+
+def test_grouping_list_items_reads_a_bounded_number_of_blocks_per_item():
+    blocks = CountingBlocks([Block(f"Item {n}", 1, BlockKind.LIST_ITEM if n % 2 else BlockKind.PARAGRAPH)
+                             for n in range(20_000)])
+    groups = [list_group(blocks, index) for index in range(1, len(blocks), 2)]
+    assert all(len(group) == 1 for group in groups)
+    assert blocks.read <= 3 * len(blocks), "each list item copied the rest of the document"
+
+
+def test_short_list_items_are_still_grouped_up_to_the_limit():
+    blocks = [Block("Short item", 1, BlockKind.LIST_ITEM) for _ in range(100)]
+    group = list_group(blocks, 0)
+    assert len(group) == LIST_GROUP_CHARS // len("Short item")
