@@ -2,6 +2,7 @@
 
 `scan_inputs` (pipeline/extract/listing.py) says which files of a corpus folder are inputs, with a
 row for each entry that is not (a link out of the folder, a pipe, an output folder, ...).
+
 Dispatch is by extension, after a check that the bytes are what the extension
 claims (a `.pdf` that is really an HTML page is reported, not parsed).
 
@@ -104,9 +105,8 @@ def extract_file(path: Path | str, *, password: str | None = None, sha256: str |
         raise
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
-    document = assemble_document(name=file_label(path), path=display_name(str(path)),
-                                 sha256=sha256, page_count=extracted.page_count,
-                                 blocks=extracted.blocks,
+    document = assemble_document(name=file_label(path), path=display_name(str(path)), sha256=sha256,
+                                 page_count=extracted.page_count, blocks=extracted.blocks,
                                  extractor=f"{extracted.engine or extractor.__name__}/{EXTRACTOR_VERSION}",
                                  notes=tuple(extracted.notes))
     if not any(block.kind in CONTENT_KINDS for block in document.blocks):
@@ -459,7 +459,7 @@ def store_quietly(cache: ExtractCache, key: str, entry: Document | FailedExtract
     try:
         cache.store(key, entry)
     except OSError as error:
-        row = Skipped(file=file_label(result.path), stage="cache", reason=f"could not be cached ({error}); it will be "
-                                                                   "extracted again next run")
+        row = Skipped(file=file_label(result.path), stage="cache",
+                      reason=f"could not be cached ({error}); it will be extracted again next run")
         return dataclasses.replace(result, problems=(*result.problems, row))
     return result

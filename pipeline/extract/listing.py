@@ -115,8 +115,12 @@ class _Walk:
         return Listing(paths, sorted(self.skipped, key=lambda row: row.file))
 
     def already_read(self, folder: Path) -> bool:
-        """Whether `folder` (reached through a link) was read under another path; a row says which."""
-        info = os.stat(folder)
+        """Whether `folder` (reached through a link) was read under another path, or is gone; a row says which."""
+        try:
+            info = os.stat(folder)
+        except OSError as error:
+            self.unreadable(folder, error)
+            return True
         identity = (info.st_dev, info.st_ino)
         first = self.folders_read.get(identity)
         if first is None:
@@ -136,11 +140,16 @@ class _Walk:
             with os.scandir(folder) as iterator:
                 names = sorted(entry.name for entry in iterator if not entry.name.startswith("."))
         except OSError as error:
-            if folder == self.root:
-                raise ListingError(f"cannot read the folder {folder} ({error.strerror or error})") from error
-            self.skip(folder, f"a folder that cannot be read ({error.strerror or error}): its files are not listed")
+            self.unreadable(folder, error)
             return []
         return [folder / name for name in names]
+
+    def unreadable(self, folder: Path, error: OSError) -> None:
+        """A row for a sub-folder that cannot be read; the corpus folder itself unread means no run."""
+        cause = error.strerror or str(error)
+        if folder == self.root:
+            raise ListingError(f"cannot read the folder {folder} ({cause})") from error
+        self.skip(folder, f"a folder that cannot be read ({cause}): its files are not listed")
 
     def visit(self, path: Path, *, through_link: bool, folders: list[Path], linked_folders: list[Path]) -> None:
         """Sort one entry: a folder to read, a file to list, or a row saying why it is neither."""
