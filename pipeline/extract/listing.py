@@ -68,10 +68,10 @@ def scan_inputs(folder: Path | str, *, exclude: Iterable[Path | str] = ()) -> Li
             raise FileNotFoundError(f"input folder {folder} does not exist")
         return Listing([folder])
     walk = _Walk(folder, excluded={Path(path).resolve() for path in exclude})
-    refusal = walk.exclusion(walk.real_root)
-    if refusal:
-        raise ListingError(f"{folder} is {refusal.split(':')[0]}; map the documents' own folder, or choose an "
-                           "--out folder outside it")
+    output_folder = walk.output_folder_kind(walk.real_root)
+    if output_folder:
+        raise ListingError(f"{folder} is {output_folder}; map the documents' own folder, or choose an --out "
+                           "folder outside it")
     return walk.run()
 
 
@@ -94,6 +94,8 @@ class _Walk:
         self.skipped: list[Skipped] = []
         self.candidates: list[_Candidate] = []
         self.folders_read: dict[tuple[int, int], Path] = {}
+        self.direct: list[Path] = [root]  # folders still to read, reached by their own paths
+        self.linked: list[Path] = []  # and those reached through a link
 
     def run(self) -> Listing:
         """Read the folders reached by their own paths first, then those reached through links.
@@ -101,16 +103,13 @@ class _Walk:
         So a folder (or file) that is both in place and linked to is listed under
         its own path, whatever the names sort like.
         """
-        direct: list[Path] = [self.root]
-        linked: list[Path] = []
-        while direct or linked:
-            through_link = not direct
-            folder = direct.pop() if direct else linked.pop()
+        while self.direct or self.linked:
+            through_link = not self.direct
+            folder = self.direct.pop() if self.direct else self.linked.pop()
             if self.already_read(folder):
                 continue
             for path in self.entries(folder):
-                self.visit(path, through_link=through_link, folders=linked if through_link else direct,
-                           linked_folders=linked)
+                self.visit(path, through_link=through_link)
         paths = self.unique_files()
         return Listing(paths, sorted(self.skipped, key=lambda row: row.file))
 
@@ -151,7 +150,7 @@ class _Walk:
             raise ListingError(f"cannot read the folder {folder} ({cause})") from error
         self.skip(folder, f"a folder that cannot be read ({cause}): its files are not listed")
 
-    def visit(self, path: Path, *, through_link: bool, folders: list[Path], linked_folders: list[Path]) -> None:
+    def visit(self, path: Path, *, through_link: bool) -> None:
         """Sort one entry: a folder to read, a file to list, or a row saying why it is neither."""
         is_link = path.is_symlink()
         problem = self.link_problem(path) if is_link else None
@@ -164,11 +163,11 @@ class _Walk:
             self.skip(path, f"cannot be read ({error.strerror or error})")
             return
         if stat.S_ISDIR(info.st_mode):
-            exclusion = self.exclusion(path)
-            if exclusion:
-                self.skip(path, exclusion)
+            output_folder = self.output_folder_kind(path)
+            if output_folder:
+                self.skip(path, f"{output_folder}: not read as input")
             else:
-                (linked_folders if is_link else folders).append(path)
+                (self.linked if is_link or through_link else self.direct).append(path)
         elif stat.S_ISREG(info.st_mode):
             self.candidates.append(_Candidate(path, (info.st_dev, info.st_ino), through_link or is_link))
         else:
@@ -191,12 +190,12 @@ class _Walk:
             return "a link into an output folder of promise-map: not followed"
         return None
 
-    def exclusion(self, folder: Path) -> str | None:
-        """Why `folder` is not read as input (the run's output folder, an earlier run's), or None."""
+    def output_folder_kind(self, folder: Path) -> str | None:
+        """What output folder `folder` is (the run's own, an earlier run's), or None when it is none."""
         if folder.resolve() in self.excluded:
-            return "the run's output folder (--out): not read as input"
+            return "the run's output folder (--out)"
         if holds_run_marker(folder):
-            return f"an earlier promise-map run's output folder (it holds {RUN_MARKER}): not read as input"
+            return f"an earlier promise-map run's output folder (it holds {RUN_MARKER})"
         return None
 
     def in_output_folder(self, target: Path) -> bool:
