@@ -14,6 +14,7 @@ exhaust the run, and keeps what it extracted in a cache folder
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -97,7 +98,7 @@ def extract_file(path: Path | str, *, password: str | None = None, sha256: str |
     """
     path = Path(path)
     extractor = extractor_for(path)
-    check_content(path, read_head(path))
+    check_content(path, read_head(path)[0])
     sha256 = sha256 or content_sha256(path)
     try:
         extracted = extractor(str(path), password=password)
@@ -185,12 +186,13 @@ def describe_failure(path: Path, error: Exception) -> str:
 
 @dataclass(frozen=True)
 class Extraction:
-    """What a worker hands back for one file: its Document or failure, the cache key, and whether it was cached.
+    """What a worker hands back for one file: its Document or failure, content hash, cache key, and cache hit.
 
-    `cache_key` is None when there is no cache, or the file could not be hashed.
+    `sha256` is None when the file could not be hashed; `cache_key` also when there is no cache.
     """
 
     entry: Document | FailedExtraction
+    sha256: str | None = None
     cache_key: str | None = None
     from_cache: bool = False
 
@@ -205,16 +207,16 @@ def extract_for_worker(path: str, password: str | None, cache: ExtractCache | No
     way again); a file that could not be opened may open next time.
     """
     file = Path(path)
-    key = None
+    sha256 = key = None
     try:
         sha256 = content_sha256(file)
         key = cache.key(sha256, extraction_settings(file, password)) if cache is not None else None
         cached = cache.load(key, name=file_label(file), path=display_name(path)) if cache is not None else None
         if cached is not None:
-            return Extraction(cached, cache_key=key, from_cache=True)
-        return Extraction(extract_file(file, password=password, sha256=sha256), cache_key=key)
+            return Extraction(cached, sha256=sha256, cache_key=key, from_cache=True)
+        return Extraction(extract_file(file, password=password, sha256=sha256), sha256=sha256, cache_key=key)
     except ExtractionError as error:
-        return Extraction(FailedExtraction(reason=str(error), lasting=True), cache_key=key)
+        return Extraction(FailedExtraction(reason=str(error), lasting=True), sha256=sha256, cache_key=key)
     except OSError as error:
         return Extraction(FailedExtraction(reason=f"cannot be read ({error.strerror or error})", lasting=False))
 
@@ -255,9 +257,10 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
     paths = [Path(path) for path in paths]
     cache = None if cache_dir is None else ExtractCache(
         cache_dir, fingerprint=extraction_fingerprint(), limits={"seconds": time_limit, "memory_bytes": memory_limit})
-    ready, pending = sort_out(paths, password=password, passwords=passwords)
-    outcomes = read_files([(str(paths[index]), file_password, cache) for index, file_password in pending],
+    ready, pending = sort_out(paths, cache, password=password, passwords=passwords)
+    outcomes = read_files([(str(paths[file.index]), file.password, cache) for file in pending],
                           workers=workers, time_limit=time_limit, memory_limit=memory_limit)
+    signatures = {file.index: file.info for file in pending}
     names = document_names(paths)
     try:
         for index, path in enumerate(paths):
@@ -266,6 +269,9 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
                 continue
             outcome = next(outcomes)
             result = result_from_outcome(path, outcome, time_limit=time_limit, memory_limit=memory_limit)
+            if cache is not None and outcome.ok and outcome.value.sha256:
+                with contextlib.suppress(OSError):  # costs a hash next run; an unwritable cache is reported below
+                    cache.remember_sha256(path, signatures[index], outcome.value.sha256)
             if cache is not None and worth_caching(outcome):
                 result = store_quietly(cache, outcome.value.cache_key, outcome.value.entry, result)
             yield named(result, names[index])
@@ -306,20 +312,45 @@ def named(result: ExtractResult, name: str) -> ExtractResult:
     return dataclasses.replace(result, document=document, problems=problems)
 
 
-def sort_out(paths: list[Path], *, password: str | None,
-             passwords: Mapping[str, str] | None) -> tuple[dict[int, ExtractResult], list[tuple[int, str | None]]]:
-    """Settle the files that fail the cheap checks; list the rest, (index, password), for the workers to read."""
+@dataclass(frozen=True)
+class PendingFile:
+    """A file for a worker to read: its place in the input, its password, and what stat said of it."""
+
+    index: int
+    password: str | None
+    info: os.stat_result
+
+
+def sort_out(paths: list[Path], cache: ExtractCache | None, *, password: str | None,
+             passwords: Mapping[str, str] | None) -> tuple[dict[int, ExtractResult], list[PendingFile]]:
+    """Settle what needs no worker (files failing the cheap checks, unchanged files in the cache); list the rest."""
     ready: dict[int, ExtractResult] = {}
-    pending: list[tuple[int, str | None]] = []
+    pending: list[PendingFile] = []
     for index, path in enumerate(paths):
+        file_password = password_for(path, password, passwords)
         try:
-            precheck(path)
+            info = precheck(path)
         except (ExtractionError, OSError) as error:
             reason = str(error) if isinstance(error, ExtractionError) else f"cannot be read ({error.strerror or error})"
             ready[index] = ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE, reason=reason),))
             continue
-        pending.append((index, password_for(path, password, passwords)))
+        cached = cached_unchanged(cache, path, info, file_password)
+        if cached is not None:
+            ready[index] = cached
+        else:
+            pending.append(PendingFile(index, file_password, info))
     return ready, pending
+
+
+def cached_unchanged(cache: ExtractCache | None, path: Path, info: os.stat_result,
+                     password: str | None) -> ExtractResult | None:
+    """The cached outcome of a file unchanged since a worker hashed it, read from the cache's JSON; else None."""
+    sha256 = cache.known_sha256(path, info) if cache is not None else None
+    if sha256 is None:
+        return None
+    entry = cache.load(cache.key(sha256, extraction_settings(path, password)), name=file_label(path),
+                       path=display_name(str(path)))
+    return None if entry is None else result_from_entry(path, entry, from_cache=True)
 
 
 def worth_caching(outcome: Outcome) -> bool:
@@ -338,19 +369,22 @@ def password_for(path: Path, password: str | None, passwords: Mapping[str, str] 
     return password
 
 
-def precheck(path: Path) -> None:
+def precheck(path: Path) -> os.stat_result:
     """The cheap checks done in the parent, before any worker: a supported type, a regular file, a fitting head.
 
     Nothing here reads more than the file's first bytes (and, for a DOCX, its zip
     directory): whatever grows with the file's size, hashing included, is done in
-    the worker, under the file's time and memory limits.
+    the worker, under the file's time and memory limits. Returns what stat says
+    of the file, which tells an unchanged file by its signature (see cache.py).
     """
     extractor_for(path)
-    check_content(path, read_head(path))
+    head, info = read_head(path)
+    check_content(path, head)
+    return info
 
 
-def read_head(path: Path) -> bytes:
-    """The file's first HEAD_BYTES, after checking it is a regular file; a named pipe is never waited on.
+def read_head(path: Path) -> tuple[bytes, os.stat_result]:
+    """The file's first HEAD_BYTES and its stat, after checking it is a regular file; a pipe is never waited on.
 
     Opened without blocking and checked on the open descriptor, so a pipe or
     device (or one swapped in after the listing) is refused, not read.
@@ -360,9 +394,10 @@ def read_head(path: Path) -> bytes:
     except FileNotFoundError as error:
         raise ExtractionError("file not found") from error
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
             raise ExtractionError("not a regular file (a folder, device or pipe)")
-        return os.read(descriptor, HEAD_BYTES)
+        return os.read(descriptor, HEAD_BYTES), info
     finally:
         os.close(descriptor)
 
