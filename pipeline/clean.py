@@ -33,6 +33,9 @@ HYPHENATED_PREFIXES = frozenset({
     "care", "rights", "age", "life", "one", "two", "three", "four", "five", "first", "second",
 })
 LINE_END_HYPHEN = re.compile(r"(\w+)-$")
+#: The word before a line-end hyphen is judged by at most this many of its last characters: no real word is
+#: longer, and the bound keeps joining linear when one "word" runs on over thousands of glued lines.
+LONGEST_WORD_CHARS = 100
 WORD_PATTERN = re.compile(r"\w+(?:-\w+)*")
 
 
@@ -56,22 +59,41 @@ def join_wrapped_lines(lines: list[str], *, known_words: set[str] | None = None)
     With `known_words` (the document's own vocabulary, see `document_vocabulary`)
     the document decides first: a hyphen stays when the document writes the word
     with a hyphen elsewhere and never without one, and goes when it writes it closed up.
+
+    The lines are collected as pieces and joined once, and each line is searched
+    for its hyphen once: searching the text joined so far made a paragraph of many
+    lines (a text file without blank lines) quadratic.
     """
-    joined = ""
+    pieces: list[str] = []
+    hyphenated: str | None = None  # the word before the hyphen that ends the text so far, if it ends in one
     for raw in lines:
         line = collapse_spaces(raw)
         if not line:
             continue
-        if not joined:
-            joined = line
-            continue
-        hyphen = LINE_END_HYPHEN.search(joined)
-        if hyphen and line[:1].islower():
-            joined = joined if keeps_hyphen(hyphen.group(1), line, known_words) else joined[:-1]
-            joined += line
-        else:
-            joined += " " + line
-    return joined
+        continued = ""
+        if hyphenated is not None and line[:1].islower():
+            if not keeps_hyphen(hyphenated, line, known_words):
+                pieces[-1] = pieces[-1][:-1]
+                continued = hyphenated
+        elif pieces:
+            pieces.append(" ")
+        pieces.append(line)
+        hyphenated = word_before_hyphen(line, continued)
+    return "".join(pieces)
+
+
+def word_before_hyphen(line: str, continued: str) -> str | None:
+    """The word a hyphen at the end of `line` follows, or None; `continued` is the word the line carries on.
+
+    A line glued to the one before (its hyphen dropped) carries on that line's
+    word: in "lo-" / "ng-" / "term" the second hyphen follows "long". The word is
+    kept to its last LONGEST_WORD_CHARS characters.
+    """
+    match = LINE_END_HYPHEN.search(line)
+    if match is None:
+        return None
+    word = continued + match.group(1) if match.start() == 0 else match.group(1)
+    return word[-LONGEST_WORD_CHARS:]
 
 
 def keeps_hyphen(before: str, next_line: str, known_words: set[str] | None) -> bool:

@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +28,8 @@ from pipeline.config import Settings
 from pipeline.coverage import compute_coverage
 from pipeline.display import visible_controls
 from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
-from pipeline.extract import EXTRACTORS, extract_all, list_inputs
+from pipeline.extract import EXTRACTORS, extract_all, scan_inputs
+from pipeline.files import display_name
 from pipeline.reference import ReferenceError, load_reference
 from pipeline.report import write_comparison, write_json, write_reports
 from pipeline.segment import Segmenter
@@ -99,16 +101,17 @@ def map_command(
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
     console = stderr_console(quiet=quiet)
+    out = out or Path("outputs") / corpus.resolve().name
     try:
         reference_set = load_reference(reference)
-        paths = list_inputs(corpus)
-        check_inputs(corpus, paths)
+        listing = scan_inputs(corpus, exclude=[out])
+        check_inputs(corpus, listing.paths, listing.skipped)
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    out = out or Path("outputs") / corpus.resolve().name
+    paths = listing.paths
     settings = Settings(password=password)
-    result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet)
+    result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet, listed=listing.skipped)
     record = run_record(corpus, reference_set, settings, result)
     written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
                             matches=result["matches"], skipped=result["skipped"], run_record=record)
@@ -121,7 +124,7 @@ def map_command(
                    f"the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
 
 
-def check_inputs(corpus: Path, paths: list[Path]) -> None:
+def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -> None:
     """Raise ValueError when `corpus` holds nothing promise-map can read, before anything is trained or written.
 
     Rule: a run needs at least one file of a supported type. Rationale: a folder of only `.rtf` or `.png`
@@ -131,7 +134,8 @@ def check_inputs(corpus: Path, paths: list[Path]) -> None:
     """
     supported = ", ".join(sorted(EXTRACTORS))
     if not paths:
-        raise ValueError(f"no files in {corpus}; supported types: {supported}")
+        rows = "".join(f"; left out: {row.file} ({row.reason})" for row in left_out)
+        raise ValueError(f"no files in {corpus}; supported types: {supported}{rows}")
     if not any(path.suffix.lower() in EXTRACTORS for path in paths):
         found = ", ".join(sorted({path.suffix.lower() or "(no extension)" for path in paths}))
         files = f"{len(paths)} file is" if len(paths) == 1 else f"{len(paths)} files are"
@@ -162,12 +166,17 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
 
 
 def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings,
-            classifier: LexicalClassifier | PromiseClassifier, *, show_progress: bool) -> dict:
-    """Chain the stages over `paths`; returns every stage's output and its timings."""
+            classifier: LexicalClassifier | PromiseClassifier, *, show_progress: bool,
+            listed: Iterable[Skipped] = ()) -> dict:
+    """Chain the stages over `paths`; returns every stage's output and its timings.
+
+    `listed` are the corpus entries the listing left out (links out of the folder, pipes, output
+    folders); they head the run's skipped rows.
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     documents: list[Document] = []
-    skipped: list[Skipped] = []
+    skipped: list[Skipped] = list(listed)
     for result in tqdm(extract_all(paths, password=settings.password), total=len(paths), desc="extract",
                        unit="file", disable=not show_progress):
         if result.document is not None:
@@ -240,8 +249,8 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
     return {
         "tool": {"name": "promise-map", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "corpus": str(corpus),
-        "corpus_folder": str(corpus_folder(corpus)),
+        "corpus": display_name(str(corpus)),
+        "corpus_folder": display_name(str(corpus_folder(corpus))),
         "reference": {
             "sha256": reference_set.sha256,
             "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version, "source": fw.source,

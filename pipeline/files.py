@@ -14,6 +14,20 @@ from pathlib import Path
 NEW_FILE_MODE = 0o666
 
 
+def display_name(text: str) -> str:
+    r"""A file name or path as the outputs show it: each byte that is not UTF-8 written as a \xNN escape.
+
+    A POSIX file name is bytes. Python holds a byte it cannot decode as a lone
+    surrogate (PEP 383), which no UTF-8 writer (CSV, JSON, HTML) accepts, so the
+    name is shown with that byte escaped: b"Strat\xe9gie.txt" becomes "Strat\\xe9gie.txt".
+    A name that is valid UTF-8 is returned unchanged.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte: escape the code point itself
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def current_umask() -> int:
     """The process's umask; reading it means setting it, so it is set straight back."""
     mask = os.umask(0)

@@ -13,6 +13,8 @@ sentences, and large enough to carry one idea with its context:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import spacy
@@ -32,6 +34,15 @@ LIST_SHORT_ITEM_CHARS = 100
 #: A heading with at least this many words reads as a statement and becomes a passage too.
 STATEMENT_HEADING_WORDS = 7
 HEADING_PATH_SEPARATOR = " › "
+#: Longest text handed to spaCy in one call. spaCy refuses a text over `nlp.max_length` (1,000,000 characters,
+#: error E088), and one paragraph can be longer (a text file without blank lines, a PDF page run together), so
+#: a longer paragraph is read in pieces; well under the limit, so a piece never costs much memory either.
+SENTENCIZER_MAX_CHARS = 100_000
+#: Where a piece may end: after a sentence end and the white space that follows it, where the sentencizer
+#: would cut anyway; failing that, after white space; failing both, anywhere.
+SENTENCE_END_CUT = re.compile(r"[.!?…][\"'”’)\]]*\s+")
+WHITE_SPACE_CUT = re.compile(r"\s+")
+LEADING_SPACE = re.compile(r"\s*")
 
 
 def build_sentencizer() -> Language:
@@ -80,7 +91,7 @@ class Segmenter:
     def paragraph_passages(self, document: Document, passages: list[Passage], block: Block,
                            path: str) -> list[Passage]:
         """A paragraph whole, or cut into windows of sentences when it is long."""
-        sentences = [(s.start_char, s.end_char) for s in self.nlp(block.text).sents if s.text.strip()]
+        sentences = self.sentence_spans(block.text)
         if len(sentences) <= MAX_SENTENCES and len(block.text) <= MAX_CHARS:
             return [self.make_passage(document, passages, [block], path)]
         made: list[Passage] = []
@@ -93,6 +104,13 @@ class Segmenter:
             ))
         return made
 
+    def sentence_spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each sentence in `text`, read by spaCy in pieces short enough for it."""
+        limit = min(SENTENCIZER_MAX_CHARS, self.nlp.max_length)
+        return [(offset + sentence.start_char, offset + sentence.end_char)
+                for offset, piece in text_pieces(text, limit)
+                for sentence in self.nlp(piece).sents if sentence.text.strip()]
+
     @staticmethod
     def make_passage(document: Document, passages: list[Passage], blocks: list[Block], path: str, *,
                      lead_in: str = "") -> Passage:
@@ -101,13 +119,48 @@ class Segmenter:
                        text="\n".join(block.text for block in blocks), lead_in=lead_in)
 
 
-def list_group(blocks: list[Block], index: int) -> list[Block]:
-    """The list item at `index` and, if it is short, the short items after it that fit in one passage."""
+def text_pieces(text: str, limit: int) -> Iterator[tuple[int, str]]:
+    """`text` as consecutive (offset, piece) pairs of at most `limit` characters, cut where a sentence ends.
+
+    Each piece's offset is where it starts in `text`, so spans found in a piece
+    map back to the paragraph by adding it. Text within the limit is one piece.
+    """
+    start = 0
+    while len(text) - start > limit:
+        end = cut_point(text, start, start + limit)
+        yield start, text[start:end]
+        start = LEADING_SPACE.match(text, end).end()  # space cut through belongs to neither piece
+    if start < len(text):
+        yield start, text[start:]
+
+
+def cut_point(text: str, start: int, stop: int) -> int:
+    """Where the piece text[start:stop] should end: the last sentence end in its second half, else the last space.
+
+    Only the second half is searched, so every piece is at least half the limit
+    long and the whole paragraph is scanned about once.
+    """
+    middle = start + (stop - start) // 2
+    for pattern in (SENTENCE_END_CUT, WHITE_SPACE_CUT):
+        ends = [match.end() for match in pattern.finditer(text, middle, stop)]
+        if ends:
+            return ends[-1]
+    return stop
+
+
+def list_group(blocks: Sequence[Block], index: int) -> list[Block]:
+    """The list item at `index` and, if it is short, the short items after it that fit in one passage.
+
+    Only the blocks that join the group (and the one that ends it) are read:
+    slicing off the rest of the document for each item made a document of many
+    list items quadratic.
+    """
     group = [blocks[index]]
     size = len(blocks[index].text)
     if size >= LIST_SHORT_ITEM_CHARS:
         return group
-    for block in blocks[index + 1:]:
+    for following in range(index + 1, len(blocks)):
+        block = blocks[following]
         if (block.kind is not BlockKind.LIST_ITEM or len(block.text) >= LIST_SHORT_ITEM_CHARS
                 or size + len(block.text) > LIST_GROUP_CHARS):
             break

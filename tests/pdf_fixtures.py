@@ -198,3 +198,36 @@ def encrypted(path: Path, password: str) -> Path:
     draw_lines(canvas, 60, 80, ["Confidential draft of the corporate parenting plan."])
     canvas.save()
     return path
+
+
+def one_word_per_page(path: Path, pages: int, *, top: float = 40) -> Path:
+    """A page per word, each word alone near the top of its page (a word list, flash cards, a slide deck's titles)."""
+    words = ["Family", "Siblings", "Kinship", "Voice", "Rights", "Love", "Home"]
+    canvas = Canvas(str(path), pagesize=A4)
+    for number in range(pages):
+        draw_lines(canvas, 72, top, [words[number % len(words)]], size=12)
+        canvas.showPage()
+    canvas.save()
+    return path
+
+
+def running_head_with_a_blank_page(path: Path) -> Path:
+    """Three pages under one running head; the middle page is left blank but for the head (and its number)."""
+    canvas = Canvas(str(path), pagesize=A4)
+    for number in (1, 2, 3):
+        draw_lines(canvas, 72, 30, ["Glenmore Children's Services Plan"], size=9)
+        if number != 2:
+            draw_lines(canvas, 72, 300, [f"Section {number} says how brothers and sisters will stay together."])
+        draw_lines(canvas, 290, PAGE_HEIGHT - 40, [str(number)], size=9)
+        canvas.showPage()
+    canvas.save()
+    return path
+
+
+def page_numbers_only(path: Path, pages: int) -> Path:
+    canvas = Canvas(str(path), pagesize=A4)
+    for number in range(1, pages + 1):
+        draw_lines(canvas, 290, PAGE_HEIGHT - 40, [str(number)], size=9)
+        canvas.showPage()
+    canvas.save()
+    return path

@@ -1,7 +1,9 @@
 """The extraction cache: a second run reads nothing it already extracted; a changed file is read again, alone."""
 
 import json
+import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -118,7 +120,9 @@ def test_the_cache_folder_is_git_ignored_and_holds_no_temporary_files(corpus, tm
     run(corpus, cache_dir, workers=0)
     assert (cache_dir / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
     entries = [p for p in cache_dir.rglob("*") if p.is_file() and p.name != ".gitignore"]
-    assert len(entries) == 4 and all(p.suffix == ".json" for p in entries)
+    assert all(p.suffix == ".json" for p in entries)
+    assert len([p for p in entries if "hashes" not in p.parts]) == 4, "one entry per file"
+    assert len([p for p in entries if "hashes" in p.parts]) == 4, "and one remembered hash per file"
 
 
 def test_a_damaged_entry_is_a_miss_and_is_rewritten(corpus, tmp_path, counted):
@@ -201,3 +205,41 @@ def test_a_failure_is_tried_again_when_a_limit_is_raised(tmp_path):
                            ({"seconds": 60.0, "memory_bytes": None}, False)]:
         entry = ExtractCache(tmp_path, fingerprint="f", limits=limits).load("ab" * 32, name="x.pdf", path="x.pdf")
         assert (entry is not None) is served, limits
+
+
+@pytest.fixture
+def sent_to_workers(monkeypatch):
+    """The files each extract_all call hands to workers (their paths), call by call."""
+    calls: list[list[str]] = []
+    real_read_files = extract.read_files
+
+    def spying(tasks, **options):
+        calls.append([Path(task[0]).name for task in tasks])
+        return real_read_files(tasks, **options)
+
+    monkeypatch.setattr(extract, "read_files", spying)
+    return calls
+
+
+def test_a_re_run_of_an_unchanged_corpus_starts_no_worker(corpus, tmp_path, sent_to_workers):
+    """Files are hashed in the workers; the hash is remembered by the file's identity, so an unchanged file
+    needs no worker (and no second read) next time, as when the parent hashed it."""
+    cache_dir = tmp_path / "cache"
+    run(corpus, cache_dir, workers=2)
+    warm = run(corpus, cache_dir, workers=2)
+    assert [r.from_cache for r in warm] == [True] * 4
+    assert sent_to_workers == [["a.txt", "b.md", "c.html", "d_broken.pdf"], []]
+
+
+def test_a_file_rewritten_with_its_old_size_and_time_is_hashed_again(corpus, tmp_path, counted, sent_to_workers):
+    cache_dir = tmp_path / "cache"
+    path = corpus / "a.txt"
+    run(corpus, cache_dir, workers=0)
+    before = path.stat()
+    path.write_text("Brothers and sisters must live together.", encoding="utf-8")  # as long as the old text
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    counted.clear()
+    results = run(corpus, cache_dir, workers=0)
+    assert sent_to_workers[-1] == ["a.txt"] and dict(counted) == {"a.txt": 1}
+    assert results[0].document.text == "Brothers and sisters must live together."

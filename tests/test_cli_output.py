@@ -250,7 +250,7 @@ def test_summary_keeps_document_names_whole_when_piped(tmp_path, monkeypatch):
         assert any(name in line for line in lines), (name, result.stderr)
 
 
-def test_run_json_records_where_the_files_are_symbolic_links_included(tmp_path):
+def test_run_json_records_where_the_files_are_a_link_out_of_the_corpus_left_out(tmp_path):
     import json
 
     corpus = tmp_path / "corpus"
@@ -264,5 +264,5 @@ def test_run_json_records_where_the_files_are_symbolic_links_included(tmp_path):
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["corpus_folder"] == str(corpus)
-    assert {entry["file"]: entry["path"] for entry in record["inputs"]} == {"linked.txt": "linked.txt",
-                                                                            "plan.txt": "sub/plan.txt"}
+    assert {entry["file"]: entry["path"] for entry in record["inputs"]} == {"plan.txt": "sub/plan.txt"}
+    assert [entry["file"] for entry in record["skipped"] if entry["stage"] == "list"] == ["linked.txt"]

@@ -84,6 +84,45 @@ def test_text_file_in_other_encodings(tmp_path):
     assert extract_file(path).blocks[0].text == "Café culture in care homes – a review."
 
 
+
+@pytest.mark.parametrize(("codec", "byte_order_mark"), [
+    ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+    ("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b"\x00\x00\xfe\xff"),
+])
+def test_text_files_in_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec, byte_order_mark):
+    text = "# Café culture\n\nBrothers and sisters – together – wherever it is safe.\n"
+    path = tmp_path / f"{codec}.md"
+    path.write_bytes(byte_order_mark + text.encode(codec))
+    (result,) = extract_all([path], cache_dir=None, workers=0)
+    assert result.problems == ()
+    assert [(b.kind, b.text) for b in result.document.blocks] == [
+        (BlockKind.HEADING, "Café culture"),
+        (BlockKind.PARAGRAPH, "Brothers and sisters – together – wherever it is safe.")]
+
+
+def random_bytes(size, *, with_nul):
+    import random
+
+    generator = random.Random(9)
+    data = bytes(generator.randrange(256) for _ in range(size))
+    return data if with_nul else data.replace(b"\x00", b"")
+
+
+@pytest.mark.parametrize("suffix", [".html", ".htm", ".txt", ".md"])
+@pytest.mark.parametrize("with_nul", [True, False])
+def test_random_bytes_under_a_text_name_are_not_a_text_file(tmp_path, suffix, with_nul):
+    path = tmp_path / f"noise{suffix}"
+    path.write_bytes(random_bytes(20_000, with_nul=with_nul))
+    (result,) = extract_all([path], cache_dir=None, workers=0)
+    assert result.document is None
+    assert [(p.stage, p.reason.split(":")[0]) for p in result.problems] == [("extract", "not a text file")]
+
+
+def test_text_with_tabs_form_feeds_and_windows_line_ends_is_still_text(tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_bytes(b"Care plan\r\n\r\nItem\tLead\r\nKinship\tSG\f\x1b[1mBrothers and sisters stay together.\r\n")
+    assert "Brothers and sisters stay together." in extract_file(path).text
+
 # --- PDF, DOCX, HTML ------------------------------------------------------------------------------------
 
 def test_pdf_headings_paragraphs_pages_and_footers(tmp_path):
@@ -179,3 +218,103 @@ def test_extract_all_reports_bad_files_and_goes_on(tmp_path):
 def test_list_inputs_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         list_inputs(tmp_path / "nope")
+
+
+# --- wrapped lines joined in linear time (issue 11: 300 KB without blank lines took 80 s) ----------------
+
+def join_wrapped_lines_as_it_was(lines, *, known_words=None):
+    """The quadratic original, kept as the reference for what the joined text must be."""
+    from pipeline.clean import LINE_END_HYPHEN, collapse_spaces, keeps_hyphen
+
+    joined = ""
+    for raw in lines:
+        line = collapse_spaces(raw)
+        if not line:
+            continue
+        if not joined:
+            joined = line
+            continue
+        hyphen = LINE_END_HYPHEN.search(joined)
+        if hyphen and line[:1].islower():
+            joined = joined if keeps_hyphen(hyphen.group(1), line, known_words) else joined[:-1]
+            joined += line
+        else:
+            joined += " " + line
+    return joined
+
+
+class CountingPattern:
+    """Stands in for a compiled pattern and adds up how many characters each search is handed."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.characters = 0
+
+    def search(self, text, *arguments):
+        self.characters += len(text)
+        return self.pattern.search(text, *arguments)
+
+    def __getattr__(self, name):
+        return getattr(self.pattern, name)
+
+
+def wrapped_lines(total_chars):
+    """Lines of a paragraph wrapped at about 70 characters, some ending in a hyphen, as a 300 KB text file has."""
+    import random
+
+    generator = random.Random(11)
+    words = ["the", "care", "co", "inter", "vention", "long", "term", "children", "Family", "self", "x", "a-b"]
+    lines, size = [], 0
+    while size < total_chars:
+        line = " ".join(generator.choice(words) for _ in range(generator.randint(1, 14)))
+        if generator.random() < 0.3:
+            line += "-"
+        lines.append(line)
+        size += len(line) + 1
+    return lines
+
+
+def test_joining_wrapped_lines_scans_each_line_a_bounded_number_of_times(monkeypatch):
+    import pipeline.clean as clean
+
+    counting = CountingPattern(clean.LINE_END_HYPHEN)
+    monkeypatch.setattr(clean, "LINE_END_HYPHEN", counting)
+    lines = wrapped_lines(300_000)
+    join_wrapped_lines(lines)
+    assert counting.characters <= 2 * sum(len(line) + 1 for line in lines), "the joined text is searched again"
+
+
+@pytest.mark.parametrize("seed_size", [50, 500, 5_000])
+def test_joining_wrapped_lines_gives_the_text_the_original_gave(seed_size):
+    lines = wrapped_lines(seed_size)
+    vocabulary = {"intervention", "care-children", "selfthe", "long-term"}
+    for known_words in (None, vocabulary):
+        assert join_wrapped_lines(lines, known_words=known_words) == join_wrapped_lines_as_it_was(
+            lines, known_words=known_words)
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    (["under-", "stand-", "ing"], "understanding"),
+    (["lo-", "ng-", "term"], "long-term"),  # the word before the second hyphen began two lines up
+    (["co-", "ordi-", "nation"], "co-ordination"),
+    (["x-", "-", "y"], "x- - y"),
+    (["a", "", "  ", "b-", "c"], "a bc"),
+])
+def test_joining_words_split_over_several_lines(lines, expected):
+    assert join_wrapped_lines(lines) == join_wrapped_lines_as_it_was(lines) == expected
+
+
+def test_paragraphs_cut_by_many_blank_lines_are_rejoined_in_linear_time(monkeypatch):
+    import pipeline.extract.text as text_module
+
+    handed: list[int] = []
+
+    def counting_join(lines, **options):
+        handed.append(sum(len(line) for line in lines))
+        return join_wrapped_lines(lines, **options)
+
+    monkeypatch.setattr(text_module, "join_wrapped_lines", counting_join)
+    text = "\n\n".join("some words here and more" for _ in range(4_000))
+    blocks, _ = parse_text(text)
+    assert [block.text for block in blocks] == [" ".join("some words here and more" for _ in range(4_000))]
+    assert sum(handed) <= 2 * len(text), "the rejoined paragraph is handed over again for every piece"

@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,12 +37,36 @@ def behave(kind: str, amount: float = 0) -> object:
     return os.getpid()
 
 
+def record_pid_and_sleep(folder: str, seconds: float) -> int:
+    """Leave this worker's pid in `folder`, then sleep: a call that is still running when its parent dies."""
+    Path(folder, f"{os.getpid()}.pid").touch()
+    time.sleep(seconds)
+    return os.getpid()
+
+
 def process_gone(pid: int) -> bool:
+    """Whether `pid` has ended; a zombie (dead, waiting for a parent to reap it) has ended."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as status:
+            return status.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
     return False
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_hang_crash_and_memory_hog_each_cost_one_outcome_and_the_run_goes_on():
@@ -224,3 +250,60 @@ def test_in_process_and_worker_extraction_give_the_same_documents(tmp_path):
     isolated = [(r.document, r.problems) for r in extract_all(paths, workers=2, cache_dir=None)]
     assert here == isolated
     assert [d is None for d, _ in here] == [True, False, False]
+
+
+def bytes_read_by_this_thread() -> int:
+    """What this thread has read through read(2) so far (Linux's `rchar`).
+
+    The thread's own figure, not the process's: a process's counts take in those of the children it has reaped,
+    and the workers do read the file.
+    """
+    with open("/proc/thread-self/io", encoding="ascii") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not Path("/proc/thread-self/io").is_file(), reason="needs Linux's /proc to count bytes read")
+def test_a_huge_file_is_hashed_in_its_worker_under_the_time_limit_not_in_the_parent(tmp_path):
+    """Issue 11: the parent hashed every file before any worker ran, so a 150 GB sparse file cost 222 s there."""
+    huge = tmp_path / "a_huge.txt"
+    with huge.open("wb") as handle:
+        handle.write(b"Brothers and sisters must stay together.\n")
+        handle.truncate(20 * 1024**3)  # 20 GiB, sparse: nothing is written to disk
+    good = tmp_path / "b_good.txt"
+    good.write_text("Kinship carers get the same support as foster carers.", encoding="utf-8")
+    before = bytes_read_by_this_thread()
+    started = time.monotonic()
+    results = list(extract_all([huge, good], cache_dir=tmp_path / "cache", workers=2, time_limit=1.0))
+    elapsed = time.monotonic() - started
+    assert bytes_read_by_this_thread() - before < 50 * MIB, "the parent read the file's content"
+    assert [p.reason for p in results[0].problems] == ["took longer than 1 s: skipped"]
+    assert results[1].document is not None and not results[1].problems
+    assert elapsed < 30, "the run waited for more than the file's own time limit"
+
+
+PARENT_SCRIPT = """
+import sys
+from pipeline.extract.worker import run_isolated
+from tests.test_extract_workers import record_pid_and_sleep
+list(run_isolated(record_pid_and_sleep, [(sys.argv[1], 120.0), (sys.argv[1], 120.0)], workers=2, time_limit=300))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers die with their parent on Linux")
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    """Issue 11: after `kill -9` of the run, its workers were re-parented and went on (one held 950 MB for 4 min)."""
+    repo = Path(__file__).resolve().parent.parent
+    parent = subprocess.Popen([sys.executable, "-c", PARENT_SCRIPT, str(tmp_path)], cwd=repo)
+    worker_pids: list[int] = []
+    try:
+        assert wait_until(lambda: len(list(tmp_path.glob("*.pid"))) == 2, 60), "the workers did not start"
+        worker_pids = [int(path.stem) for path in tmp_path.glob("*.pid")]
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: all(process_gone(pid) for pid in worker_pids), 5), "a worker outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
+        for pid in worker_pids:  # only the workers this test started, should one have outlived its parent
+            if not process_gone(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -154,6 +154,22 @@ def test_html_fragment_without_page_structure_is_read(tmp_path):
     assert blocks_of(path) == [(H, 2, "Kinship"), (P, 0, "Kinship carers get the same support as foster carers.")]
 
 
+@pytest.mark.parametrize("reference", ["&#11;", "&#x0B;", "&#12;", "&#1;", "\x0b"])
+def test_a_control_character_illegal_in_xml_does_not_drop_the_page(tmp_path, reference):
+    path = tmp_path / "page.html"
+    path.write_text(f"<html><body><main><h1>Kinship{reference} care</h1><p>Kinship carers{reference} will get the "
+                    f"same support as foster carers.</p><p title='a{reference}b'>Allowances are paid weekly.</p>"
+                    "</main></body></html>", encoding="utf-8")
+    assert blocks_of(path) == [(H, 1, "Kinship care"), (P, 0, "Kinship carers will get the same support as foster "
+                                                               "carers."), (P, 0, "Allowances are paid weekly.")]
+
+
+def test_a_control_character_in_a_utf16_page_does_not_drop_it(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_bytes(b"\xff\xfe" + "<html><body><main><p>Kinship carers&#11;will get support.</p></main></body>"
+                                    "</html>".encode("utf-16-le"))
+    assert blocks_of(path) == [(P, 0, "Kinship carers will get support.")]
+
 @pytest.mark.parametrize("markup", [
     "<html><head><script>var x = 1;</script><style>p {}</style></head><body><script>app()</script></body></html>",
     "<html><body></body></html>",
@@ -292,3 +308,42 @@ def test_password_protected_docx_says_so(tmp_path):
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512 + "EncryptedPackage".encode("utf-16-le"))
     with pytest.raises(ExtractionError, match="encrypted DOCX"):
         extract_file(path)
+
+
+def docx_of_many_paragraphs(path, count):
+    """A DOCX of `count` short paragraphs, every other one a bulleted list item, written straight into its XML."""
+    import zipfile
+
+    import docx
+
+    template = path.with_suffix(".template.docx")
+    document = docx.Document()
+    document.add_paragraph("first", style="List Bullet")
+    document.save(str(template))
+    paragraphs = "".join(
+        f'<w:p><w:pPr><w:pStyle w:val="ListBullet"/></w:pPr><w:r><w:t>Item {n} on kinship care.</w:t></w:r></w:p>'
+        if n % 2 else f"<w:p><w:r><w:t>Paragraph {n} on brothers and sisters.</w:t></w:r></w:p>" for n in range(count))
+    with zipfile.ZipFile(template) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                body_start = data.index(b"<w:body>") + len(b"<w:body>")
+                data = data[:body_start] + paragraphs.encode() + data[data.index(b"<w:sectPr"):]
+            target.writestr(item, data)
+    return path
+
+
+@pytest.mark.slow
+def test_a_docx_of_a_hundred_thousand_paragraphs_is_extracted_and_segmented_within_its_limits(tmp_path):
+    """Issue 11: a 671 KB DOCX of 100k paragraphs took 157 s and 1.1 GB; segmenting its list items was quadratic."""
+    from pipeline.extract import extract_all
+    from pipeline.segment import Segmenter
+
+    path = docx_of_many_paragraphs(tmp_path / "long.docx", 100_000)
+    (result,) = extract_all([path], cache_dir=None, workers=1)
+    assert result.problems == ()
+    assert len(result.document.blocks) == 100_000
+    assert result.peak_rss_bytes < 512 * 2**20
+    passages = Segmenter().segment(result.document)
+    assert len(passages) == 100_000
+    assert passages[1].text == "Item 1 on kinship care." and passages[1].lead_in == ""

@@ -8,6 +8,7 @@ import csv
 
 import pytest
 
+from pipeline.extract import ExtractionError, extract_file
 from pipeline.extract.pdf import (
     PdfEncryptedError,
     PdfNeedsOcrError,
@@ -108,6 +109,34 @@ def test_pdf_without_any_text_raises_needs_ocr_naming_the_pages(tmp_path):
     with pytest.raises(PdfNeedsOcrError, match=r"page 1: .*needs OCR"):
         extract_pdf(str(pdf_fixtures.text_then_scan(tmp_path / "scan.pdf", text_pages=0)))
 
+
+
+def test_a_word_alone_on_each_of_hundreds_of_pages_is_text_not_a_scan(tmp_path):
+    """Issue 11: one word per page was taken for a running head everywhere, and the file reported as scanned."""
+    path = pdf_fixtures.one_word_per_page(tmp_path / "words.pdf", 350)
+    extracted = extract_pdf(str(path))
+    assert extracted.notes == []
+    assert [(block.page, block.kind) for block in extracted.blocks] == [
+        (number, BlockKind.PARAGRAPH) for number in range(1, 351)]
+    assert [block.text for block in extracted.blocks[:3]] == ["Family", "Siblings", "Kinship"]
+    document = extract_file(path)
+    assert len(document.blocks) == 350 and not any("OCR" in note for note in document.notes)
+
+
+def test_a_running_head_on_a_page_left_blank_is_still_a_running_head(tmp_path):
+    extracted = extract_pdf(str(pdf_fixtures.running_head_with_a_blank_page(tmp_path / "blank.pdf")))
+    assert [(block.page, block.kind) for block in extracted.blocks if block.kind not in FURNITURE] == [
+        (1, BlockKind.PARAGRAPH), (3, BlockKind.PARAGRAPH)]
+    assert (2, BlockKind.HEADER, "Glenmore Children's Services Plan") in [
+        (block.page, block.kind, block.text) for block in extracted.blocks]
+
+
+def test_a_pdf_of_page_numbers_only_is_not_said_to_need_ocr(tmp_path):
+    path = pdf_fixtures.page_numbers_only(tmp_path / "numbers.pdf", 5)
+    with pytest.raises(ExtractionError) as raised:
+        extract_file(path)
+    assert "OCR" not in str(raised.value) and "scanned" not in str(raised.value)
+    assert "page numbers" in str(raised.value)
 
 def test_encrypted_pdf_opens_with_its_password_and_fails_clearly_without(tmp_path):
     path = str(pdf_fixtures.encrypted(tmp_path / "locked.pdf", "kinship"))

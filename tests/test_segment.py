@@ -1,6 +1,8 @@
+from collections.abc import Sequence
+
 import pytest
 
-from pipeline.segment import MAX_CHARS, Segmenter
+from pipeline.segment import LIST_GROUP_CHARS, MAX_CHARS, Segmenter, list_group
 from pipeline.types import Block, BlockKind, assemble_document
 
 
@@ -75,3 +77,84 @@ def test_statement_heading_is_also_a_passage(segmenter):
     doc = document(Block("The quality of relationships in residential settings must be prioritised", 1,
                          BlockKind.HEADING, level=1), Block("Body.", 1))
     assert [p.text for p in segmenter.segment(doc)][0].startswith("The quality of relationships")
+
+
+# --- paragraphs longer than spaCy reads in one go (issue 11: E088 crashed the run) ---------------------
+
+def sentence_paragraph(length: int) -> str:
+    """Numbered sentences up to `length` characters, so a passage can be checked to hold whole sentences."""
+    sentences, size, number = [], 0, 0
+    while size < length:
+        sentence = f"Sentence {number} says that brothers and sisters should stay together."
+        sentences.append(sentence)
+        size += len(sentence) + 1
+        number += 1
+    return " ".join(sentences)
+
+
+def check_spans_and_whole_sentences(doc, passages):
+    for passage in passages:
+        assert doc.text[passage.start:passage.end] == passage.text
+        assert passage.text.startswith("Sentence ") and passage.text.endswith("together."), passage.text[:80]
+
+
+def test_a_paragraph_over_a_million_characters_is_cut_into_windows_not_a_crash(segmenter):
+    text = sentence_paragraph(1_500_000)
+    doc = document(Block("Heading", 1, BlockKind.HEADING, level=1), Block(text, 2))
+    passages = segmenter.segment(doc)
+    check_spans_and_whole_sentences(doc, passages)
+    assert sum(passage.text.count("Sentence ") for passage in passages) == text.count("Sentence ")
+    assert {passage.page for passage in passages} == {2}
+
+
+def test_pieces_fed_to_spacy_stay_under_its_limit_and_offsets_stay_right():
+    segmenter = Segmenter()
+    segmenter.nlp.max_length = 2_000  # a small limit makes the cutting visible on a small paragraph
+    text = sentence_paragraph(20_000)
+    doc = document(Block("Before.", 1), Block(text, 1))
+    passages = segmenter.segment(doc)
+    check_spans_and_whole_sentences(doc, passages[1:])
+    assert sum(passage.text.count("Sentence ") for passage in passages) == text.count("Sentence ")
+
+
+def test_a_long_paragraph_without_spaces_or_sentence_ends_is_still_segmented():
+    segmenter = Segmenter()
+    segmenter.nlp.max_length = 2_000
+    text = "x" * 9_999
+    doc = document(Block(text, 1))
+    passages = segmenter.segment(doc)
+    assert "".join(passage.text for passage in passages) == text
+    for passage in passages:
+        assert doc.text[passage.start:passage.end] == passage.text
+
+
+# --- list items read in linear time (issue 11: 100k DOCX paragraphs took minutes in the parent) ------
+
+class CountingBlocks(Sequence):
+    """Blocks that count how many of them are read, whether one by one or as a slice."""
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.read = 0
+
+    def __len__(self):
+        return len(self.blocks)
+
+    def __getitem__(self, index):
+        found = self.blocks[index]
+        self.read += len(found) if isinstance(index, slice) else 1
+        return found
+
+
+def test_grouping_list_items_reads_a_bounded_number_of_blocks_per_item():
+    blocks = CountingBlocks([Block(f"Item {n}", 1, BlockKind.LIST_ITEM if n % 2 else BlockKind.PARAGRAPH)
+                             for n in range(20_000)])
+    groups = [list_group(blocks, index) for index in range(1, len(blocks), 2)]
+    assert all(len(group) == 1 for group in groups)
+    assert blocks.read <= 3 * len(blocks), "each list item copied the rest of the document"
+
+
+def test_short_list_items_are_still_grouped_up_to_the_limit():
+    blocks = [Block("Short item", 1, BlockKind.LIST_ITEM) for _ in range(100)]
+    group = list_group(blocks, 0)
+    assert len(group) == LIST_GROUP_CHARS // len("Short item")

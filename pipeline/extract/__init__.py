@@ -1,5 +1,8 @@
 """Stage 1, extract: files -> Documents, or a Skipped row saying which file failed and why.
 
+`scan_inputs` (pipeline/extract/listing.py) says which files of a corpus folder are inputs, with a
+row for each entry that is not (a link out of the folder, a pipe, an output folder, ...).
+
 Dispatch is by extension, after a check that the bytes are what the extension
 claims (a `.pdf` that is really an HTML page is reported, not parsed).
 
@@ -11,9 +14,11 @@ exhaust the run, and keeps what it extracted in a cache folder
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
+import stat
 import time
 import zipfile
 from collections import Counter
@@ -25,8 +30,12 @@ from pathlib import Path
 from pipeline.extract.cache import DEFAULT_CACHE_DIR, ExtractCache, FailedExtraction
 from pipeline.extract.docx import extract_docx
 from pipeline.extract.html import extract_html
+from pipeline.extract.listing import Listing as Listing
+from pipeline.extract.listing import ListingError as ListingError
+from pipeline.extract.listing import list_inputs as list_inputs
+from pipeline.extract.listing import scan_inputs as scan_inputs
 from pipeline.extract.pdf import PdfEncryptedError, PdfNeedsOcrError, PdfUnreadableError, extract_pdf
-from pipeline.extract.text import decode_text, parse_text
+from pipeline.extract.text import NotTextError, decode_text, parse_text
 from pipeline.extract.worker import (
     DEFAULT_MEMORY_LIMIT_BYTES,
     DEFAULT_TIME_LIMIT_SECONDS,
@@ -34,6 +43,7 @@ from pipeline.extract.worker import (
     Outcome,
     run_isolated,
 )
+from pipeline.files import display_name
 from pipeline.types import CONTENT_KINDS, Document, Extracted, Skipped, assemble_document
 
 Extractor = Callable[..., Extracted]
@@ -43,10 +53,12 @@ EXTRACTOR_VERSION = "2"
 #: Libraries whose version changes what is extracted; part of the cache key.
 EXTRACTION_LIBRARIES = ("pdfplumber", "pdfminer.six", "pypdfium2", "python-docx", "trafilatura", "lxml")
 #: Modules of this package that only run or store extractions; editing them does not change a Document.
-NON_EXTRACTING_MODULES = frozenset({"worker.py", "cache.py"})
+NON_EXTRACTING_MODULES = frozenset({"worker.py", "cache.py", "listing.py"})
 #: `workers=IN_PROCESS` reads files in this process: no isolation and no limits (for debugging).
 IN_PROCESS = 0
 HASH_CHUNK_BYTES = 1 << 20
+#: How much of a file the parent reads to check that its first bytes fit its type.
+HEAD_BYTES = 1024
 #: Bytes at the start of a file that say what it really is, whatever its extension.
 MAGIC_PREFIXES = ((b"%PDF-", "a PDF"), (b"PK\x03\x04", "a zip package (DOCX, XLSX, ...)"),
                   (b"\xd0\xcf\x11\xe0", "an old Office (OLE) file"))
@@ -78,39 +90,40 @@ EXTRACTORS: dict[str, Extractor] = {
 }
 
 
-def list_inputs(folder: Path | str) -> list[Path]:
-    """Every non-hidden file under `folder`, in a stable order; unsupported ones are reported later."""
-    folder = Path(folder)
-    if folder.is_file():
-        return [folder]
-    if not folder.is_dir():
-        raise FileNotFoundError(f"input folder {folder} does not exist")
-    return sorted(path for path in folder.rglob("*")
-                  if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+def extract_file(path: Path | str, *, password: str | None = None, sha256: str | None = None) -> Document:
+    """Extract one file or raise ExtractionError with a reason a person understands.
 
-
-def extract_file(path: Path | str, *, password: str | None = None) -> Document:
-    """Extract one file or raise ExtractionError with a reason a person understands."""
+    `sha256` is the content's hash when the caller has it already (a worker
+    hashes the file first, for the cache); otherwise it is computed here.
+    """
     path = Path(path)
     extractor = extractor_for(path)
-    data = path.read_bytes()
-    check_content(path, data[:1024])
+    check_content(path, read_head(path)[0])
+    sha256 = sha256 or content_sha256(path)
     try:
         extracted = extractor(str(path), password=password)
     except (ExtractionError, MemoryError):
         raise
     except Exception as error:  # every library fails in its own way; the reason is what matters here
         raise ExtractionError(describe_failure(path, error)) from error
-    document = assemble_document(name=path.name, path=str(path), sha256=hashlib.sha256(data).hexdigest(),
+    document = assemble_document(name=file_label(path), path=display_name(str(path)), sha256=sha256,
                                  page_count=extracted.page_count, blocks=extracted.blocks,
                                  extractor=f"{extracted.engine or extractor.__name__}/{EXTRACTOR_VERSION}",
                                  notes=tuple(extracted.notes))
     if not any(block.kind in CONTENT_KINDS for block in document.blocks):
-        hint = "; scanned pages need OCR" if path.suffix.lower() == ".pdf" else ""
-        details = "; ".join(extracted.notes)
-        raise ExtractionError(f"no text found in {extracted.page_count} page(s){hint}"
-                              + (f" ({details})" if details else ""))
+        raise ExtractionError(no_content_reason(document, extracted))
     return document
+
+
+def no_content_reason(document: Document, extracted: Extracted) -> str:
+    """Why a file that was read gave nothing to map: no text, or only page furniture; with the extractor's notes.
+
+    Pages without a text layer are named in the notes (a PDF with none at all
+    fails earlier, as needing OCR), so nothing here guesses at a scan.
+    """
+    furniture = "; only running heads, footers or page numbers" if document.blocks else ""
+    details = "; ".join(extracted.notes)
+    return f"no text found in {extracted.page_count} page(s){furniture}" + (f" ({details})" if details else "")
 
 
 def extractor_for(path: Path) -> Extractor:
@@ -156,6 +169,8 @@ def describe_failure(path: Path, error: Exception) -> str:
     """
     name = type(error).__name__
     message = str(error).strip() or name
+    if isinstance(error, NotTextError):
+        return message
     if isinstance(error, PdfNeedsOcrError):
         return message if "ocr" in message.lower() else f"{message}: needs OCR"
     if isinstance(error, PdfEncryptedError):
@@ -169,18 +184,41 @@ def describe_failure(path: Path, error: Exception) -> str:
     return f"cannot be read ({name}: {message[:200]})"
 
 
-def extract_for_worker(path: str, password: str | None) -> Document | FailedExtraction:
-    """extract_file as a worker runs it: the Document, or why there is none and whether that will last.
+@dataclass(frozen=True)
+class Extraction:
+    """What a worker hands back for one file: its Document or failure, content hash, cache key, and cache hit.
 
+    `sha256` is None when the file could not be hashed; `cache_key` also when there is no cache.
+    """
+
+    entry: Document | FailedExtraction
+    sha256: str | None = None
+    cache_key: str | None = None
+    from_cache: bool = False
+
+
+def extract_for_worker(path: str, password: str | None, cache: ExtractCache | None = None) -> Extraction:
+    """Everything done for one file, in the worker and so under its time and memory limits.
+
+    The file is hashed here, not in the parent: hashing reads the whole file (a
+    150 GB sparse file took 222 s), and the content hash is the cache key, so the
+    cache is looked up here too (JSON entries; the parent stores what comes back).
     An ExtractionError is lasting (the same bytes, code and password fail the same
     way again); a file that could not be opened may open next time.
     """
+    file = Path(path)
+    sha256 = key = None
     try:
-        return extract_file(path, password=password)
+        sha256 = content_sha256(file)
+        key = cache.key(sha256, extraction_settings(file, password)) if cache is not None else None
+        cached = cache.load(key, name=file_label(file), path=display_name(path)) if cache is not None else None
+        if cached is not None:
+            return Extraction(cached, sha256=sha256, cache_key=key, from_cache=True)
+        return Extraction(extract_file(file, password=password, sha256=sha256), sha256=sha256, cache_key=key)
     except ExtractionError as error:
-        return FailedExtraction(reason=str(error), lasting=True)
+        return Extraction(FailedExtraction(reason=str(error), lasting=True), sha256=sha256, cache_key=key)
     except OSError as error:
-        return FailedExtraction(reason=f"cannot be read ({error.strerror or error})", lasting=False)
+        return Extraction(FailedExtraction(reason=f"cannot be read ({error.strerror or error})", lasting=False))
 
 
 @dataclass(frozen=True)
@@ -190,8 +228,8 @@ class ExtractResult:
     A file can yield both: a Document whose scanned pages could not be read
     still maps the rest, and says which pages need OCR. `from_cache` says the
     outcome came from the cache (nothing was read but the file's hash);
-    `seconds` and `peak_rss_bytes` are the extraction's wall time and the
-    worker's peak memory (0 for cached or pre-checked files).
+    `seconds` and `peak_rss_bytes` are the worker's wall time and peak memory
+    for the file, hashing included (0 for files that failed the cheap checks).
     """
 
     path: Path
@@ -220,9 +258,9 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
     cache = None if cache_dir is None else ExtractCache(
         cache_dir, fingerprint=extraction_fingerprint(), limits={"seconds": time_limit, "memory_bytes": memory_limit})
     ready, pending = sort_out(paths, cache, password=password, passwords=passwords)
-    outcomes = read_files([(str(paths[file.index]), file.password) for file in pending],
+    outcomes = read_files([(str(paths[file.index]), file.password, cache) for file in pending],
                           workers=workers, time_limit=time_limit, memory_limit=memory_limit)
-    keys = {file.index: file.key for file in pending}
+    signatures = {file.index: file.info for file in pending}
     names = document_names(paths)
     try:
         for index, path in enumerate(paths):
@@ -231,8 +269,11 @@ def extract_all(paths: Iterable[Path | str], *, password: str | None = None,
                 continue
             outcome = next(outcomes)
             result = result_from_outcome(path, outcome, time_limit=time_limit, memory_limit=memory_limit)
+            if cache is not None and outcome.ok and outcome.value.sha256:
+                with contextlib.suppress(OSError):  # costs a hash next run; an unwritable cache is reported below
+                    cache.remember_sha256(path, signatures[index], outcome.value.sha256)
             if cache is not None and worth_caching(outcome):
-                result = store_quietly(cache, keys[index], outcome.value, result)
+                result = store_quietly(cache, outcome.value.cache_key, outcome.value.entry, result)
             yield named(result, names[index])
     finally:
         outcomes.close()  # stops the workers at once, also when the caller stops early
@@ -245,59 +286,78 @@ def document_names(paths: list[Path]) -> list[str]:
     "2024/plan.pdf"). Passage ids and gap-table rows are keyed by this name; two files under one name would
     be merged into one document, each other's passages offered as its evidence.
     """
-    counts = Counter(path.name for path in paths)
+    labels = [file_label(path) for path in paths]
+    counts = Counter(labels)
     if all(count == 1 for count in counts.values()):
-        return [path.name for path in paths]
+        return labels
     resolved = [path.resolve() for path in paths]
     root = Path(os.path.commonpath([path.parent for path in resolved]))
-    return [path.relative_to(root).as_posix() if counts[original.name] > 1 else original.name
-            for original, path in zip(paths, resolved, strict=True)]
+    return [display_name(path.relative_to(root).as_posix()) if counts[label] > 1 else label
+            for label, path in zip(labels, resolved, strict=True)]
+
+
+def file_label(path: Path) -> str:
+    """The file's name as outputs show it (see display_name: bytes that are not UTF-8 escaped)."""
+    return display_name(path.name)
 
 
 def named(result: ExtractResult, name: str) -> ExtractResult:
     """The result with its document and problems under `name` (unchanged when that is the file name)."""
-    if name == result.path.name:
+    label = file_label(result.path)
+    if name == label:
         return result
     document = dataclasses.replace(result.document, name=name) if result.document is not None else None
-    problems = tuple(dataclasses.replace(problem, file=name) if problem.file == result.path.name else problem
+    problems = tuple(dataclasses.replace(problem, file=name) if problem.file == label else problem
                      for problem in result.problems)
     return dataclasses.replace(result, document=document, problems=problems)
 
 
 @dataclass(frozen=True)
 class PendingFile:
-    """A file that has to be read: its place in the input, its password and its cache key (None: no cache)."""
+    """A file for a worker to read: its place in the input, its password, and what stat said of it."""
 
     index: int
     password: str | None
-    key: str | None
+    info: os.stat_result
 
 
 def sort_out(paths: list[Path], cache: ExtractCache | None, *, password: str | None,
              passwords: Mapping[str, str] | None) -> tuple[dict[int, ExtractResult], list[PendingFile]]:
-    """Settle what needs no worker (files failing the cheap checks, cache hits); list the rest to be read."""
+    """Settle what needs no worker (files failing the cheap checks, unchanged files in the cache); list the rest."""
     ready: dict[int, ExtractResult] = {}
     pending: list[PendingFile] = []
     for index, path in enumerate(paths):
         file_password = password_for(path, password, passwords)
         try:
-            content_sha256 = precheck(path)
+            info = precheck(path)
         except (ExtractionError, OSError) as error:
             reason = str(error) if isinstance(error, ExtractionError) else f"cannot be read ({error.strerror or error})"
-            ready[index] = ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE, reason=reason),))
+            ready[index] = ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE, reason=reason),))
             continue
-        key = cache.key(content_sha256, extraction_settings(path, file_password)) if cache else None
-        cached = cache.load(key, name=path.name, path=str(path)) if cache else None
+        cached = cached_unchanged(cache, path, info, file_password)
         if cached is not None:
-            ready[index] = result_from_entry(path, cached, from_cache=True)
+            ready[index] = cached
         else:
-            pending.append(PendingFile(index, file_password, key))
+            pending.append(PendingFile(index, file_password, info))
     return ready, pending
 
 
+def cached_unchanged(cache: ExtractCache | None, path: Path, info: os.stat_result,
+                     password: str | None) -> ExtractResult | None:
+    """The cached outcome of a file unchanged since a worker hashed it, read from the cache's JSON; else None."""
+    sha256 = cache.known_sha256(path, info) if cache is not None else None
+    if sha256 is None:
+        return None
+    entry = cache.load(cache.key(sha256, extraction_settings(path, password)), name=file_label(path),
+                       path=display_name(str(path)))
+    return None if entry is None else result_from_entry(path, entry, from_cache=True)
+
+
 def worth_caching(outcome: Outcome) -> bool:
-    """A Document, or a failure that the same bytes, code and password would meet again."""
-    return outcome.ok and (isinstance(outcome.value, Document) or outcome.value.lasting)
+    """A Document, or a failure that the same bytes, code and password would meet again, not from the cache."""
+    if not outcome.ok or outcome.value.cache_key is None or outcome.value.from_cache:
+        return False
+    return isinstance(outcome.value.entry, Document) or outcome.value.entry.lasting
 
 
 def password_for(path: Path, password: str | None, passwords: Mapping[str, str] | None) -> str | None:
@@ -309,18 +369,45 @@ def password_for(path: Path, password: str | None, passwords: Mapping[str, str] 
     return password
 
 
-def precheck(path: Path) -> str:
-    """Cheap checks done before any worker is involved; returns the content's sha256 for the cache key."""
+def precheck(path: Path) -> os.stat_result:
+    """The cheap checks done in the parent, before any worker: a supported type, a regular file, a fitting head.
+
+    Nothing here reads more than the file's first bytes (and, for a DOCX, its zip
+    directory): whatever grows with the file's size, hashing included, is done in
+    the worker, under the file's time and memory limits. Returns what stat says
+    of the file, which tells an unchanged file by its signature (see cache.py).
+    """
     extractor_for(path)
-    if not path.is_file():
-        raise ExtractionError("not a regular file (a folder, device or pipe)" if path.exists() else "file not found")
+    head, info = read_head(path)
+    check_content(path, head)
+    return info
+
+
+def read_head(path: Path) -> tuple[bytes, os.stat_result]:
+    """The file's first HEAD_BYTES and its stat, after checking it is a regular file; a pipe is never waited on.
+
+    Opened without blocking and checked on the open descriptor, so a pipe or
+    device (or one swapped in after the listing) is refused, not read.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError as error:
+        raise ExtractionError("file not found") from error
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise ExtractionError("not a regular file (a folder, device or pipe)")
+        return os.read(descriptor, HEAD_BYTES), info
+    finally:
+        os.close(descriptor)
+
+
+def content_sha256(path: Path) -> str:
+    """The sha256 of the file's content, read in chunks so memory stays flat whatever its size."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        head = handle.read(HASH_CHUNK_BYTES)
-        check_content(path, head[:1024])
-        while head:
-            digest.update(head)
-            head = handle.read(HASH_CHUNK_BYTES)
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -353,24 +440,25 @@ def extraction_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def read_files(tasks: list[tuple[str, str | None]], *, workers: int | None, time_limit: float,
+def read_files(tasks: list[tuple[str, str | None, ExtractCache | None]], *, workers: int | None, time_limit: float,
                memory_limit: int | None) -> Generator[Outcome, None, None]:
     """Outcomes of extract_for_worker over `tasks`, in order: in worker processes, or here when workers=0."""
     if workers == IN_PROCESS:
-        return (read_here(index, path, password) for index, (path, password) in enumerate(tasks))
+        return (read_here(index, *task) for index, task in enumerate(tasks))
     return run_isolated(extract_for_worker, tasks, workers=workers, time_limit=time_limit, memory_limit=memory_limit)
 
 
-def read_here(index: int, path: str, password: str | None) -> Outcome:
+def read_here(index: int, path: str, password: str | None, cache: ExtractCache | None) -> Outcome:
     """One file read in this process (workers=0): for debugging, so an unexpected exception is not caught."""
     started = time.perf_counter()
-    value = extract_for_worker(path, password)
+    value = extract_for_worker(path, password, cache)
     return Outcome(index, value=value, seconds=time.perf_counter() - started)
 
 
 def result_from_entry(path: Path, entry: Document | FailedExtraction, **details: object) -> ExtractResult:
     if isinstance(entry, FailedExtraction):
-        return ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE, reason=entry.reason),), **details)
+        return ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE, reason=entry.reason),),
+                             **details)
     return ExtractResult(path, entry, note_rows(entry), **details)
 
 
@@ -378,8 +466,8 @@ def result_from_outcome(path: Path, outcome: Outcome, *, time_limit: float, memo
     """Turn a worker's Outcome into the file's ExtractResult, with a reason a person understands."""
     timing = {"seconds": outcome.seconds, "peak_rss_bytes": outcome.peak_rss_bytes}
     if outcome.ok:
-        return result_from_entry(path, outcome.value, **timing)
-    return ExtractResult(path, None, (Skipped(file=path.name, stage=STAGE,
+        return result_from_entry(path, outcome.value.entry, from_cache=outcome.value.from_cache, **timing)
+    return ExtractResult(path, None, (Skipped(file=file_label(path), stage=STAGE,
                                               reason=failure_reason(outcome, time_limit, memory_limit)),), **timing)
 
 
@@ -406,7 +494,7 @@ def store_quietly(cache: ExtractCache, key: str, entry: Document | FailedExtract
     try:
         cache.store(key, entry)
     except OSError as error:
-        row = Skipped(file=result.path.name, stage="cache", reason=f"could not be cached ({error}); it will be "
-                                                                   "extracted again next run")
+        row = Skipped(file=file_label(result.path), stage="cache",
+                      reason=f"could not be cached ({error}); it will be extracted again next run")
         return dataclasses.replace(result, problems=(*result.problems, row))
     return result

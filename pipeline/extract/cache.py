@@ -13,6 +13,12 @@ file that could not be opened is never stored. A failure also records the run's 
 limits (a library may report a file as damaged when it ran out of memory) and is served only to runs
 whose limits are no more generous: raise a limit and the failed files are tried again.
 
+Files are hashed in the extraction workers, under their limits. So that an unchanged file needs no
+worker (and is not read) on the next run, the cache also remembers each file's content hash under its
+path, with the file's identity, size and times (`file_signature`); a file whose signature changed is
+hashed again. The change time (ctime) is set by the system on every write and cannot be set back by
+a program, so a rewrite that keeps the size and modification time is still caught.
+
 Entries are JSON, not pickle, so a planted file cannot run code; each is written atomically, so a
 crash never leaves half an entry. A damaged entry counts as a miss and is overwritten.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +39,10 @@ from pipeline.types import Block, BlockKind, Document
 DEFAULT_CACHE_DIR = Path(".cache") / "promise-map" / "extract"
 #: Layout of one entry; bumped when the JSON shape changes.
 ENTRY_FORMAT = 2
+#: Layout of a remembered content hash (see `known_sha256`); bumped when its JSON shape changes.
+HASH_FORMAT = 1
+#: Sub-folder holding the remembered content hashes, one entry per file path.
+HASHES_FOLDER = "hashes"
 #: Written into the cache folder so that git ignores everything in it, wherever the folder is.
 GITIGNORE_TEXT = "# created by promise-map: extraction cache, safe to delete\n*\n"
 
@@ -97,10 +108,41 @@ class ExtractCache:
         write_atomic(self.entry_path(key), json.dumps(payload, ensure_ascii=False).encode("utf-8"))
         self.stores += 1
 
+    def known_sha256(self, path: Path, info: os.stat_result) -> str | None:
+        """The content hash a worker found for the file at `path`, if the file is unchanged since; else None."""
+        try:
+            payload = json.loads(self.hash_entry_path(path).read_bytes())
+            if payload.get("format") == HASH_FORMAT and payload.get("signature") == file_signature(info):
+                return str(payload["sha256"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return None
+
+    def remember_sha256(self, path: Path, info: os.stat_result, sha256: str) -> None:
+        """Remember the file's content hash with its signature as stat gave it before the file was hashed.
+
+        A file changed after that stat has a newer signature, so it is hashed
+        again next run: a stale hash is never served. Raises OSError when the
+        folder cannot be written.
+        """
+        self.ensure_folder()
+        payload = {"format": HASH_FORMAT, "signature": file_signature(info), "sha256": sha256}
+        write_atomic(self.hash_entry_path(path), json.dumps(payload).encode("utf-8"))
+
+    def hash_entry_path(self, path: Path) -> Path:
+        """Where a file's remembered hash lives: named by a hash of its absolute path, which is not stored."""
+        name = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()
+        return self.folder / HASHES_FOLDER / name[:2] / f"{name}.json"
+
     def ensure_folder(self) -> None:
         gitignore = self.folder / ".gitignore"
         if not gitignore.exists():
             write_atomic(gitignore, GITIGNORE_TEXT.encode("utf-8"))
+
+
+def file_signature(info: os.stat_result) -> list[int]:
+    """What changes whenever a file's bytes do: device and inode, size, modification and change times (ns)."""
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 
 def more_generous(current: dict[str, float | None], stored: dict[str, float | None]) -> bool:

@@ -14,6 +14,7 @@ file's bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -23,6 +24,7 @@ from trafilatura.settings import use_config
 from trafilatura.xpaths import BODY_XPATH
 
 from pipeline.clean import collapse_spaces, normalise_characters
+from pipeline.extract.text import check_text
 from pipeline.types import Block, BlockKind, Extracted
 
 #: trafilatura settings that differ from its defaults. MIN_EXTRACTED_SIZE: by default a main content
@@ -35,12 +37,16 @@ DEFAULT_HEADING_LEVEL = 2
 CONTAINER_TAGS = frozenset({"main", "div", "section", "quote", "body", "doc"})
 TABLE_CELL_SEPARATOR = " | "
 FRAGMENT_WRAPPER = b"<html><body>%s</body></html>"
+#: Characters XML 1.0 does not allow. The HTML parser accepts them (a `&#11;` becomes a vertical tab), but
+#: trafilatura builds XML from the page, and one such character in it made the whole page "no main content".
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def extract_html(path: str, *, password: str | None = None) -> Extracted:
     """Read an HTML file's main content into blocks (one page)."""
     with open(path, "rb") as handle:
         markup = handle.read()
+    check_text(markup)
     xml = main_content_xml(markup)
     if not xml:
         return Extracted(blocks=[], page_count=1, notes=["no main content found in the page"], engine="trafilatura")
@@ -57,11 +63,29 @@ def main_content_xml(markup: bytes) -> str | None:
         tree = trafilatura.load_html(FRAGMENT_WRAPPER % markup)
     if tree is None:
         return None
+    remove_xml_illegal_characters(tree)
     if not has_content_frame(tree):
         frame_the_body(tree)
     return trafilatura.extract(tree, output_format="xml", include_tables=True, include_comments=False,
                                include_images=False, include_links=False, include_formatting=False,
                                deduplicate=False, with_metadata=False, config=trafilatura_config())
+
+
+def remove_xml_illegal_characters(tree: html.HtmlElement) -> None:
+    """Replace characters that XML forbids with spaces, in every text, tail and attribute of the parsed page.
+
+    Done on the parsed tree rather than the bytes, so it holds for character
+    references (`&#11;`, `&#x0C;`) and for any encoding, UTF-16 included. A space,
+    not nothing: Word writes a line break within a paragraph as a vertical tab.
+    """
+    for element in tree.iter():
+        if element.text and XML_ILLEGAL.search(element.text):
+            element.text = XML_ILLEGAL.sub(" ", element.text)
+        if element.tail and XML_ILLEGAL.search(element.tail):
+            element.tail = XML_ILLEGAL.sub(" ", element.tail)
+        for name, value in element.attrib.items():
+            if XML_ILLEGAL.search(value):
+                element.set(name, XML_ILLEGAL.sub(" ", value))
 
 
 def has_content_frame(tree: html.HtmlElement) -> bool:

@@ -320,7 +320,14 @@ def find_furniture(pages: Sequence[PageText]) -> dict[tuple[int, int], BlockKind
 
     A line is furniture when it is at the top or bottom edge of its page (see
     `edge_lines`) and either looks like a page number or repeats (digits
-    masked) on several pages; text rotated against the page is margin text wherever it stands.
+    masked) on several pages, one of them at least with body text besides it;
+    text rotated against the page is margin text wherever it stands.
+
+    Rationale: a running head runs above a body. A line that is the only text of
+    every page it stands on (a word per page, a deck of slide titles) is the
+    document's text; taking it for furniture left such files with no text at all,
+    reported as scanned. A page left blank but for the head still has it tagged,
+    since the same head stands above a body on other pages.
     """
     candidates: list[tuple[int, int, BlockKind, str]] = []
     for page in pages:
@@ -332,14 +339,22 @@ def find_furniture(pages: Sequence[PageText]) -> dict[tuple[int, int], BlockKind
     pages_per_key: dict[str, set[int]] = {}
     for page_number, _, _, key in candidates:
         pages_per_key.setdefault(key, set()).add(page_number)
+    body_pages = pages_with_body(pages, {(page_number, index) for page_number, index, _, _ in candidates})
     min_pages = 2 if len(pages) <= SHORT_DOCUMENT_PAGES else RUNNING_HEAD_MIN_PAGES
     furniture: dict[tuple[int, int], BlockKind] = {}
     lines_by_page = {page.number: page.lines for page in pages}
     for page_number, index, kind, key in candidates:
         text = lines_by_page[page_number][index].text.strip()
-        if not key or PAGE_NUMBER.match(text) or len(pages_per_key[key]) >= min_pages:
+        if not key or PAGE_NUMBER.match(text) or (len(pages_per_key[key]) >= min_pages
+                                                  and not pages_per_key[key].isdisjoint(body_pages)):
             furniture[(page_number, index)] = kind
     return furniture
+
+
+def pages_with_body(pages: Sequence[PageText], candidates: set[tuple[int, int]]) -> set[int]:
+    """Numbers of the pages holding a line that is not a furniture candidate: text a running head could run above."""
+    return {page.number for page in pages
+            if any((page.number, index) not in candidates for index in range(len(page.lines)))}
 
 
 # --- headings -----------------------------------------------------------------------------------------

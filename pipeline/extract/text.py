@@ -8,6 +8,7 @@ exported from web pages and PDFs often carries it.
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from pipeline.clean import bullet_start, collapse_spaces, join_wrapped_lines, normalise_characters
@@ -24,20 +25,78 @@ MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![
 MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
 SENTENCE_END = re.compile(r"[.,;:!?\"”’)]$")
+#: How a paragraph ends when it closes its sentence: a blank line after it is a real paragraph break.
+SENTENCE_CLOSE = re.compile(r"[.!?:]['\"”’)]*$")
 
+#: Byte-order marks and the codec each announces. UTF-32's come first: UTF-32 LE's mark begins with UTF-16 LE's.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: How much of a file the text check reads: enough to tell text from binary data, little enough to be quick.
+TEXT_CHECK_BYTES = 64 * 1024
+#: Control characters that text does not hold (all but tab, line feed, carriage return and form feed).
+BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+#: A file whose characters are more than this share such control characters is binary (random bytes: 11 %).
+MAX_CONTROL_SHARE = 0.05
 #: A paragraph reads as a heading when it is one short line that does not end a sentence.
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
 
 
+class NotTextError(ValueError):
+    """The bytes are binary data, not text: a file of another kind under a text file's name."""
+
+
 def decode_text(data: bytes) -> str:
-    """Decode bytes as UTF-8 (with or without BOM), falling back to Windows-1252."""
-    if b"\x00" in data[:4096]:
-        raise ValueError("binary content (NUL bytes), not a text file")
+    """Decode bytes as the byte-order mark says (UTF-8, UTF-16, UTF-32), else UTF-8, falling back to Windows-1252.
+
+    Windows tools (Notepad's "Unicode", PowerShell's Out-File) write UTF-16 with
+    a byte-order mark; every second byte of its ASCII text is NUL, so the mark
+    is read before the check that tells binary files from text.
+    """
+    check_text(data)
+    encoding = byte_order_mark_encoding(data)
+    if encoding is not None:
+        return data.decode(encoding, errors="replace")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def check_text(data: bytes) -> None:
+    """Raise NotTextError unless the start of `data` reads as text.
+
+    Binary data shows itself by NUL bytes (text has none, unless a byte-order
+    mark says it is UTF-16 or UTF-32) or by control characters: text has almost
+    none besides tab, line breaks and form feed, random bytes about one in nine.
+    Only the first TEXT_CHECK_BYTES are read, decoded the way decode_text would.
+    """
+    sample = data[:TEXT_CHECK_BYTES]
+    encoding = byte_order_mark_encoding(sample)
+    if encoding is None and b"\x00" in sample:
+        raise NotTextError("not a text file: binary content (NUL bytes)")
+    text = decode_sample(sample, encoding)
+    controls = len(BINARY_CONTROLS.findall(text))
+    if text and controls / len(text) > MAX_CONTROL_SHARE:
+        raise NotTextError(f"not a text file: binary content ({controls / len(text):.0%} of its first "
+                           f"{len(text):,} characters are control characters)")
+
+
+def decode_sample(sample: bytes, encoding: str | None) -> str:
+    """The start of a file decoded for the text check; a character cut at the sample's end is left out."""
+    try:
+        return codecs.getincrementaldecoder(encoding or "utf-8")(errors="replace" if encoding else "strict").decode(
+            sample, final=False)
+    except UnicodeDecodeError:
+        return sample.decode("cp1252", errors="replace")
+
+
+def byte_order_mark_encoding(data: bytes) -> str | None:
+    """The codec a leading byte-order mark announces (it consumes the mark), or None when there is none."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return encoding
+    return None
 
 
 def parse_text(text: str) -> tuple[list[Block], int]:
@@ -51,19 +110,25 @@ def join_continuations(blocks: list[Block]) -> list[Block]:
     """Rejoin a paragraph that a stray blank line cut mid-sentence ("...looking at the same" / "things and...").
 
     A block that starts in lower case continues the paragraph or list item
-    before it, when that one does not end a sentence.
+    before it, when that one does not end a sentence. The pieces of one
+    paragraph are gathered first and joined once, so a text cut by thousands of
+    blank lines is rejoined in linear time.
     """
-    joined: list[Block] = []
+    runs: list[list[Block]] = []
     for block in blocks:
-        previous = joined[-1] if joined else None
-        if (previous is not None and block.kind is BlockKind.PARAGRAPH and block.text[:1].islower()
-                and previous.kind in (BlockKind.PARAGRAPH, BlockKind.LIST_ITEM)
-                and not re.search(r"[.!?:]['\"”’)]*$", previous.text)):
-            joined[-1] = Block(text=join_wrapped_lines([previous.text, block.text]), page=previous.page,
-                               kind=previous.kind)
+        if runs and continues(runs[-1], block):
+            runs[-1].append(block)
         else:
-            joined.append(block)
-    return joined
+            runs.append([block])
+    return [run[0] if len(run) == 1 else Block(text=join_wrapped_lines([piece.text for piece in run]),
+                                               page=run[0].page, kind=run[0].kind) for run in runs]
+
+
+def continues(run: list[Block], block: Block) -> bool:
+    """Whether `block` goes on with the paragraph or list item whose pieces so far are `run`."""
+    return (block.kind is BlockKind.PARAGRAPH and block.text[:1].islower()
+            and run[0].kind in (BlockKind.PARAGRAPH, BlockKind.LIST_ITEM)
+            and not SENTENCE_CLOSE.search(run[-1].text))
 
 
 def split_pages(text: str) -> list[tuple[int, str]]:

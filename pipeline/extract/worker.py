@@ -7,6 +7,10 @@ multiprocessing start methods do) and starts from a small address space. It talk
 pipes. The parent gives each call a deadline, kills the worker that misses it and starts a fresh one, and
 turns a crash (a segfault in a C library, an abort) into an Outcome for that one input.
 
+A worker dies with its parent: on Linux the kernel kills it when the parent ends (PR_SET_PDEATHSIG), even
+a parent killed with SIGKILL while the worker is busy on a file and not reading its pipe; an idle worker
+also ends when its pipe reports end-of-file.
+
 Memory: once its imports are done, each worker caps its address space (RLIMIT_AS) at what it already
 uses plus the memory limit, so a hostile file raises MemoryError (or makes the C library give up)
 inside that worker instead of exhausting the machine.
@@ -18,6 +22,7 @@ POSIX only (pipes passed by descriptor, `resource`).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import pickle
@@ -53,12 +58,15 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 #: How much of a dead worker's stderr to keep in the reason.
 STDERR_TAIL_CHARS = 300
 
+#: prctl(2) option naming the signal the kernel sends a process when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
+
 READY = "ready"
 BOOTSTRAP = (
     "import json, sys; "
     "sys.path.extend(p for p in json.loads(sys.argv[3]) if p not in sys.path); "
     "from pipeline.extract.worker import serve; "
-    "serve(int(sys.argv[1]), int(sys.argv[2]))"
+    "serve(int(sys.argv[1]), int(sys.argv[2]), parent_pid=int(sys.argv[4]))"
 )
 
 
@@ -155,7 +163,8 @@ class _Worker:
         search_path = [entry or os.getcwd() for entry in sys.path]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", BOOTSTRAP, str(task_read), str(result_write), json.dumps(search_path)],
+                [sys.executable, "-c", BOOTSTRAP, str(task_read), str(result_write), json.dumps(search_path),
+                 str(os.getpid())],
                 pass_fds=(task_read, result_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=self.stderr)
         except BaseException:
@@ -339,8 +348,9 @@ def describe_exit(returncode: int | None) -> str:
 # --- the worker's side ----------------------------------------------------------------------------
 
 
-def serve(task_descriptor: int, result_descriptor: int) -> None:
+def serve(task_descriptor: int, result_descriptor: int, *, parent_pid: int | None = None) -> None:
     """A worker's life: receive the function and the memory limit, cap memory, then answer calls until told to stop."""
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops the workers
     tasks = Connection(task_descriptor, writable=False)
     results = Connection(result_descriptor, readable=False)
@@ -366,6 +376,23 @@ def serve(task_descriptor: int, result_descriptor: int) -> None:
             results.send(outcome)
         if outcome.failure is Failure.MEMORY:
             return  # after a MemoryError the process may be in a poor state; the parent starts a fresh one
+
+
+def die_with_parent(parent_pid: int | None) -> None:
+    """Have the kernel kill this worker when its parent dies (Linux), then make sure the parent is still there.
+
+    A worker busy on a file does not read its pipe, so without this it would go on
+    after its parent was killed with SIGKILL, re-parented, until its call ended. A
+    parent that died before the request took effect has left this process
+    re-parented already, so a parent pid other than `parent_pid` means: exit now.
+    The signal follows the parent *thread* that started the worker, so workers
+    belong to the thread that runs them (as run_isolated's generator does).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no prctl here: the pipe's end-of-file still stops it
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(0)
 
 
 def call(function: Callable[..., Any], index: int, arguments: tuple) -> Outcome:
