@@ -41,8 +41,16 @@ def compute_coverage(documents: list[Document], items: tuple[ReferenceItem, ...]
         status = match_status(match, settings)
         if status is not Status.MISSING:
             graded[(passages_by_id[match.passage_id].doc, match.item_id)].append((status, match))
-    return [item_coverage(document.name, item, graded.get((document.name, item.id), []), passages_by_id, settings)
+    return [item_coverage(document.sha256, item, graded.get((document.sha256, item.id), []), passages_by_id,
+                          settings)
             for document in documents for item in items]
+
+
+def classify_document(document: Document, passages: list[Passage], classifier, items: tuple[ReferenceItem, ...],
+                      settings: Settings) -> tuple[list[Match], list[Coverage]]:
+    """One document's matches and verdicts (one per item): what the per-document run calls."""
+    matches = classifier.predict(passages)
+    return matches, compute_coverage([document], items, passages, matches, settings)
 
 
 def corroborated(graded: list[tuple[Status, Match]], settings: Settings) -> bool:

@@ -6,9 +6,11 @@ sentences, and large enough to carry one idea with its context:
   windows of a few sentences (spaCy's rule-based sentencizer);
 - list items keep the sentence that introduced the list (`lead_in`), and short
   consecutive items are read together;
-- headings are not passages but give every passage its heading path; a heading
-  long enough to be a statement ("The quality of relationships ... must be
-  prioritised") is also read as a passage.
+- headings are never passages, however long: a heading alone covers nothing, it is context for
+  the passages under it, which carry it as their heading path (shown to the reviewer, not scored).
+
+A passage is named by its document's id (the content sha256) and its character span, so its id is the
+same in every run and under any file name.
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ WINDOW_SENTENCES = 3
 #: longer items stand alone so that evidence points at the one item that matched.
 LIST_GROUP_CHARS = 400
 LIST_SHORT_ITEM_CHARS = 100
-#: A heading with at least this many words reads as a statement and becomes a passage too.
-STATEMENT_HEADING_WORDS = 7
 HEADING_PATH_SEPARATOR = " › "
 #: Longest text handed to spaCy in one call. spaCy refuses a text over `nlp.max_length` (1,000,000 characters,
 #: error E088), and one paragraph can be longer (a text file without blank lines, a PDF page run together), so
@@ -73,8 +73,6 @@ class Segmenter:
             if block.kind is BlockKind.HEADING:
                 headings = [h for h in headings if h.level < block.level] + [block]
                 lead_in = ""
-                if len(block.text.split()) >= STATEMENT_HEADING_WORDS:
-                    passages.append(self.make_passage(document, passages, [block], heading_path(headings[:-1])))
                 index += 1
                 continue
             path = heading_path(headings)
@@ -99,8 +97,9 @@ class Segmenter:
             window = sentences[first:first + WINDOW_SENTENCES]
             start, end = window[0][0], window[-1][1]
             made.append(Passage(
-                id=passage_id(document, len(passages) + len(made)), doc=document.name, page=block.page,
-                start=block.start + start, end=block.start + end, heading=path, text=block.text[start:end].strip(),
+                id=passage_id(document, block.start + start, block.start + end), doc=document.sha256,
+                page=block.page, start=block.start + start, end=block.start + end, heading=path,
+                text=block.text[start:end].strip(),
             ))
         return made
 
@@ -114,8 +113,8 @@ class Segmenter:
     @staticmethod
     def make_passage(document: Document, passages: list[Passage], blocks: list[Block], path: str, *,
                      lead_in: str = "") -> Passage:
-        return Passage(id=passage_id(document, len(passages)), doc=document.name, page=blocks[0].page,
-                       start=blocks[0].start, end=blocks[-1].end, heading=path,
+        return Passage(id=passage_id(document, blocks[0].start, blocks[-1].end), doc=document.sha256,
+                       page=blocks[0].page, start=blocks[0].start, end=blocks[-1].end, heading=path,
                        text="\n".join(block.text for block in blocks), lead_in=lead_in)
 
 
@@ -173,8 +172,9 @@ def heading_path(headings: list[Block]) -> str:
     return HEADING_PATH_SEPARATOR.join(heading.text for heading in headings)
 
 
-def passage_id(document: Document, index: int) -> str:
-    return f"{document.name}#{index + 1:04d}"
+def passage_id(document: Document, start: int, end: int) -> str:
+    """A passage is named by its document's id (content sha256) and its span: stable across runs and renames."""
+    return f"{document.sha256}:{start}-{end}"
 
 
 def segment_documents(documents: list[Document], segmenter: Segmenter | None = None) -> list[Passage]:

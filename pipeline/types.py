@@ -230,9 +230,10 @@ class Status(str, Enum):
 class Evidence:
     """A passage offered as evidence for an item, with where to find it and why it was chosen.
 
-    `lead_in` is the sentence that introduced the passage (a list's lead-in),
-    empty when there is none. The classifier read it together with the text, so
-    `matched` words may come from it; a reviewer needs it to see why.
+    `lead_in` is the sentence that introduced the passage (a list's lead-in), empty when there is none:
+    context for the reviewer, not scored. `spans` are the character spans in `text` of the words that
+    drove the match (the aligned quotation, or the words that weighed most), recorded by the classifier
+    so a report highlights exactly what was read, without normalising the text a second time.
     """
 
     passage_id: str
@@ -243,21 +244,46 @@ class Evidence:
     signal: Signal
     matched: str
     lead_in: str = ""
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        for start, end in self.spans:
+            if not 0 <= start < end <= len(self.text):
+                raise ValueError(f"{self.passage_id}: span {start}..{end} outside the passage's text")
 
 
 @dataclass(frozen=True)
 class Coverage:
-    """The verdict for one document and one item; every document gets one per item, always."""
+    """The verdict for one document and one item; every document gets one per item, always.
+
+    `doc` is the document's id (its content sha256). `threshold` is the score at which the item counts as
+    covered and `partial_threshold` as partial, on the item's calibrated scale (None for a classifier
+    without per-item thresholds); `near_miss` is the best passage of a missing item, the closest call a
+    reviewer may want to check.
+    """
 
     doc: str
     item: ReferenceItem
     status: Status
     score: float
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    threshold: float | None = None
+    partial_threshold: float | None = None
+    near_miss: Evidence | None = None
 
     def __post_init__(self) -> None:
         if self.status is not Status.MISSING and not self.evidence:
             raise ValueError(f"{self.doc} {self.item.id}: a {self.status.value} verdict needs evidence")
+
+    @property
+    def margin(self) -> float | None:
+        """How far the score is above (+) or below (-) the item's covered threshold."""
+        return None if self.threshold is None else round(self.score - self.threshold, 4)
+
+    @property
+    def best(self) -> Evidence | None:
+        """The passage a reviewer should read first: the best evidence, or the near miss."""
+        return self.evidence[0] if self.evidence else self.near_miss
 
 
 @dataclass(frozen=True)
@@ -267,3 +293,60 @@ class Skipped:
     file: str
     stage: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file of a run: where it is, what the outputs call it, and its place in the run's order.
+
+    `name` is for people (the file name, or its path in the corpus when names repeat); `relative` is its path
+    from the corpus folder, for links from the report; `index` keeps outputs in input order whatever order
+    workers finish in.
+    """
+
+    index: int
+    path: str
+    name: str
+    relative: str = ""
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What identifies a mapped document: its id is its content's sha256, whatever the file is called."""
+
+    id: str
+    name: str
+    path: str
+    page_count: int
+    extractor: str
+    notes: tuple[str, ...] = ()
+
+    @staticmethod
+    def of(document: Document) -> DocumentInfo:
+        return DocumentInfo(id=document.sha256, name=document.name, path=document.path,
+                            page_count=document.page_count, extractor=document.extractor, notes=document.notes)
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """Everything a run learns about one input file, failures included: the unit a run streams and stores.
+
+    `document` is None when the file gave no text. `lasting` is False when the outcome may differ next time
+    (the file could not be opened, a worker ran out of time or memory), so it is never cached.
+    """
+
+    source: SourceFile
+    document: DocumentInfo | None
+    passages: tuple[Passage, ...] = ()
+    matches: tuple[Match, ...] = ()
+    coverages: tuple[Coverage, ...] = ()
+    problems: tuple[Skipped, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
+    from_cache: bool = field(default=False, compare=False)
+    lasting: bool = True
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the file gave passages to classify (its verdicts then say something about its content)."""
+        return self.document is not None and bool(self.passages)

@@ -42,6 +42,8 @@ MIN_POSITIVES_FOR_THRESHOLD = 4
 #: Thresholds are pulled toward the default in proportion to how few positives an item has.
 THRESHOLD_SHRINKAGE_POSITIVES = 10
 TERMS_SHOWN = 6
+#: The decision score of an item that could not learn: far below any threshold once calibrated.
+UNLEARNABLE_SCORE = -10.0
 #: An item sentence this short ("They must be nurtured.") is not an example on its own.
 ITEM_SENTENCE_MIN_WORDS = 4
 
@@ -69,8 +71,7 @@ class LearnedModel:
         self.items_ = tuple(items)
         self.lexical_ = LexicalMatcher(lexicon=self.lexicon).fit(items)
         self.quote_ = self.quote.fit(items)
-        self.words_ = TfidfVectorizer(lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                                      token_pattern=r"[a-z][a-z0-9_]+")
+        self.words_ = word_vectorizer()
         self.chars_ = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                       min_df=2, max_features=60_000, dtype=np.float32)
         self.words_.fit([self.lexical_.prepare(text) for text in texts])
@@ -116,7 +117,7 @@ class LearnedModel:
         out_of_fold = self.out_of_fold_scores(matrix, targets, all_groups)
         self.calibration_ = fit_calibration(out_of_fold, targets)
         self.thresholds_ = choose_thresholds(apply_calibration(out_of_fold, self.calibration_), targets)
-        self.models_ = self.fit_models(matrix, targets)
+        self.fit_models(matrix, targets)
         return self
 
     def target_matrix(self, label_sets: list[frozenset[str]]) -> np.ndarray:
@@ -127,30 +128,67 @@ class LearnedModel:
                 targets[row, column[label]] = 1
         return targets
 
-    def fit_models(self, matrix: sparse.csr_matrix, targets: np.ndarray) -> list[LogisticRegression | None]:
-        """One model per item, fitted on threads (liblinear releases the GIL); None where it cannot learn."""
+    def fit_models(self, matrix: sparse.csr_matrix, targets: np.ndarray) -> None:
+        """One model per item, fitted on threads (liblinear releases the GIL), kept as weight arrays."""
+        self.coef_, self.intercept_, self.learnable_ = weights_of(self.item_models(matrix, targets), matrix.shape[1])
+
+    def item_models(self, matrix: sparse.csr_matrix, targets: np.ndarray) -> list[LogisticRegression | None]:
+        """One logistic regression per item; None where it cannot learn (no positive or no negative example)."""
         return Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(fit_item_model)(matrix, targets[:, column], self.C, self.seed)
             for column in range(targets.shape[1]))
 
     def out_of_fold_scores(self, matrix: sparse.csr_matrix, targets: np.ndarray, groups: list[str]) -> np.ndarray:
         """Decision scores for every training text from models that never saw its group."""
-        scores = np.full(targets.shape, -10.0)
+        scores = np.full(targets.shape, UNLEARNABLE_SCORE)
         splitter = GroupKFold(n_splits=min(self.folds, len(set(groups))))
         for train, test in splitter.split(matrix, groups=groups):
-            for column, model in enumerate(self.fit_models(matrix[train], targets[train])):
+            for column, model in enumerate(self.item_models(matrix[train], targets[train])):
                 if model is not None:
                     scores[test, column] = model.decision_function(matrix[test])
         return scores
 
+    # ---- saving and loading ----------------------------------------------------------------------
+
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Everything learned, as arrays and JSON (pipeline/classify/persist.py); the rest is rebuilt on load."""
+        if self.embedder is not None or self.char_ngrams:
+            raise ValueError("only the word model is saved; embeddings and character n-grams are experiments")
+        arrays = {"idf": self.words_.idf_, "coef": self.coef_, "intercept": self.intercept_,
+                  "learnable": self.learnable_, "thresholds": self.thresholds_,
+                  "calibration": np.array(self.calibration_)}
+        meta = {"items": [item.id for item in self.items_], "terms": [str(term) for term in self.word_terms_],
+                "C": self.C, "folds": self.folds, "similarity_weight": self.similarity_weight, "seed": self.seed}
+        return arrays, meta
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict, *, items: tuple[ReferenceItem, ...],
+                   lexicon: Lexicon | None) -> LearnedModel:
+        """The model `to_state` saved, over `items` (the same ids, in the same order) and the same lexicon."""
+        if [item.id for item in items] != meta["items"]:
+            raise ValueError("the model was trained on other reference items")
+        model = cls(lexicon=lexicon, C=meta["C"], folds=meta["folds"], similarity_weight=meta["similarity_weight"],
+                    seed=meta["seed"])
+        model.items_ = tuple(items)
+        model.lexical_ = LexicalMatcher(lexicon=lexicon).fit(items)
+        model.quote_ = model.quote.fit(items)
+        model.words_ = word_vectorizer(vocabulary={term: index for index, term in enumerate(meta["terms"])})
+        model.words_.idf_ = arrays["idf"]
+        model.word_terms_ = np.array(meta["terms"], dtype=object)
+        model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+        model.learnable_, model.thresholds_ = arrays["learnable"].astype(bool), arrays["thresholds"]
+        model.calibration_ = (float(arrays["calibration"][0]), float(arrays["calibration"][1]))
+        n_features = len(meta["terms"]) + 2 * len(items)
+        if model.coef_.shape != (len(items), n_features) or model.words_.idf_.shape != (len(meta["terms"]),):
+            raise ValueError("the model's arrays do not fit its vocabulary and items")
+        return model
+
     # ---- prediction -----------------------------------------------------------------------------
 
     def decision_scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
-        scores = np.full((matrix.shape[0], len(self.items_)), -10.0)
-        for column, model in enumerate(self.models_):
-            if model is not None:
-                scores[:, column] = model.decision_function(matrix)
-        return scores
+        """Each item model's decision score for each row; -10 (never a match) for items that could not learn."""
+        scores = np.asarray(matrix @ self.coef_.T) + self.intercept_
+        return np.where(self.learnable_, scores, UNLEARNABLE_SCORE)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Calibrated probability that each text covers each item, [texts, items]."""
@@ -168,14 +206,19 @@ class LearnedModel:
         `phrases` are the passage's concepts with the phrases that evoked them (`prepare_with_phrases`), so
         concept tokens can be shown as the passage's own words.
         """
-        model = self.models_[item_index]
-        if model is None:
+        if not self.learnable_[item_index]:
             return ""
-        word_weights = model.coef_.ravel()[: len(self.word_terms_)]
+        word_weights = self.coef_[item_index, : len(self.word_terms_)]
         row = word_row.tocoo()
         contributions = sorted(((value * word_weights[col], self.word_terms_[col])
                                 for col, value in zip(row.col, row.data, strict=True)), reverse=True)
         return ", ".join(readable_terms([term for weight, term in contributions if weight > 0], phrases, TERMS_SHOWN))
+
+
+def word_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    """Word unigrams and bigrams of prepared text (lemmas and concept tokens), TF-IDF with sublinear counts."""
+    return TfidfVectorizer(lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                           token_pattern=r"[a-z][a-z0-9_]+", vocabulary=vocabulary)
 
 
 def item_examples(item: ReferenceItem) -> list[str]:
@@ -189,6 +232,17 @@ def item_examples(item: ReferenceItem) -> list[str]:
     return [item_document(item)] + (sentences if len(sentences) > 1 else [])
 
 
+def weights_of(models: list[LogisticRegression | None], n_features: int) -> tuple[np.ndarray, ...]:
+    """Item models as arrays: weights [items, features], intercepts [items], and which items could learn."""
+    coef = np.zeros((len(models), n_features))
+    intercept = np.zeros(len(models))
+    learnable = np.zeros(len(models), dtype=bool)
+    for column, model in enumerate(models):
+        if model is not None:
+            coef[column], intercept[column], learnable[column] = model.coef_.ravel(), model.intercept_[0], True
+    return coef, intercept, learnable
+
+
 def fit_item_model(matrix: sparse.csr_matrix, target: np.ndarray, C: float, seed: int) -> LogisticRegression | None:
     if target.min() == target.max():
         return None  # no positive (or no negative) example: this item cannot be learned
@@ -198,7 +252,7 @@ def fit_item_model(matrix: sparse.csr_matrix, target: np.ndarray, C: float, seed
 
 def fit_calibration(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     """One sigmoid (Platt scaling) over every item's out-of-fold scores: robust with few positives per item."""
-    learnable = scores > -10.0
+    learnable = scores > UNLEARNABLE_SCORE
     model = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
     model.fit(scores[learnable].reshape(-1, 1), targets[learnable])
     return float(model.coef_[0, 0]), float(model.intercept_[0])

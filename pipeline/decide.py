@@ -1,0 +1,145 @@
+"""The decision rule: from passage scores to verdicts, in one place, used by `map` and `eval` alike.
+
+A classifier scores passages (`PassageScores`: a probability per passage and item, calibrated per item so
+that 0.6 means the same for every item; a quotation score; a relevance per passage). This module alone
+decides what those scores mean:
+
+- a passage covers an item when its probability reaches the item's `covered_at`, and the passage is
+  about children, families and their care (`relevance_at`), or when it quotes one of the item's sentences;
+- a document covers an item when one of its passages does, and the document is about children's care
+  at all: at least `min_relevant_passages` of its passages are (the document gate);
+- partial: the best passage reaches `partial_at` (a near call a reviewer should look at);
+- missing otherwise, with the best passage kept as the near miss, so the closest call can be checked.
+
+`eval` scores gold passages with `passage_decisions` and gold documents with `item_verdicts`, exactly
+as `map` does, so a figure measured by `eval` is a figure of the map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.types import Status
+
+#: A quotation at or above this alignment is coverage by itself (explicit).
+QUOTE_COVERED_AT = 0.90
+#: How many evidence passages a verdict keeps, best first.
+MAX_EVIDENCE = 3
+
+
+@dataclass(frozen=True)
+class PassageScores:
+    """Scores of some passages against every item: what a classifier hands to the decision rule.
+
+    `probabilities` and `quotes` are [passages, items]; `relevance` is [passages] (1.0 everywhere for a
+    classifier that has no relevance model).
+    """
+
+    probabilities: np.ndarray
+    quotes: np.ndarray
+    relevance: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.probabilities.shape != self.quotes.shape or self.relevance.shape != self.probabilities.shape[:1]:
+            raise ValueError("probabilities, quotes and relevance must describe the same passages and items")
+
+    def rows(self, rows: list[int] | np.ndarray) -> PassageScores:
+        return PassageScores(self.probabilities[rows], self.quotes[rows], self.relevance[rows])
+
+    @property
+    def scores(self) -> np.ndarray:
+        """What a reviewer is shown per passage and item: the probability, or the quotation when higher."""
+        return np.maximum(self.probabilities, np.where(self.quotes >= QUOTE_COVERED_AT, self.quotes, 0.0))
+
+
+@dataclass(frozen=True)
+class ItemVerdict:
+    """One item's verdict for one document: status, score, evidence rows (best first) and the near miss."""
+
+    status: Status
+    score: float
+    evidence: tuple[int, ...] = ()
+    near_miss: int | None = None
+    quoted: bool = False
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """Thresholds per item (on the calibrated scale) and the relevance gates; see the module docstring.
+
+    Rationale for the gates: a passage about roads or tax that happens to share words with an item is
+    not evidence, however the words line up; and a document with next to nothing about children's care
+    (an encyclopaedia article, a waste strategy) covers nothing, however many passages it has.
+    """
+
+    covered_at: np.ndarray
+    partial_at: np.ndarray
+    relevance_at: float = 0.0
+    min_relevant_passages: int = 0
+    quote_at: float = QUOTE_COVERED_AT
+    max_evidence: int = MAX_EVIDENCE
+    method: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if np.any(self.partial_at > self.covered_at) or np.any(self.partial_at < 0) or np.any(self.covered_at > 1):
+            raise ValueError("need 0 <= partial_at <= covered_at <= 1 for every item")
+
+    def relevant(self, scores: PassageScores) -> np.ndarray:
+        return scores.relevance >= self.relevance_at
+
+    def quoted(self, scores: PassageScores) -> np.ndarray:
+        return scores.quotes >= self.quote_at
+
+    def passage_decisions(self, scores: PassageScores) -> np.ndarray:
+        """Which passage covers which item, [passages, items]: a passage judged alone (no document gate)."""
+        reaches = (scores.probabilities >= self.covered_at) & self.relevant(scores)[:, None]
+        return reaches | self.quoted(scores)
+
+    def passage_partial(self, scores: PassageScores) -> np.ndarray:
+        """Which passage is at least partial evidence for which item, [passages, items]."""
+        return ((scores.probabilities >= self.partial_at) & self.relevant(scores)[:, None]) | self.quoted(scores)
+
+    def document_passes_gate(self, scores: PassageScores) -> bool:
+        """Whether the document says enough about children's care for any of its passages to count."""
+        return int(self.relevant(scores).sum()) >= self.min_relevant_passages
+
+    def item_verdicts(self, scores: PassageScores) -> list[ItemVerdict]:
+        """One verdict per item for a document whose passages are `scores`' rows."""
+        n_passages, n_items = scores.probabilities.shape
+        if n_passages == 0:
+            return [ItemVerdict(status=Status.MISSING, score=0.0) for _ in range(n_items)]
+        gate = self.document_passes_gate(scores)
+        quoted = self.quoted(scores)
+        covered = self.passage_decisions(scores) & (gate | quoted)
+        partial = self.passage_partial(scores) & (gate | quoted)
+        shown = scores.scores
+        verdicts = []
+        for column in range(n_items):
+            order = np.lexsort((np.arange(n_passages), -shown[:, column], ~quoted[:, column],
+                                ~covered[:, column]))
+            best = int(order[0])
+            if covered[best, column]:
+                status = Status.COVERED
+                evidence = [int(row) for row in order if partial[row, column]][: self.max_evidence]
+            elif partial[:, column].any():
+                status = Status.PARTIAL
+                evidence = [int(row) for row in order if partial[row, column]][: self.max_evidence]
+            else:
+                verdicts.append(ItemVerdict(status=Status.MISSING, score=float(shown[best, column]), near_miss=best))
+                continue
+            verdicts.append(ItemVerdict(status=status, score=float(shown[evidence[0], column]),
+                                        evidence=tuple(evidence), quoted=bool(quoted[evidence[0], column])))
+        return verdicts
+
+    def describe(self, item_ids: list[str]) -> dict:
+        """The rule as run.json records it and the report shows it."""
+        return {
+            "covered_at": {item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.covered_at,
+                                                                                      strict=True)},
+            "partial_at": {item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.partial_at,
+                                                                                      strict=True)},
+            "quote_at": self.quote_at, "relevance_at": self.relevance_at,
+            "min_relevant_passages": self.min_relevant_passages, **self.method,
+        }

@@ -1,0 +1,217 @@
+"""The run store: every document's result, written as it arrives, read back one document at a time.
+
+Why SQLite: it is in the standard library (nothing to install on a worker or a reviewer's laptop), a
+single file any tool can query (`sqlite3 run.sqlite`, pandas, DuckDB's sqlite scanner), transactional
+(a result is in the store whole or not at all) and indexed, so a report renders document by document
+in bounded memory however large the corpus. Parquet would need pyarrow and does not take appends;
+DuckDB would be one more compiled dependency for what SQLite already does.
+
+Tables (one row per ...): `documents` (input file, in run order, with its content id or none),
+`passages`, `matches`, `coverage` (document x item verdict), `evidence` (evidence passage of a
+verdict, best first from rank 1; rank 0 is a missing item's near miss), `problems` (a file or part of one that could not be used). Documents are keyed by content
+sha256; two files with the same bytes are one document, the second listed as a problem.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.run.serialise import passage_from_row
+from pipeline.types import (
+    Coverage,
+    DocumentInfo,
+    DocumentResult,
+    Evidence,
+    Match,
+    ReferenceSet,
+    Signal,
+    Skipped,
+    SourceFile,
+    Status,
+)
+
+STORE_FILE = "run.sqlite"
+SCHEMA = """
+CREATE TABLE documents (
+    ordinal INTEGER PRIMARY KEY, doc_id TEXT UNIQUE, name TEXT NOT NULL, path TEXT NOT NULL, relative TEXT,
+    pages INTEGER, extractor TEXT, notes TEXT, passages INTEGER NOT NULL DEFAULT 0, from_cache INTEGER NOT NULL,
+    seconds TEXT
+);
+CREATE TABLE passages (
+    doc_id TEXT NOT NULL, id TEXT PRIMARY KEY, page INTEGER, start INTEGER, end INTEGER, heading TEXT,
+    text TEXT, lead_in TEXT
+);
+CREATE INDEX passages_doc ON passages (doc_id, start);
+CREATE TABLE matches (
+    doc_id TEXT NOT NULL, passage_id TEXT NOT NULL, item_id TEXT NOT NULL, signal TEXT NOT NULL, score REAL,
+    matched TEXT, covered_at REAL, partial_at REAL, position INTEGER
+);
+CREATE INDEX matches_doc ON matches (doc_id, position);
+CREATE TABLE coverage (
+    doc_id TEXT NOT NULL, item_id TEXT NOT NULL, status TEXT NOT NULL, score REAL, threshold REAL,
+    partial_threshold REAL, position INTEGER,
+    PRIMARY KEY (doc_id, item_id)
+);
+CREATE TABLE evidence (
+    doc_id TEXT NOT NULL, item_id TEXT NOT NULL, rank INTEGER NOT NULL, passage_id TEXT NOT NULL, page INTEGER,
+    heading TEXT, text TEXT, score REAL, signal TEXT, matched TEXT, lead_in TEXT, spans TEXT,
+    PRIMARY KEY (doc_id, item_id, rank)
+);
+CREATE TABLE problems (ordinal INTEGER NOT NULL, file TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+def ranked_evidence(coverage: Coverage) -> list[tuple[int, Evidence]]:
+    """A verdict's evidence as (rank, evidence) rows: 1, 2, ... best first, and 0 for the near miss."""
+    rows = list(enumerate(coverage.evidence, start=1))
+    return rows + ([(0, coverage.near_miss)] if coverage.near_miss is not None else [])
+
+
+class RunStore:
+    """A run's results in `path` (SQLite). Write with `add` as results arrive; read with the iterators."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.unlink(missing_ok=True)
+        elif not self.path.is_file():
+            raise FileNotFoundError(f"no run store at {self.path}")
+        self.connection = sqlite3.connect(self.path, isolation_level=None)
+        self.connection.execute("PRAGMA journal_mode=OFF" if create else "PRAGMA query_only=ON")
+        self.connection.execute("PRAGMA synchronous=OFF")
+        if create:
+            self.connection.executescript(SCHEMA)
+        self.names_by_id: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writing ----------------------------------------------------------------------------------
+
+    def add(self, result: DocumentResult) -> DocumentResult:
+        """Store one file's result in one transaction; returns it, or a duplicate's problem row in its place."""
+        source, info = result.source, result.document
+        if info is not None and info.id in self.names_by_id:
+            duplicate = Skipped(file=source.name, stage="list",
+                                reason=f"same content as {self.names_by_id[info.id]}: mapped once, under that name")
+            result = DocumentResult(source=source, document=None, problems=(duplicate,), seconds=result.seconds)
+            info = None
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN")
+        try:
+            cursor.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
+                source.index, info.id if info else None, source.name, source.path, source.relative,
+                info.page_count if info else None, info.extractor if info else None,
+                json.dumps(list(info.notes)) if info else None, len(result.passages), int(result.from_cache),
+                json.dumps({k: round(v, 4) for k, v in sorted(result.seconds.items())})))
+            if info is not None:
+                self.write_content(cursor, info, result)
+            cursor.executemany("INSERT INTO problems VALUES (?,?,?,?)",
+                               [(source.index, p.file, p.stage, p.reason) for p in result.problems])
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        if info is not None:
+            self.names_by_id[info.id] = source.name
+        return result
+
+    @staticmethod
+    def write_content(cursor: sqlite3.Cursor, info: DocumentInfo, result: DocumentResult) -> None:
+        doc = info.id
+        cursor.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)", [
+            (doc, p.id, p.page, p.start, p.end, p.heading, p.text, p.lead_in) for p in result.passages])
+        cursor.executemany("INSERT INTO matches VALUES (?,?,?,?,?,?,?,?,?)", [
+            (doc, m.passage_id, m.item_id, m.signal.value, m.score, m.matched, m.covered_at, m.partial_at, n)
+            for n, m in enumerate(result.matches)])
+        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?)", [
+            (doc, c.item.id, c.status.value, c.score, c.threshold, c.partial_threshold, n)
+            for n, c in enumerate(result.coverages)])
+        cursor.executemany("INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+            (doc, c.item.id, rank, e.passage_id, e.page, e.heading, e.text, e.score, e.signal.value, e.matched,
+             e.lead_in, json.dumps(e.spans))
+            for c in result.coverages for rank, e in ranked_evidence(c)])
+
+    # ---- reading ----------------------------------------------------------------------------------
+
+    def sources(self) -> Iterator[tuple[SourceFile, DocumentInfo | None, dict]]:
+        """Every input file in run order, with its document (None when it gave none) and its stage timings."""
+        rows = self.connection.execute(
+            "SELECT ordinal, doc_id, name, path, relative, pages, extractor, notes, passages, from_cache, seconds "
+            "FROM documents ORDER BY ordinal")
+        for ordinal, doc_id, name, path, relative, pages, extractor, notes, passages, from_cache, seconds in rows:
+            source = SourceFile(index=ordinal, path=path, name=name, relative=relative or "")
+            info = None if doc_id is None else DocumentInfo(id=doc_id, name=name, path=path, page_count=pages,
+                                                            extractor=extractor, notes=tuple(json.loads(notes)))
+            yield source, info, {"passages": passages, "from_cache": bool(from_cache),
+                                 "seconds": json.loads(seconds or "{}")}
+
+    def documents(self) -> list[DocumentInfo]:
+        """The mapped documents, in run order (small: no passages)."""
+        return [info for _, info, _ in self.sources() if info is not None]
+
+    def coverages(self, doc_id: str, reference: ReferenceSet) -> list[Coverage]:
+        """One document's verdicts, in reference order, with their evidence and near misses."""
+        evidence: dict[str, list[Evidence]] = {}
+        near_misses: dict[str, Evidence] = {}
+        for item_id, rank, *fields in self.connection.execute(
+                "SELECT item_id, rank, passage_id, page, heading, text, score, signal, matched, lead_in, spans "
+                "FROM evidence WHERE doc_id = ? ORDER BY item_id, rank", (doc_id,)):
+            passage_id, page, heading, text, score, signal, matched, lead_in, spans = fields
+            found = Evidence(passage_id=passage_id, page=page, heading=heading, text=text, score=score,
+                             signal=Signal(signal), matched=matched, lead_in=lead_in,
+                             spans=tuple(tuple(span) for span in json.loads(spans or "[]")))
+            if rank == 0:
+                near_misses[item_id] = found
+            else:
+                evidence.setdefault(item_id, []).append(found)
+        return [Coverage(doc=doc_id, item=reference.item(item_id), status=Status(status), score=score,
+                         evidence=tuple(evidence.get(item_id, ())), threshold=threshold,
+                         partial_threshold=partial_threshold, near_miss=near_misses.get(item_id))
+                for item_id, status, score, threshold, partial_threshold in self.connection.execute(
+                    "SELECT item_id, status, score, threshold, partial_threshold FROM coverage WHERE doc_id = ? "
+                    "ORDER BY position", (doc_id,))]
+
+    def passages(self, doc_id: str) -> Iterator:
+        for row in self.connection.execute(
+                "SELECT id, doc_id, page, start, end, heading, text, lead_in FROM passages WHERE doc_id = ? "
+                "ORDER BY start, end", (doc_id,)):
+            yield passage_from_row(list(row))
+
+    def matches(self, doc_id: str) -> Iterator[tuple[Match, int]]:
+        """One document's matches in classifier order, each with its passage's page."""
+        for passage_id, item_id, signal, score, matched, covered_at, partial_at, page in self.connection.execute(
+                "SELECT m.passage_id, m.item_id, m.signal, m.score, m.matched, m.covered_at, m.partial_at, p.page "
+                "FROM matches m JOIN passages p ON p.id = m.passage_id WHERE m.doc_id = ? ORDER BY m.position",
+                (doc_id,)):
+            yield Match(passage_id=passage_id, item_id=item_id, score=score, signal=Signal(signal), matched=matched,
+                        covered_at=covered_at, partial_at=partial_at), page
+
+    def problems(self) -> list[Skipped]:
+        return [Skipped(file=file, stage=stage, reason=reason) for file, stage, reason in self.connection.execute(
+            "SELECT file, stage, reason FROM problems ORDER BY ordinal, rowid")]
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """Per item, how many documents have each status: the corpus overview, in one query."""
+        counts: dict[str, dict[str, int]] = {}
+        for item_id, status, number in self.connection.execute(
+                "SELECT item_id, status, COUNT(*) FROM coverage GROUP BY item_id, status"):
+            counts.setdefault(item_id, {})[status] = number
+        return counts
+
+    def totals(self) -> dict[str, int]:
+        one = self.connection.execute
+        return {"documents": one("SELECT COUNT(*) FROM documents WHERE doc_id IS NOT NULL").fetchone()[0],
+                "files": one("SELECT COUNT(*) FROM documents").fetchone()[0],
+                "passages": one("SELECT COUNT(*) FROM passages").fetchone()[0],
+                "matches": one("SELECT COUNT(*) FROM matches").fetchone()[0],
+                "skipped": one("SELECT COUNT(*) FROM problems").fetchone()[0]}
