@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -22,12 +23,22 @@ from rich.table import Table
 from tqdm import tqdm
 
 from pipeline import __version__
-from pipeline.classify import PARTIAL_SHARE_OF_THRESHOLD, LexicalClassifier, PromiseClassifier, load_lexicon
+from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
+from pipeline.classify.calibrate import PARTIAL_SHARE
+from pipeline.classify.persist import ModelFileError
 from pipeline.compare import CompareError, compare_documents, read_gap_table
 from pipeline.config import Settings
-from pipeline.coverage import compute_coverage
+from pipeline.coverage import classify_document
 from pipeline.display import visible_controls
-from pipeline.evaluate import GoldFileError, evaluate, format_report, load_labelled
+from pipeline.evaluate import (
+    GoldFileError,
+    document_verdicts,
+    evaluate,
+    evaluate_folder,
+    format_documents_report,
+    format_report,
+    load_labelled,
+)
 from pipeline.extract import EXTRACTORS, extract_all, scan_inputs
 from pipeline.files import display_name
 from pipeline.reference import ReferenceError, load_reference
@@ -38,11 +49,10 @@ from pipeline.training import (
     DEFAULT_LEXICON,
     DEFAULT_MODEL_PATH,
     cross_validate,
-    load_model,
+    ensure_model,
     load_training_data,
     save_model,
-    saved_model_semantic,
-    train,
+    train_all,
     transfer_validate,
 )
 from pipeline.types import Coverage, Document, ReferenceSet, Skipped, Status
@@ -145,24 +155,16 @@ def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -
 
 def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
                      console: Console) -> LexicalClassifier | PromiseClassifier:
-    """The classifier a run uses: the saved learned model (trained first if missing or stale), or the lexical one."""
+    """The classifier a run uses: the saved learned model (trained first if missing or stale), or the lexical one.
+
+    Raises ModelFileError for a model file that is not one promise-map wrote (a pickle is never loaded).
+    """
     if kind not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {kind!r}; choose one of {', '.join(CLASSIFIERS)}")
     if kind == "lexical":
         return LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)
-    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-    saved = load_model(model_path, training_sha256=data.sha256)
-    if saved is not None:
-        saved.training_sha256_ = data.sha256
-        return saved
-    semantic = saved_model_semantic(model_path)
-    console.print(f"training the classifier{' with sentence embeddings' if semantic else ''} on "
-                  f"{len(data.dev) + len(data.written)} labelled examples "
-                  f"(no saved model for this data at {shown(str(model_path))}) ...")
-    trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
-    save_model(trained, model_path, training_sha256=data.sha256)
-    trained.training_sha256_ = data.sha256
-    return trained
+    return ensure_model(model_path, reference_set, progress_bar=not console.quiet,
+                        say=lambda message: console.print(shown(message)))
 
 
 def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings,
@@ -186,37 +188,25 @@ def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings,
 
     started = time.perf_counter()
     segmenter = Segmenter()
-    passages = []
+    passages, matches, coverages = [], [], []
     for document in documents:
         document_passages = segmenter.segment(document)
         if not document_passages:
             skipped.append(Skipped(file=document.name, stage="segment",
                                    reason="text was extracted but no passage could be formed from it"))
         passages.extend(document_passages)
-    timings["segment"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    matches = classifier.predict(passages)
+        document_matches, document_coverages = classify_document(document, document_passages, classifier,
+                                                                 reference_set.items, settings)
+        matches.extend(document_matches)
+        coverages.extend(document_coverages)
     timings["classify"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    coverages = compute_coverage(documents, reference_set.items, passages, matches, settings)
-    timings["coverage"] = time.perf_counter() - started
     return {"documents": documents, "skipped": skipped, "passages": passages, "matches": matches,
             "coverages": coverages, "timings": timings, "classifier": describe_classifier(classifier)}
 
 
 def describe_classifier(classifier: LexicalClassifier | PromiseClassifier) -> dict:
     """What run.json records about the classifier, so a result can be traced to its model and training data."""
-    description = {"name": type(classifier).__name__}
-    if isinstance(classifier, PromiseClassifier):
-        description["training_sha256"] = getattr(classifier, "training_sha256_", None)
-        description["signals"] = ["quote", "model"]
-        description["item_thresholds"] = {item.id: float(threshold) for item, threshold
-                                          in zip(classifier.items_, classifier.model_.thresholds_, strict=True)}
-    else:
-        description["signals"] = ["quote", "tfidf"]
-    return description
+    return classifier.describe()
 
 
 def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
@@ -225,8 +215,8 @@ def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
                 if signal in classifier["signals"]}
     if "item_thresholds" in classifier:
         values = classifier["item_thresholds"].values()
-        in_force["model"] = {"covered": f"per item, {min(values):.2f}-{max(values):.2f}",
-                             "partial": f"{PARTIAL_SHARE_OF_THRESHOLD:.0%} of the item's threshold"}
+        in_force["model"] = {"covered": f"per item, {min(values):.2f}-{max(values):.2f} (calibrated per item)",
+                             "partial": f"{PARTIAL_SHARE:.0%} of the item's threshold"}
     return in_force
 
 
@@ -271,69 +261,84 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
 def train_command(
     out: Annotated[Path, typer.Option(help="Where to save the model.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
-    semantic: Annotated[bool, typer.Option(help="Add sentence embeddings (needs the semantic extra).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train the learned classifier on corpora/labelled/ (dev + synthetic), the glossary and the reference texts."""
+    """Train the classifier on corpora/labelled/, the off-topic documents, the glossary and the reference texts."""
     try:
         reference_set = load_reference(reference)
         data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-        trained = train(reference_set, data.dev + data.written, DEFAULT_LEXICON, semantic=semantic)
+        with tqdm(total=PromiseClassifier.training_steps(), desc="train", unit="step", disable=quiet) as bar:
+            trained = train_all(reference_set, data, DEFAULT_LEXICON, progress=lambda step: bar.update())
     except (ReferenceError, GoldFileError, ValueError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    save_model(trained, out, training_sha256=data.sha256)
-    thresholds = trained.model_.thresholds_
-    typer.echo(f"trained on {len(data.dev)} development + {len(data.synthetic)} synthetic passages, "
-               f"{len(data.glossary)} glossary examples and "
+    save_model(trained, out, training_sha256=data.sha256, reference_set=reference_set)
+    thresholds = trained.rule.covered_at
+    typer.echo(f"trained on {len(data.dev)} seed + {len(data.real_register)} real-register passages, "
+               f"{len(data.synthetic)} synthetic, {len(data.off_topic)} off-topic, {len(data.glossary)} glossary "
+               f"examples, {len(data.off_topic_texts)} off-topic document passages and "
                f"{len(reference_set.items)} item texts; thresholds {thresholds.min():.2f}-{thresholds.max():.2f}; "
                f"training data sha256 {data.sha256[:12]}; saved to {visible_controls(out)}")
 
 
 @app.command("eval")
 def eval_command(
-    gold: Annotated[Path, typer.Option(help="JSONL with at least `text` and `labels` per line.")],
+    gold: Annotated[Path | None, typer.Option(help="JSONL with at least `text` and `labels` per line.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write every figure to this JSON file.")] = None,
     classifier: Annotated[str, typer.Option(help="learned (default) or lexical.")] = "learned",
     cross_validate_dev: Annotated[bool, typer.Option(
-        "--cross-validate", help="Score the development set by leave-one-document-out cross-validation.")] = False,
+        "--cross-validate", help="Score the repository's real passages (seed documents and real-register pages) by "
+                                 "cross-validation grouped by source.")] = False,
     transfer: Annotated[bool, typer.Option(
-        "--transfer", help="Score the development set with a model trained on written examples only "
-                          "(synthetic set, glossary, item texts).")] = False,
+        "--transfer", help="Score the repository's real passages with a model trained on written examples only "
+                          "(synthetic set, glossary, off-topic text, item texts).")] = False,
+    documents: Annotated[Path | None, typer.Option(
+        help="Map this folder's documents and score the verdicts against its gold.jsonl (or, with --off-topic, "
+             "count covered verdicts: every item should be missing).")] = None,
+    off_topic: Annotated[bool, typer.Option("--off-topic", help="With --documents: the folder covers nothing.")
+                         ] = False,
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
     reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
-    semantic: Annotated[bool, typer.Option(help="With --cross-validate or --transfer: add embeddings.")] = False,
 ) -> None:
-    """Score the classifier the map uses against labelled passages; last line `micro_f1=… macro_f1=…`."""
+    """Score the classifier the map uses against labelled passages or documents; last line `micro_f1=… macro_f1=…`."""
     console = stderr_console()
     try:
         reference_set = load_reference(reference)
-        gold_passages = load_labelled(gold, {item.id for item in reference_set.items})
-        if cross_validate_dev and transfer:
-            raise ValueError("choose one of --cross-validate and --transfer")
+        schemes = [flag for flag, on in (("--gold", gold is not None), ("--cross-validate", cross_validate_dev),
+                                         ("--transfer", transfer), ("--documents", documents is not None)) if on]
+        if len(schemes) != 1:
+            raise ValueError("choose one of --gold FILE, --cross-validate, --transfer and --documents DIR")
+        if off_topic and documents is None:
+            raise ValueError("--off-topic goes with --documents DIR")
+        if (cross_validate_dev or transfer) and classifier != "learned":
+            raise ValueError(f"{schemes[0]} trains the learned classifier; it cannot be used with "
+                             f"--classifier {classifier}")
         if cross_validate_dev or transfer:
-            scheme_flag = f"--{'transfer' if transfer else 'cross-validate'}"
-            if classifier != "learned":
-                raise ValueError(f"{scheme_flag} trains the learned classifier; it cannot be used with "
-                                 f"--classifier {classifier}")
             data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-            if [(p.text, p.labels) for p in gold_passages] != [(p.text, p.labels) for p in data.dev]:
-                raise ValueError(f"{scheme_flag} trains and scores on the development set in the repository, so the "
-                                 f"gold file must be it, labels included: pass --gold "
-                                 f"{DEFAULT_LABELLED_DIR / 'dev.jsonl'} (edit that file to change its labels)")
             validate = transfer_validate if transfer else cross_validate
-            report = validate(reference_set, data, DEFAULT_LEXICON, semantic=semantic)
+            with tqdm(desc="eval", unit="step", disable=False) as bar:
+                report = validate(reference_set, data, DEFAULT_LEXICON,
+                                  progress=lambda step: (bar.set_postfix_str(step), bar.update()))
+        elif documents is not None:
+            chosen = build_classifier(classifier, reference_set, model, console)
+            report = evaluate_folder(documents, chosen, reference_set, off_topic=off_topic)
+            report["classifier"] = classifier
+            if json_out is not None:
+                write_json(json_out, report)
+            typer.echo(visible_controls(format_documents_report(report), keep="\n"))
+            return
         else:
-            if semantic:
-                raise ValueError("--semantic applies to --cross-validate and --transfer; to score a model with "
-                                 "embeddings, train it with `promise-map train --semantic` and pass --model")
+            gold_passages = load_labelled(gold, {item.id for item in reference_set.items})
             chosen = build_classifier(classifier, reference_set, model, console)
             warn_if_trained_on(gold_passages, classifier, reference_set, console)
-            decisions, confidences = chosen.decide([p.text for p in gold_passages])
-            report = evaluate(gold_passages, reference_set.items, decisions, confidences)
-    except (ReferenceError, GoldFileError, ValueError) as error:
+            scores = chosen.score([p.text for p in gold_passages]).scores
+            report = evaluate(gold_passages, reference_set.items, chosen.rule.passage_decisions(scores),
+                              np.clip(scores.scores, 0.0, 1.0),
+                              documents=document_verdicts(gold_passages, scores, chosen.rule))
+    except (ReferenceError, GoldFileError, ValueError, ModelFileError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    report["gold"] = str(gold)
+    report["gold"] = str(gold) if gold is not None else "the repository's real passages"
     scheme = "cross-validated" if cross_validate_dev else "trained on written examples only" if transfer else ""
-    report["classifier"] = f"learned{' + semantic' if semantic else ''} ({scheme})" if scheme else classifier
+    report["classifier"] = f"learned ({scheme})" if scheme else classifier
     if json_out is not None:
         write_json(json_out, report)
     typer.echo(visible_controls(format_report(report), keep="\n"))
@@ -344,11 +349,11 @@ def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: Refe
     if classifier != "learned":
         return
     data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-    seen = {p.text for p in data.dev + data.written}
+    seen = {p.text for p in data.real + data.written}
     overlap = sum(p.text in seen for p in gold_passages)
     if overlap:
         console.print(f"[yellow]warning:[/yellow] {overlap} of {len(gold_passages)} gold passages are in the "
-                      "training data, so these figures are optimistic; use --cross-validate for the dev set")
+                      "training data, so these figures are optimistic; use --cross-validate for them")
 
 
 def print_summary(console: Console, documents: list[Document], coverages: list[Coverage],

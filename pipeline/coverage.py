@@ -1,96 +1,66 @@
-"""Stage 4, coverage: Matches -> one verdict per document and reference item, always.
+"""Stage 4, coverage: one document's passages -> its scores -> one verdict per reference item, always.
 
-For each document x item the verdict is the strongest status any of the
-document's passages earns for that item:
-- covered: some passage quotes the item or scores at the signal's `covered` threshold;
-- covered by corroboration: no single passage is enough, but several passages
-  each share much of the item's distinctive vocabulary (see `corroborated`);
-- partial: the best passage only reaches the `partial` threshold (a shared topic, to check);
-- missing: no passage reaches either.
-Every covered or partial verdict carries its evidence passages, best first.
+The classifier scores the passages' own text (pipeline/classify); its decision rule (pipeline/decide.py)
+says which item each passage and the document cover. This module turns the rule's verdicts into the
+values every report shows: a `Coverage` per item with its evidence passages (best first, each with the
+words that drove it and their character spans, for highlighting), the item's threshold, and for a
+missing item the near miss; and the `Match`es worth recording (every passage that is at least partial
+evidence for an item, and every quotation).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import dataclasses
 
+from pipeline.classify.highlight import match_spans
 from pipeline.config import Settings
-from pipeline.types import Coverage, Document, Evidence, Match, Passage, ReferenceItem, Signal, Status
-
-STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0}
-
-
-def match_status(match: Match, settings: Settings) -> Status:
-    """The status one match earns: by its own per-item thresholds if it has them, else the signal's."""
-    thresholds = settings.thresholds.get(match.signal.value)
-    covered_at = match.covered_at if match.covered_at is not None else thresholds.covered
-    partial_at = match.partial_at if match.partial_at is not None else thresholds.partial
-    if match.score >= covered_at:
-        return Status.COVERED
-    if match.score >= partial_at:
-        return Status.PARTIAL
-    return Status.MISSING
+from pipeline.decide import DecisionRule, ItemVerdict
+from pipeline.types import Coverage, Document, Evidence, Match, Passage, ReferenceItem, Signal
 
 
-def compute_coverage(documents: list[Document], items: tuple[ReferenceItem, ...], passages: list[Passage],
-                     matches: list[Match], settings: Settings) -> list[Coverage]:
-    """One Coverage per document x item, in document then reference order."""
-    passages_by_id = {passage.id: passage for passage in passages}
-    graded: dict[tuple[str, str], list[tuple[Status, Match]]] = defaultdict(list)
-    for match in matches:
-        status = match_status(match, settings)
-        if status is not Status.MISSING:
-            graded[(passages_by_id[match.passage_id].doc, match.item_id)].append((status, match))
-    return [item_coverage(document.sha256, item, graded.get((document.sha256, item.id), []), passages_by_id,
-                          settings)
-            for document in documents for item in items]
+def evidence_of(passage: Passage, row: int, column: int, scored, rule: DecisionRule) -> Evidence:
+    """One passage as evidence for one item: its score, signal, the words behind it and where they are."""
+    signal = scored.signal(row, column, rule)
+    matched = scored.explain(row, column)
+    return Evidence(passage_id=passage.id, page=passage.page, heading=passage.heading, text=passage.text,
+                    score=round(float(scored.scores.scores[row, column]), 4), signal=signal, matched=matched,
+                    lead_in=passage.lead_in, spans=match_spans(passage.text, matched, signal))
+
+
+def coverage_of(doc_id: str, item: ReferenceItem, column: int, verdict: ItemVerdict, passages: list[Passage],
+                scored, rule: DecisionRule) -> Coverage:
+    evidence = tuple(evidence_of(passages[row], row, column, scored, rule) for row in verdict.evidence)
+    near_miss = None
+    if verdict.near_miss is not None:
+        near_miss = evidence_of(passages[verdict.near_miss], verdict.near_miss, column, scored, rule)
+    return Coverage(doc=doc_id, item=item, status=verdict.status, score=round(verdict.score, 4), evidence=evidence,
+                    threshold=round(float(rule.covered_at[column]), 4),
+                    partial_threshold=round(float(rule.partial_at[column]), 4), near_miss=near_miss)
+
+
+def recorded_matches(passages: list[Passage], items: tuple[ReferenceItem, ...], scored,
+                     rule: DecisionRule) -> list[Match]:
+    """Every passage x item that is at least partial evidence, in passage then item order."""
+    partial = rule.passage_partial(scored.scores)
+    matches = []
+    for row, column in zip(*partial.nonzero(), strict=True):
+        row, column = int(row), int(column)
+        signal = scored.signal(row, column, rule)
+        covered_at = partial_at = None
+        if signal is not Signal.QUOTE:
+            covered_at, partial_at = float(rule.covered_at[column]), float(rule.partial_at[column])
+        matches.append(Match(passage_id=passages[row].id, item_id=items[column].id,
+                             score=round(float(scored.scores.scores[row, column]), 4), signal=signal,
+                             matched=scored.explain(row, column), covered_at=covered_at, partial_at=partial_at))
+    return matches
 
 
 def classify_document(document: Document, passages: list[Passage], classifier, items: tuple[ReferenceItem, ...],
                       settings: Settings) -> tuple[list[Match], list[Coverage]]:
-    """One document's matches and verdicts (one per item): what the per-document run calls."""
-    matches = classifier.predict(passages)
-    return matches, compute_coverage([document], items, passages, matches, settings)
-
-
-def corroborated(graded: list[tuple[Status, Match]], settings: Settings) -> bool:
-    """Rule: an item discussed in several passages is covered even if no one passage says it all.
-
-    Rationale: documents address an item across a section (a heading, its
-    lead-in and the bullets under it); each part alone shares only some of the
-    item's words, but several such passages together are what a reader calls
-    coverage. Two passages at 0.30 is well above what unrelated text scores.
-    """
-    if any(status is Status.COVERED for status, _ in graded):
-        return False
-    strong = {match.passage_id for _, match in graded if supports_corroboration(match, settings)}
-    return len(strong) >= settings.corroboration_passages
-
-
-def supports_corroboration(match: Match, settings: Settings) -> bool:
-    return match.signal is Signal.TFIDF and match.score >= settings.corroboration_score
-
-
-def item_coverage(doc: str, item: ReferenceItem, graded: list[tuple[Status, Match]],
-                  passages_by_id: dict[str, Passage], settings: Settings) -> Coverage:
-    if not graded:
-        return Coverage(doc=doc, item=item, status=Status.MISSING, score=0.0)
-    if corroborated(graded, settings):
-        graded = [(Status.COVERED, match) if supports_corroboration(match, settings) else (status, match)
-                  for status, match in graded]
-    # Best first: stronger status, then a quotation before other signals (it is the easiest evidence to
-    # check), then higher score, then earlier passage for a stable order.
-    ranked = sorted(graded, key=lambda sm: (-STATUS_RANK[sm[0]], sm[1].signal is not Signal.QUOTE, -sm[1].score,
-                                            sm[1].passage_id))
-    evidence: list[Evidence] = []
-    for _, match in ranked:
-        if any(e.passage_id == match.passage_id for e in evidence):
-            continue
-        passage = passages_by_id[match.passage_id]
-        evidence.append(Evidence(passage_id=passage.id, page=passage.page, heading=passage.heading,
-                                 text=passage.text, score=match.score, signal=match.signal, matched=match.matched,
-                                 lead_in=passage.lead_in))
-        if len(evidence) == settings.max_evidence:
-            break
-    best_status, best_match = ranked[0]
-    return Coverage(doc=doc, item=item, status=best_status, score=best_match.score, evidence=tuple(evidence))
+    """One document's matches and verdicts (one per item, in reference order): what the per-document run calls."""
+    scored = classifier.score([passage.text for passage in passages])
+    rule = dataclasses.replace(classifier.rule, max_evidence=settings.max_evidence)
+    verdicts = rule.item_verdicts(scored.scores)
+    coverages = [coverage_of(document.sha256, item, column, verdict, passages, scored, rule)
+                 for column, (item, verdict) in enumerate(zip(items, verdicts, strict=True))]
+    return recorded_matches(passages, items, scored, rule), coverages

@@ -5,7 +5,8 @@ that 0.6 means the same for every item; a quotation score; a relevance per passa
 decides what those scores mean:
 
 - a passage covers an item when its probability reaches the item's `covered_at`, and the passage is
-  about children, families and their care (`relevance_at`), or when it quotes one of the item's sentences;
+  evidence at all: it has `min_words` words or more (a table cell, contents line or caption is not) and is
+  about children, families and their care (`relevance_at`); or when it quotes one of the item's sentences;
 - a document covers an item when one of its passages does, and the document is about children's care
   at all: at least `min_relevant_passages` of its passages are (the document gate);
 - partial: the best passage reaches `partial_at` (a near call a reviewer should look at);
@@ -33,20 +34,22 @@ MAX_EVIDENCE = 3
 class PassageScores:
     """Scores of some passages against every item: what a classifier hands to the decision rule.
 
-    `probabilities` and `quotes` are [passages, items]; `relevance` is [passages] (1.0 everywhere for a
-    classifier that has no relevance model).
+    `probabilities` and `quotes` are [passages, items]; `relevance` (1.0 everywhere for a classifier that
+    has no relevance model) and `words` (how many words each passage has) are [passages].
     """
 
     probabilities: np.ndarray
     quotes: np.ndarray
     relevance: np.ndarray
+    words: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.probabilities.shape != self.quotes.shape or self.relevance.shape != self.probabilities.shape[:1]:
-            raise ValueError("probabilities, quotes and relevance must describe the same passages and items")
+        rows = self.probabilities.shape[:1]
+        if self.probabilities.shape != self.quotes.shape or self.relevance.shape != rows or self.words.shape != rows:
+            raise ValueError("probabilities, quotes, relevance and words must describe the same passages and items")
 
     def rows(self, rows: list[int] | np.ndarray) -> PassageScores:
-        return PassageScores(self.probabilities[rows], self.quotes[rows], self.relevance[rows])
+        return PassageScores(self.probabilities[rows], self.quotes[rows], self.relevance[rows], self.words[rows])
 
     @property
     def scores(self) -> np.ndarray:
@@ -78,6 +81,7 @@ class DecisionRule:
     partial_at: np.ndarray
     relevance_at: float = 0.0
     min_relevant_passages: int = 0
+    min_words: int = 0
     quote_at: float = QUOTE_COVERED_AT
     max_evidence: int = MAX_EVIDENCE
     method: dict = field(default_factory=dict, compare=False)
@@ -87,7 +91,8 @@ class DecisionRule:
             raise ValueError("need 0 <= partial_at <= covered_at <= 1 for every item")
 
     def relevant(self, scores: PassageScores) -> np.ndarray:
-        return scores.relevance >= self.relevance_at
+        """Which passages can be evidence: long enough to say something, and about children's care."""
+        return (scores.relevance >= self.relevance_at) & (scores.words >= self.min_words)
 
     def quoted(self, scores: PassageScores) -> np.ndarray:
         return scores.quotes >= self.quote_at
@@ -140,6 +145,6 @@ class DecisionRule:
                                                                                       strict=True)},
             "partial_at": {item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.partial_at,
                                                                                       strict=True)},
-            "quote_at": self.quote_at, "relevance_at": self.relevance_at,
+            "quote_at": self.quote_at, "relevance_at": self.relevance_at, "min_words": self.min_words,
             "min_relevant_passages": self.min_relevant_passages, **self.method,
         }

@@ -6,9 +6,11 @@ Definitions (so a figure can be recomputed by hand):
   macro averages the per-item F1 over the items that occur in the gold labels
   or the predictions (an item predicted but never in gold counts with F1 = 0).
   P (or R) with nothing predicted (or nothing to find) is 0.
-- document level: lines with the same `doc` form a document; an item is covered
-  by a document if any of its lines has it, in gold and in predictions alike;
-  P/R/F1 are micro figures over document x item pairs.
+- document level: lines with the same `doc` form a document; in gold, an item is
+  covered by a document if any of its lines has it; in predictions, the document's
+  verdict is the decision rule's (pipeline/decide.py: the same relevance and
+  document gates `map` applies, see `document_verdicts`); P/R/F1 are micro
+  figures over document x item pairs.
 - calibration: the Brier score is the mean of (confidence - truth)^2 over all
   line x item pairs; the reliability table bins those pairs by confidence and
   reports, per bin, the mean confidence and the share that were truly labelled.
@@ -81,7 +83,7 @@ def parse_line(line: str, path: Path, number: int, known_ids: set[str] | None) -
         raise GoldFileError(f"{where}: unknown reference id(s) {unknown}")
     if not isinstance(record.get("synthetic", False), bool):
         raise GoldFileError(f"{where}: 'synthetic' must be true or false")
-    doc = record.get("doc")
+    doc = record.get("doc", record.get("source"))  # the real-register set names a passage's page `source`
     return LabelledPassage(id=str(record.get("id", f"line-{number}")), text=text, labels=frozenset(labels),
                            doc=str(doc) if doc is not None else None, synthetic=bool(record.get("synthetic", False)),
                            strength=record.get("strength") or {})
@@ -159,9 +161,25 @@ def reliability_table(confidence: np.ndarray, gold: np.ndarray, bins: int = RELI
     return table
 
 
+def document_verdicts(passages: list[LabelledPassage], scores, rule) -> dict[str, np.ndarray]:
+    """Which items each gold document covers by the decision rule, from its lines' scores (`PassageScores`)."""
+    from pipeline.types import Status
+
+    rows: dict[str, list[int]] = defaultdict(list)
+    for row, passage in enumerate(passages):
+        if passage.doc is not None:
+            rows[passage.doc].append(row)
+    return {doc: np.array([verdict.status is Status.COVERED for verdict in rule.item_verdicts(scores.rows(doc_rows))])
+            for doc, doc_rows in rows.items()}
+
+
 def evaluate(gold_passages: list[LabelledPassage], items: tuple[ReferenceItem, ...] | list[ReferenceItem],
-             predicted: np.ndarray, confidence: np.ndarray) -> dict:
-    """Every figure for predictions (bool) and confidences (0-1), both shaped [passages, items]."""
+             predicted: np.ndarray, confidence: np.ndarray, *, documents: dict[str, np.ndarray] | None = None) -> dict:
+    """Every figure for predictions (bool) and confidences (0-1), both shaped [passages, items].
+
+    `documents` maps each gold document to the items the decision rule says it covers; without it a
+    document covers an item when any of its predicted lines does.
+    """
     item_ids = [item.id for item in items]
     gold = label_matrix([p.labels for p in gold_passages], item_ids)
     scores = per_item_scores(gold, predicted, item_ids)
@@ -171,7 +189,7 @@ def evaluate(gold_passages: list[LabelledPassage], items: tuple[ReferenceItem, .
     report["passage"]["per_group"] = grouped(scores, {item.id: item.group for item in items})
     without_doc = sum(p.doc is None for p in gold_passages)
     if not without_doc:
-        report["document"] = document_scores(gold_passages, gold, predicted, item_ids)
+        report["document"] = document_scores(gold_passages, gold, predicted, item_ids, documents)
     elif without_doc < len(gold_passages):  # said, not silently dropped: the file meant to have documents
         report["document_not_scored"] = (f"{without_doc} of {len(gold_passages)} passages have no 'doc' field, "
                                          "so document-level coverage is not scored")
@@ -188,11 +206,14 @@ def grouped(scores: dict[str, dict], group_of: dict[str, str]) -> dict[str, dict
 
 
 def document_scores(gold_passages: list[LabelledPassage], gold: np.ndarray, predicted: np.ndarray,
-                    item_ids: list[str]) -> dict:
+                    item_ids: list[str], documents: dict[str, np.ndarray] | None = None) -> dict:
     docs = sorted({p.doc for p in gold_passages})
-    rows = {doc: [i for i, p in enumerate(gold_passages) if p.doc == doc] for doc in docs}
+    rows: dict[str, list[int]] = defaultdict(list)
+    for index, passage in enumerate(gold_passages):
+        rows[passage.doc].append(index)
     doc_gold = np.array([gold[rows[doc]].any(axis=0) for doc in docs])
-    doc_predicted = np.array([predicted[rows[doc]].any(axis=0) for doc in docs])
+    doc_predicted = np.array([documents[doc] if documents is not None else predicted[rows[doc]].any(axis=0)
+                              for doc in docs])
     scores = per_item_scores(doc_gold, doc_predicted, item_ids)
     summary = summarise(scores)
     per_document = {doc: prf(int((doc_gold[d] & doc_predicted[d]).sum()),
@@ -226,6 +247,14 @@ def format_report(report: dict) -> str:
         d = report["document"]
         lines += ["", f"document level ({d['documents']} documents)",
                   f"  P={d['precision']:.3f} R={d['recall']:.3f} F1={d['f1']:.3f}"]
+        for name, figures in report.get("document_by_set", {}).items():
+            lines.append(f"  {name:24s} ({figures['documents']}) P={figures['precision']:.3f} "
+                         f"R={figures['recall']:.3f} F1={figures['f1']:.3f}")
+    if "off_topic_documents" in report:
+        off = report["off_topic_documents"]
+        lines += ["", f"written off-topic documents ({off['documents']}, each scored by models that never saw it): "
+                      f"{off['covered_per_document']:.3f} covered verdicts per document, "
+                      f"{off['documents_with_any_covered']} with any"]
     calibration = report["calibration"]
     lines += ["", f"calibration: Brier={calibration['brier']:.4f}", "  confidence   count   mean conf   observed"]
     for row in calibration["reliability"]:
@@ -233,4 +262,119 @@ def format_report(report: dict) -> str:
             lines.append(f"    {row['bin']}  {row['count']:7d}     {row['mean_confidence']:.3f}      "
                          f"{row['observed_rate']:.3f}")
     lines += ["", f"micro_f1={passage['micro_f1']:.3f} macro_f1={passage['macro_f1']:.3f}"]
+    return "\n".join(lines)
+
+
+# ---- whole documents: mapping a folder and scoring its verdicts ------------------------------------------
+
+#: The gold file a folder of held-back documents carries: one line per document (`doc`, `covered`, ...).
+DOCUMENT_GOLD_FILE = "gold.jsonl"
+#: Files of such folders that describe the folder rather than being documents of it.
+NOT_DOCUMENTS = frozenset({"README.md"})
+
+
+def read_document_gold(path: Path, known_ids: set[str]) -> dict[str, dict]:
+    """Per document name, its gold: `covered` (items it covers) and `mentioned_only` (items it only names)."""
+    gold: dict[str, dict] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise GoldFileError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+        if not isinstance(record, dict) or not isinstance(record.get("doc"), str):
+            raise GoldFileError(f"{path}:{number}: expected an object with 'doc' and 'covered'")
+        covered = set(record.get("covered") or [])
+        mentioned = set(record.get("mentioned_only") or [])
+        unknown = sorted((covered | mentioned) - known_ids)
+        if unknown:
+            raise GoldFileError(f"{path}:{number}: unknown reference id(s) {unknown}")
+        gold[record["doc"]] = {"covered": covered, "mentioned_only": mentioned}
+    if not gold:
+        raise GoldFileError(f"{path}: no documents")
+    return gold
+
+
+def map_folder(folder: Path, names: list[str] | None, classifier, reference) -> dict[str, list]:
+    """Map the documents of `folder` (only `names`, when given) in this process; {name: coverages}."""
+    from pipeline.config import Settings
+    from pipeline.coverage import classify_document
+    from pipeline.extract import extract_all, list_inputs
+    from pipeline.segment import Segmenter
+
+    paths = [path for path in list_inputs(folder) if path.name not in NOT_DOCUMENTS
+             and (names is None or path.name in names)]
+    segmenter, settings, verdicts = Segmenter(), Settings(), {}
+    for result in extract_all(paths, cache_dir=None):
+        if result.document is None:
+            continue
+        passages = segmenter.segment(result.document)
+        _, verdicts[result.path.name] = classify_document(result.document, passages, classifier, reference.items,
+                                                          settings)
+    return verdicts
+
+
+def evaluate_folder(folder: Path, classifier, reference, *, off_topic: bool = False) -> dict:
+    """Map a folder of whole documents and score the verdicts, as a user would meet them.
+
+    With a gold file (`gold.jsonl` in the folder), "covered" is scored against the items each document
+    covers: precision, recall and F1 over document x item pairs, and how many covered verdicts fall on
+    items the document only mentions. With `off_topic` every item of every document should be missing:
+    the report counts covered (and partial) verdicts per document.
+    """
+    from pipeline.types import Status
+
+    folder = Path(folder)
+    known = {item.id for item in reference.items}
+    gold = None if off_topic else read_document_gold(folder / DOCUMENT_GOLD_FILE, known)
+    verdicts = map_folder(folder, sorted(gold) if gold else None, classifier, reference)
+    per_document = {}
+    for name, coverages in sorted(verdicts.items()):
+        covered = {c.item.id for c in coverages if c.status is Status.COVERED}
+        partial = {c.item.id for c in coverages if c.status is Status.PARTIAL}
+        entry = {"covered": sorted(covered), "partial": sorted(partial)}
+        if gold is not None:
+            truth = gold[name]
+            entry.update(prf(len(covered & truth["covered"]), len(covered - truth["covered"]),
+                             len(truth["covered"] - covered)))
+            entry["covered_but_only_mentioned"] = sorted(covered & truth["mentioned_only"])
+            entry["missed"] = sorted(truth["covered"] - covered)
+            entry["false_covered"] = sorted(covered - truth["covered"])
+        per_document[name] = entry
+    report = {"folder": str(folder), "documents": len(per_document), "per_document": per_document}
+    if gold is not None:
+        missing = sorted(set(gold) - set(verdicts))
+        totals = prf(*(sum(entry[key] for entry in per_document.values()) for key in ("tp", "fp", "fn")))
+        report.update({"scheme": "held-back documents", "not_mapped": missing, **totals,
+                       "covered_but_only_mentioned": sum(len(e["covered_but_only_mentioned"])
+                                                         for e in per_document.values())})
+    else:
+        covered_total = sum(len(entry["covered"]) for entry in per_document.values())
+        report.update({"scheme": "off-topic documents", "covered": covered_total,
+                       "partial": sum(len(entry["partial"]) for entry in per_document.values()),
+                       "covered_per_document": covered_total / len(per_document) if per_document else 0.0,
+                       "documents_with_any_covered": sum(bool(entry["covered"]) for entry in per_document.values())})
+    return report
+
+
+def format_documents_report(report: dict) -> str:
+    """A plain-text report of `evaluate_folder`; its last line holds the figure the scheme is judged by."""
+    lines = [f"{report['scheme']}: {report['documents']} documents in {report['folder']}", ""]
+    for name, entry in report["per_document"].items():
+        if "precision" in entry:
+            lines.append(f"  {name:48s} P={entry['precision']:.3f} R={entry['recall']:.3f} "
+                         f"covered {len(entry['covered'])}; false {', '.join(entry['false_covered']) or '-'}; "
+                         f"missed {', '.join(entry['missed']) or '-'}")
+        else:
+            lines.append(f"  {name:48s} covered {len(entry['covered'])} {', '.join(entry['covered'])}"
+                         f"  partial {len(entry['partial'])}")
+    lines.append("")
+    if "precision" in report:
+        lines.append(f"covered: precision={report['precision']:.3f} recall={report['recall']:.3f} "
+                     f"f1={report['f1']:.3f} (tp {report['tp']}, fp {report['fp']}, fn {report['fn']}; "
+                     f"{report['covered_but_only_mentioned']} covered verdicts on items only mentioned)")
+    else:
+        lines.append(f"covered verdicts={report['covered']} per_document={report['covered_per_document']:.3f} "
+                     f"documents_with_any={report['documents_with_any_covered']}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.types import Framework, ReferenceItem, ReferenceSet, check_ref_id
+from pipeline.yamlfiles import load_yaml
 
 #: How many items each framework group must hold; the 55-call list and p.119 of the promise.
 EXPECTED_GROUP_COUNTS = {
@@ -50,7 +51,7 @@ def load_reference(directory: Path | str) -> ReferenceSet:
 def load_framework(path: Path) -> Framework:
     """Parse and validate one framework file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ReferenceError(f"{path}: cannot be read as YAML ({error})") from error
     if not isinstance(data, dict):

@@ -1,38 +1,51 @@
-"""Training and cross-validating the learned classifier from the labelled data in the repository.
+"""Training and cross-validating the classifier from the labelled data in the repository.
 
-`make train` builds the model from corpora/labelled/ (development set + synthetic
-paraphrases), the glossary's terms (reference/lexicon/glossary.yaml) and the
-reference texts; `make eval` cross-validates it on the
-development set with folds grouped by source document, so no passage is ever
-scored by a model trained on its own document. Synthetic passages and glossary
-examples are used for training only, never scored.
+`make train` builds the model from corpora/labelled/: real passages (the seed documents' development set,
+and the real-register set re-told from 953 public pages), written ones (synthetic paraphrases, the
+glossary's terms, text far from children's care), the passages of the written off-topic documents in
+corpora/offtopic-written/ (relevance negatives), and the reference texts. `make eval` cross-validates it
+with folds grouped by source (a seed document, or a real-register page), so no passage is ever scored by
+a model that saw its own document. Written examples always train and are never scored.
+
+The model file holds arrays and JSON only (pipeline/classify/persist.py) and records the sha256 of
+everything it was trained from (data, lexicon, glossary, reference texts, the classifier's code): a
+model trained from anything else is stale and is retrained before a run uses it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
+from sklearn.model_selection import GroupKFold
 
 from pipeline import __version__
 from pipeline.classify import PromiseClassifier, load_lexicon
-from pipeline.evaluate import LabelledPassage, evaluate, load_labelled
-from pipeline.files import write_atomic
-from pipeline.types import ReferenceSet
+from pipeline.classify.persist import ModelFileError, read_model_file, write_model_file
+from pipeline.evaluate import LabelledPassage, document_verdicts, evaluate, load_labelled
+from pipeline.types import ReferenceSet, Status
+from pipeline.yamlfiles import load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELLED_DIR = REPO / "corpora" / "labelled"
+DEFAULT_OFF_TOPIC_DOCUMENTS = REPO / "corpora" / "offtopic-written"
 DEFAULT_LEXICON = REPO / "reference" / "lexicon" / "domain.yaml"
 DEFAULT_GLOSSARY = REPO / "reference" / "lexicon" / "glossary.yaml"
 GLOSSARY_DOC = "glossary"
-DEFAULT_MODEL_PATH = REPO / "outputs" / "model" / "promise-classifier.pkl"
+DEFAULT_MODEL_PATH = REPO / "outputs" / "model" / "promise-classifier.npz"
 DEV_SET = "dev.jsonl"
+REAL_REGISTER_SET = "real-register.jsonl"
 SYNTHETIC_SET = "synthetic.jsonl"
-MODEL_FORMAT = 1
+OFF_TOPIC_SETS = ("offtopic-A.jsonl", "offtopic-B.jsonl")
+#: Files in the off-topic documents folder that are about it, not documents of it.
+NOT_DOCUMENTS = frozenset({"README.md"})
+#: Cross-validation folds over the real passages' sources.
+DEFAULT_FOLDS = 5
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -40,33 +53,75 @@ class TrainingData:
     """The labelled passages a model learns from, and a hash of them, the lexicon, the reference and the code."""
 
     dev: list[LabelledPassage]
+    real_register: list[LabelledPassage]
     synthetic: list[LabelledPassage]
     glossary: list[LabelledPassage]
+    off_topic: list[LabelledPassage]
+    #: The written off-topic documents' passages, by file name (corpora/offtopic-written/).
+    off_topic_documents: dict[str, list[str]]
     sha256: str
 
     @property
+    def real(self) -> list[LabelledPassage]:
+        """Passages from real documents (re-told, for the real-register set): trained on and scored."""
+        return self.dev + self.real_register
+
+    @property
+    def off_topic_texts(self) -> list[str]:
+        """Every passage of the written off-topic documents, in file order."""
+        return [text for texts in self.off_topic_documents.values() for text in texts]
+
+    @property
     def written(self) -> list[LabelledPassage]:
-        """Every example that is not a real passage (synthetic and glossary): trained on, never scored."""
-        return self.synthetic + self.glossary
+        """Every example that is not a real passage (synthetic, glossary, off-topic): trained on, never scored."""
+        return self.synthetic + self.glossary + self.off_topic
 
 
 def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
-                       glossary_path: Path = DEFAULT_GLOSSARY) -> TrainingData:
+                       glossary_path: Path = DEFAULT_GLOSSARY,
+                       off_topic_documents: Path = DEFAULT_OFF_TOPIC_DOCUMENTS) -> TrainingData:
     known = {item.id for item in reference_set.items}
     dev = load_labelled(labelled_dir / DEV_SET, known)
+    real_register = load_labelled(labelled_dir / REAL_REGISTER_SET, known)
     synthetic = load_labelled(labelled_dir / SYNTHETIC_SET, known)
-    if any(p.synthetic for p in dev) or not all(p.synthetic for p in synthetic):
-        raise ValueError(f"{labelled_dir}: {DEV_SET} must hold real passages and {SYNTHETIC_SET} synthetic ones only")
+    off_topic = [passage for name in OFF_TOPIC_SETS for passage in load_labelled(labelled_dir / name, known)]
+    if any(p.synthetic for p in dev + real_register) or not all(p.synthetic for p in synthetic + off_topic):
+        raise ValueError(f"{labelled_dir}: {DEV_SET} and {REAL_REGISTER_SET} must hold real passages, "
+                         f"{SYNTHETIC_SET} and {', '.join(OFF_TOPIC_SETS)} written ones only")
+    if any(p.labels for p in off_topic):
+        raise ValueError(f"{labelled_dir}: off-topic passages cover nothing, so they carry no labels")
     glossary = glossary_examples(glossary_path, known)
+    document_files = off_topic_document_files(off_topic_documents)
     digest = hashlib.sha256()
-    for path in (labelled_dir / DEV_SET, labelled_dir / SYNTHETIC_SET, lexicon_path, glossary_path):
-        digest.update(path.read_bytes())
+    sources = [labelled_dir / DEV_SET, labelled_dir / REAL_REGISTER_SET, labelled_dir / SYNTHETIC_SET,
+               *(labelled_dir / name for name in OFF_TOPIC_SETS), lexicon_path, glossary_path, *document_files]
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(reference_set.sha256.encode())
-    digest.update(f"{__version__}/{MODEL_FORMAT}".encode())
+    digest.update(__version__.encode())
     # a change to the classifier's code, or to how training data is made, retrains the model
-    for source in [*sorted((REPO / "pipeline" / "classify").glob("*.py")), REPO / "pipeline" / "training.py"]:
+    package = REPO / "pipeline"
+    for source in [*sorted((package / "classify").glob("*.py")), package / "training.py", package / "decide.py",
+                   package / "segment.py"]:
         digest.update(source.read_bytes())
-    return TrainingData(dev=dev, synthetic=synthetic, glossary=glossary, sha256=digest.hexdigest())
+    return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, glossary=glossary,
+                        off_topic=off_topic, off_topic_documents={path.name: off_topic_passages([path])
+                                                                  for path in document_files},
+                        sha256=digest.hexdigest())
+
+
+def off_topic_document_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.glob("*")
+                  if path.suffix in (".md", ".txt") and path.name not in NOT_DOCUMENTS)
+
+
+def off_topic_passages(files: list[Path]) -> list[str]:
+    """The passages of the written off-topic documents, segmented as a map segments any document."""
+    from pipeline.extract import extract_file
+    from pipeline.segment import Segmenter
+
+    segmenter = Segmenter()
+    return [passage.text for path in files for passage in segmenter.segment(extract_file(path))]
 
 
 def glossary_examples(path: Path, known_ids: set[str]) -> list[LabelledPassage]:
@@ -94,7 +149,7 @@ def glossary_example(example_id: str, text: str, items) -> LabelledPassage:
 def read_glossary(path: Path, known_ids: set[str]) -> list[dict]:
     """The glossary's entries, each `{items: [...], terms: [...]}`; a fault is an error naming the entry."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot be read as YAML ({error})") from error
     entries = data.get("entries") if isinstance(data, dict) else None
@@ -113,7 +168,7 @@ def read_glossary(path: Path, known_ids: set[str]) -> list[dict]:
 
 
 def group_of(passage: LabelledPassage) -> str:
-    """Cross-validation group: the source document for real passages, the example itself for written ones.
+    """Cross-validation group: the source document (or page) for real passages, the example itself for written ones.
 
     (Keeping a glossary entry's examples in one fold was tried: 0.016 lower cross-validated micro-F1.)
     """
@@ -121,77 +176,193 @@ def group_of(passage: LabelledPassage) -> str:
 
 
 def train(reference_set: ReferenceSet, passages: list[LabelledPassage], lexicon_path: Path, *,
-          seed: int = 0, semantic: bool = False) -> PromiseClassifier:
+          off_topic_documents: list[str] = (), seed: int = 0, progress: Progress | None = None) -> PromiseClassifier:
+    """A classifier trained on `passages` (a passage with no labels and `doc == "offtopic"` teaches relevance)."""
     lexicon = load_lexicon(lexicon_path)
-    return PromiseClassifier(lexicon=lexicon, seed=seed, semantic=semantic).fit(
-        reference_set.items, [p.text for p in passages], [p.labels for p in passages], [group_of(p) for p in passages])
+    return PromiseClassifier(lexicon=lexicon, seed=seed).fit(
+        reference_set.items, [p.text for p in passages], [p.labels for p in passages],
+        [group_of(p) for p in passages], off_topic=[is_off_topic(p) for p in passages],
+        off_topic_texts=list(off_topic_documents), progress=progress)
+
+
+def is_off_topic(passage: LabelledPassage) -> bool:
+    return passage.synthetic and passage.doc == "offtopic" and not passage.labels
+
+
+def train_all(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *,
+              seed: int = 0, progress: Progress | None = None) -> PromiseClassifier:
+    """The classifier `map` uses: trained on every passage and off-topic document in the repository."""
+    classifier = train(reference_set, data.real + data.written, lexicon_path,
+                       off_topic_documents=data.off_topic_texts, seed=seed, progress=progress)
+    classifier.training_sha256_ = data.sha256
+    return classifier
+
+
+def fold_sources(real: list[LabelledPassage], folds: int) -> list[tuple[list[int], list[int]]]:
+    """(train rows, test rows) of `real`, grouped by source, so no document or page is on both sides."""
+    groups = [group_of(passage) for passage in real]
+    splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
+    return [(list(train_rows), list(test_rows))
+            for train_rows, test_rows in splitter.split(np.zeros(len(real)), groups=groups)]
 
 
 def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *, seed: int = 0,
-                   semantic: bool = False) -> dict:
-    """Leave-one-document-out over the development set; synthetic passages always train, never test."""
-    documents = sorted({p.doc for p in data.dev})
-    decisions = np.zeros((len(data.dev), len(reference_set.items)), dtype=bool)
+                   folds: int = DEFAULT_FOLDS, progress: Progress | None = None) -> dict:
+    """Grouped k-fold over the real passages (seed documents and real-register pages); written ones always train.
+
+    Passage decisions and document verdicts come from the fold's classifier and its decision rule, exactly
+    as `map` would make them.
+    """
+    real = data.real
+    items = reference_set.items
+    decisions = np.zeros((len(real), len(items)), dtype=bool)
     confidences = np.zeros(decisions.shape)
-    folds = []
-    for document in documents:
-        test_rows = [i for i, p in enumerate(data.dev) if p.doc == document]
-        training = [p for p in data.dev if p.doc != document] + data.written
-        assert not {p.doc for p in training if not p.synthetic} & {document}, "fold leak"
-        classifier = train(reference_set, training, lexicon_path, seed=seed, semantic=semantic)
-        fold_decisions, fold_confidences = classifier.decide([data.dev[i].text for i in test_rows])
-        decisions[test_rows], confidences[test_rows] = fold_decisions, fold_confidences
-        folds.append({"test_document": document, "test_passages": len(test_rows), "train_passages": len(training)})
-    report = evaluate(data.dev, reference_set.items, decisions, confidences)
-    report["cross_validation"] = {"scheme": "leave-one-document-out", "folds": folds}
+    documents: dict[str, np.ndarray] = {}
+    off_topic_covered: dict[str, list[int]] = {}
+    report_folds = []
+    for number, (train_rows, test_rows) in enumerate(fold_sources(real, folds), start=1):
+        if progress:
+            progress(f"fold {number}/{folds}")
+        training = [real[i] for i in train_rows] + data.written
+        assert not {group_of(real[i]) for i in test_rows} & {group_of(p) for p in training}, "fold leak"
+        held_out, kept = off_topic_halves(data.off_topic_documents, number)
+        classifier = train(reference_set, training, lexicon_path, seed=seed,
+                           off_topic_documents=[text for texts in kept.values() for text in texts])
+        tested = [real[i] for i in test_rows]
+        scores = classifier.score([p.text for p in tested]).scores
+        decisions[test_rows] = classifier.rule.passage_decisions(scores)
+        confidences[test_rows] = np.clip(scores.scores, 0.0, 1.0)
+        documents.update(document_verdicts(tested, scores, classifier.rule))
+        for name, texts in held_out.items():
+            verdicts = classifier.rule.item_verdicts(classifier.score(texts).scores)
+            off_topic_covered.setdefault(name, []).append(sum(v.status is Status.COVERED for v in verdicts))
+        report_folds.append({"fold": number, "test_passages": len(test_rows), "train_passages": len(training),
+                             "test_sources": len({group_of(p) for p in tested}),
+                             "off_topic_documents_held_out": len(held_out)})
+    report = evaluate(real, items, decisions, confidences, documents=documents)
+    report["document_by_set"] = document_figures_by_set(data, documents, items)
+    report["off_topic_documents"] = off_topic_summary(off_topic_covered)
+    report["cross_validation"] = {"scheme": f"{len(report_folds)}-fold, grouped by source document or page; the "
+                                            "written off-topic documents cross-fitted in two halves",
+                                  "folds": report_folds}
     return report
 
 
-def transfer_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *, seed: int = 0,
-                      semantic: bool = False) -> dict:
-    """Train on the synthetic passages, glossary and item texts only, score every development passage.
-
-    No real document's wording is seen in training, so this measures what the held-out set asks about:
-    how well the model carries over to documents that say things in their own words.
+def off_topic_halves(documents: dict[str, list[str]], fold: int) -> tuple[dict, dict]:
+    """(held out, kept) off-topic documents for a fold: alternate halves, so each is scored by models that never
+    trained relevance on it.
     """
-    classifier = train(reference_set, data.written, lexicon_path, seed=seed, semantic=semantic)
-    decisions, confidences = classifier.decide([p.text for p in data.dev])
-    report = evaluate(data.dev, reference_set.items, decisions, confidences)
+    half = fold % 2
+    names = sorted(documents)
+    held_out = {name: documents[name] for position, name in enumerate(names) if position % 2 == half}
+    kept = {name: documents[name] for name in names if name not in held_out}
+    return held_out, kept
+
+
+def off_topic_summary(covered: dict[str, list[int]]) -> dict:
+    """Covered verdicts per written off-topic document, averaged over the folds that held it out."""
+    per_document = {name: float(np.mean(counts)) for name, counts in sorted(covered.items())}
+    total = sum(per_document.values())
+    return {"documents": len(per_document), "covered_per_document": total / len(per_document) if per_document else 0,
+            "documents_with_any_covered": sum(value > 0 for value in per_document.values()),
+            "per_document": per_document}
+
+
+def document_figures_by_set(data: TrainingData, documents: dict[str, np.ndarray], items) -> dict:
+    """Document-level P/R/F1 for the seed documents (whole, long) and the real-register pages (a few passages).
+
+    The two differ in kind: a seed document is a whole document of hundreds of passages, a real-register
+    "document" is one web page's few re-told passages, on which the document gate (enough relevant
+    passages) may rightly find too little to go on.
+    """
+    from pipeline.evaluate import document_scores, label_matrix
+
+    item_ids = [item.id for item in items]
+    figures = {}
+    for name, chosen in (("seed documents", data.dev), ("real-register pages", data.real_register)):
+        if not chosen:
+            continue
+        gold = label_matrix([p.labels for p in chosen], item_ids)
+        figures[name] = document_scores(chosen, gold, gold, item_ids, {p.doc: documents[p.doc] for p in chosen})
+        figures[name].pop("per_document", None)
+    return figures
+
+
+def transfer_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *, seed: int = 0,
+                      progress: Progress | None = None) -> dict:
+    """Train on written examples, glossary, off-topic text and item texts only; score every real passage.
+
+    No real document's wording is seen in training, so this measures how well the model carries over to
+    documents that say things in their own words.
+    """
+    if progress:
+        progress("training on written examples")
+    classifier = train(reference_set, data.written, lexicon_path, off_topic_documents=data.off_topic_texts,
+                       seed=seed)
+    scores = classifier.score([p.text for p in data.real]).scores
+    report = evaluate(data.real, reference_set.items, classifier.rule.passage_decisions(scores),
+                      np.clip(scores.scores, 0.0, 1.0), documents=document_verdicts(data.real, scores, classifier.rule))
     report["cross_validation"] = {"scheme": "transfer: written examples only",
-                                  "folds": [{"test_document": "all", "test_passages": len(data.dev),
+                                  "folds": [{"fold": 1, "test_passages": len(data.real),
                                              "train_passages": len(data.written)}]}
     return report
 
 
-def save_model(classifier: PromiseClassifier, path: Path, *, training_sha256: str) -> None:
-    payload = {"format": MODEL_FORMAT, "version": __version__, "training_sha256": training_sha256,
-               "classifier": classifier}
-    write_atomic(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+# ---- model files ----------------------------------------------------------------------------------------
 
 
-def saved_model_semantic(path: Path) -> bool:
-    """Whether the model saved at `path`, current or stale, was trained with sentence embeddings.
-
-    A stale model is retrained when a run needs it; this keeps the kind the user chose with
-    `promise-map train --semantic` instead of silently replacing it with a lexical one.
-    """
-    try:
-        payload = pickle.loads(path.read_bytes())
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
-        return False
-    return isinstance(payload, dict) and bool(getattr(payload.get("classifier"), "semantic", False))
+def save_model(classifier: PromiseClassifier, path: Path, *, training_sha256: str,
+               reference_set: ReferenceSet) -> None:
+    """Write the model as arrays and JSON (never pickle), with what it was trained from."""
+    arrays, meta = classifier.to_state()
+    write_model_file(path, arrays, {**meta, "version": __version__, "training_sha256": training_sha256,
+                                    "reference_sha256": reference_set.sha256})
 
 
-def load_model(path: Path, *, training_sha256: str | None = None) -> PromiseClassifier | None:
-    """The saved model, or None when it is missing or was trained on other data or code.
+def load_model(path: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
+               training_sha256: str | None = None) -> PromiseClassifier | None:
+    """The saved model, or None when it is missing or was trained from other data, reference texts or code.
 
-    The file is one this project wrote with `make train` (pickle is only safe for such files).
+    Raises ModelFileError for a file that is not a promise-map model file (a pickle, a damaged archive):
+    such a file is refused, never loaded, because loading a pickle runs its code.
     """
     if not path.exists():
         return None
-    payload = pickle.loads(path.read_bytes())
-    if payload.get("format") != MODEL_FORMAT or payload.get("version") != __version__:
+    arrays, meta = read_model_file(path)
+    if meta.get("version") != __version__ or meta.get("reference_sha256") != reference_set.sha256:
         return None
-    if training_sha256 is not None and payload.get("training_sha256") != training_sha256:
+    if training_sha256 is not None and meta.get("training_sha256") != training_sha256:
         return None
-    return payload["classifier"]
+    try:
+        classifier = PromiseClassifier.from_state(arrays, meta, items=reference_set.items,
+                                                  lexicon=load_lexicon(lexicon_path))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: not a usable promise-map model ({error}); rebuild it with `make train`") \
+            from error
+    classifier.training_sha256_ = meta.get("training_sha256")
+    return classifier
+
+
+def ensure_model(model_path: Path, reference_set: ReferenceSet, *, progress_bar: bool = True,
+                 say: Callable[[str], None] = print) -> PromiseClassifier:
+    """The model at `model_path`, trained and saved first when it is missing or stale (with a progress bar).
+
+    Raises ModelFileError when `model_path` holds something that is not a promise-map model file.
+    """
+    from tqdm import tqdm
+
+    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+    saved = load_model(model_path, reference_set, DEFAULT_LEXICON, training_sha256=data.sha256)
+    if saved is not None:
+        return saved
+    say(f"training the classifier on {len(data.real) + len(data.written)} labelled examples and "
+        f"{len(data.off_topic_texts)} off-topic document passages (no current model at {model_path}); "
+        "this takes a few minutes, once")
+    with tqdm(total=PromiseClassifier.training_steps(), desc="train", unit="step", disable=not progress_bar) as bar:
+        def step(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update()
+
+        trained = train_all(reference_set, data, DEFAULT_LEXICON, progress=step)
+    save_model(trained, model_path, training_sha256=data.sha256, reference_set=reference_set)
+    return trained

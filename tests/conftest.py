@@ -81,3 +81,11 @@ def make_docx(path: Path, *, heading: str, paragraphs: list[str], bullets: list[
     section.footer.paragraphs[0].text = "RUNNING FOOTER TEXT"
     document.save(str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(reference_set):
+    """The map's default classifier: the saved model, trained first (a minute or two) when missing or stale."""
+    from pipeline.training import DEFAULT_MODEL_PATH, ensure_model
+
+    return ensure_model(DEFAULT_MODEL_PATH, reference_set, progress_bar=False, say=lambda message: None)

@@ -2,10 +2,12 @@ import pytest
 
 from pipeline.classify import LexicalClassifier, load_lexicon, normalise_for_matching
 from pipeline.classify.text import annotated, lemmatise, readable_terms
+from pipeline.config import Settings
+from pipeline.coverage import classify_document
 from pipeline.extract.text import parse_text
 from pipeline.segment import Segmenter
 from pipeline.training import REPO
-from pipeline.types import Passage, Signal, assemble_document
+from pipeline.types import Passage, Signal, Status, assemble_document
 
 
 @pytest.fixture(scope="module")
@@ -13,10 +15,23 @@ def classifier(reference_set):
     return LexicalClassifier().fit(reference_set.items)
 
 
-def passages_from_text(text, name="doc.txt"):
+def document_from_text(text, name="doc.txt"):
     blocks, pages = parse_text(text)
-    doc = assemble_document(name=name, path=name, sha256="0" * 64, page_count=pages, blocks=blocks, extractor="t")
-    return Segmenter().segment(doc)
+    return assemble_document(name=name, path=name, sha256="0" * 64, page_count=pages, blocks=blocks, extractor="t")
+
+
+def passages_from_text(text, name="doc.txt"):
+    return Segmenter().segment(document_from_text(text, name))
+
+
+def classified(classifier, text):
+    """The matches and verdicts of a one-document text, as a map makes them."""
+    document = document_from_text(text)
+    return classify_document(document, Segmenter().segment(document), classifier, classifier.items_, Settings())
+
+
+def predict(classifier, text):
+    return classified(classifier, text)[0]
 
 
 def best(matches, item_id, signal=None):
@@ -32,17 +47,15 @@ def test_normalise_folds_places_case_punctuation_and_hyphens():
 def test_quote_found_across_line_break_with_hyphen_split_and_scotland_for_south_ayrshire(classifier):
     text = ("In our plan we repeat the call: Scotland must limit the num-\nber of moves that children "
             "experience and support carers to con-\ntinue to care.")
-    passages = passages_from_text(text)
-    matches = classifier.predict(passages)
+    matches = predict(classifier, text)
     quote = [m for m in matches if m.item_id == "CARE-6" and m.signal is Signal.QUOTE]
     assert quote and quote[0].score >= 0.95
     assert "limit the number of moves" in quote[0].matched
 
 
 def test_paraphrase_scores_on_tfidf_not_quote(classifier):
-    passages = passages_from_text("Brothers and sisters should stay together: the presumption must be implemented "
+    matches = predict(classifier, "Brothers and sisters should stay together: the presumption must be implemented "
                                   "and monitored for every sibling group.")
-    matches = classifier.predict(passages)
     assert best(matches, "CARE-3", Signal.QUOTE) == 0.0
     assert best(matches, "CARE-3", Signal.TFIDF) > 0.3
     top = max(matches, key=lambda m: m.score)
@@ -50,21 +63,23 @@ def test_paraphrase_scores_on_tfidf_not_quote(classifier):
 
 
 def test_short_fragment_is_not_a_quotation(classifier):
-    matches = classifier.predict(passages_from_text("South Ayrshire must ensure that"))
+    matches = predict(classifier, "South Ayrshire must ensure that")
     assert not [m for m in matches if m.signal is Signal.QUOTE]
 
 
-def test_unrelated_text_matches_nothing_much(classifier):
-    passages = passages_from_text("The bin collection timetable changes in May. Garden waste permits cost 40 pounds.")
-    assert all(m.score < 0.2 for m in classifier.predict(passages))
+def test_unrelated_text_matches_nothing(classifier):
+    matches, coverages = classified(classifier, "The bin collection timetable changes in May. Garden waste permits "
+                                                "cost 40 pounds for the year.")
+    assert matches == [] and all(c.status is Status.MISSING for c in coverages)
 
 
-def test_predict_is_deterministic_and_ordered(classifier):
-    passages = passages_from_text("Children must not be placed in prison like settings.\n\nFoster carers must feel "
-                                  "valued, cared for and supported to care.")
-    first, second = classifier.predict(passages), classifier.predict(passages)
+def test_classification_is_deterministic_and_in_passage_order(classifier):
+    text = ("Children must not be placed in prison like settings for want of somewhere else to go.\n\nFoster carers "
+            "must feel valued, cared for and supported to care for the children living with them.")
+    first, second = classified(classifier, text), classified(classifier, text)
     assert first == second
-    assert [m.passage_id for m in first] == sorted(m.passage_id for m in first)
+    starts = [int(m.passage_id.rsplit(":", 1)[1].split("-")[0]) for m in first[0]]
+    assert starts == sorted(starts)
 
 
 def test_empty_inputs():
@@ -72,8 +87,10 @@ def test_empty_inputs():
         LexicalClassifier().fit([])
 
 
-def test_predict_on_no_passages(classifier):
-    assert classifier.predict([]) == []
+def test_no_passages_give_no_matches_and_every_item_missing(classifier):
+    document = document_from_text("x")
+    matches, coverages = classify_document(document, [], classifier, classifier.items_, Settings())
+    assert matches == [] and len(coverages) == 68 and all(c.status is Status.MISSING for c in coverages)
 
 
 def test_match_validates_itself():

@@ -88,3 +88,34 @@ def test_invalid_yaml_and_empty_folder(tmp_path):
     (tmp_path / "broken.yaml").write_text("items: [unclosed", encoding="utf-8")
     with pytest.raises(ReferenceError, match="cannot be read as YAML"):
         load_reference(tmp_path)
+
+
+BILLION_LAUGHS = """framework: calls_to_action
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+items: [*i, *i, *i, *i, *i, *i, *i, *i, *i]
+"""
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    """Issue 11: an alias bomb in a --reference file made memory grow without bound."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    (tmp_path / "bomb.yaml").write_text(BILLION_LAUGHS, encoding="utf-8")
+    with pytest.raises(ReferenceError, match=r"line 3: YAML aliases \(\*a\) are not allowed"):
+        load_reference(tmp_path)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "plan.txt").write_text("Brothers and sisters stay together.", encoding="utf-8")
+    result = CliRunner().invoke(app, ["map", str(corpus), "--reference", str(tmp_path), "--out",
+                                      str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 2 and "aliases" in result.stderr

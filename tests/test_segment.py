@@ -26,8 +26,9 @@ def test_paragraph_is_one_passage_with_heading_path_page_and_span(segmenter):
                    Block("Inspection must change. It must listen to children.", 2))
     [passage] = segmenter.segment(doc)
     assert passage.heading == "Regulation › 24. Core Principles"
-    assert passage.page == 2 and passage.doc == "doc.txt"
+    assert passage.page == 2 and passage.doc == doc.sha256
     assert doc.text[passage.start:passage.end] == passage.text
+    assert passage.id == f"{doc.sha256}:{passage.start}-{passage.end}"  # document id plus span: stable
 
 
 def test_sibling_heading_replaces_the_previous_one(segmenter):
@@ -73,10 +74,18 @@ def test_headers_and_footers_never_become_passages(segmenter):
     assert [p.text for p in segmenter.segment(doc)] == ["Real content here."]
 
 
-def test_statement_heading_is_also_a_passage(segmenter):
-    doc = document(Block("The quality of relationships in residential settings must be prioritised", 1,
-                         BlockKind.HEADING, level=1), Block("Body.", 1))
-    assert [p.text for p in segmenter.segment(doc)][0].startswith("The quality of relationships")
+def test_a_heading_is_never_a_passage_however_long_it_is_but_heads_the_passages_under_it(segmenter):
+    """Issue 12: a bare heading covered items on its own; it is context for the passages under it."""
+    heading = "The quality of relationships in residential settings must be prioritised"
+    doc = document(Block(heading, 1, BlockKind.HEADING, level=1), Block("Body text under it.", 1))
+    [passage] = segmenter.segment(doc)
+    assert passage.text == "Body text under it." and passage.heading == heading
+
+
+def test_a_document_of_headings_alone_has_no_passages(segmenter):
+    doc = document(Block("4.1 Listening to care experienced young people", 1, BlockKind.HEADING, level=2),
+                   Block("What the service has done since the last inspection", 1, BlockKind.HEADING, level=2))
+    assert segmenter.segment(doc) == []
 
 
 # --- paragraphs longer than spaCy reads in one go (issue 11: E088 crashed the run) ---------------------

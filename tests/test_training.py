@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import pipeline.training as training
 from pipeline.evaluate import GoldFileError, LabelledPassage, coder_agreement, load_labelled
@@ -26,7 +25,10 @@ def data(reference_set):
 
 
 def test_labelled_data_meets_the_brief(data, reference_set):
-    assert len(data.dev) >= 400 and len(data.synthetic) >= 544
+    assert len(data.dev) >= 400 and len(data.synthetic) >= 544 and len(data.real_register) == 1630
+    assert len(data.off_topic) == 1400 and not any(p.labels for p in data.off_topic)
+    assert len(data.off_topic_documents) == 36 and len(data.off_topic_texts) > 1000  # written off-topic documents
+    assert all(p.doc for p in data.real_register)  # each names the page it re-tells, which groups the folds
     assert all(not p.synthetic for p in data.dev) and all(p.synthetic for p in data.synthetic)
     for item in reference_set.items:
         assert sum(item.id in p.labels for p in data.synthetic) >= 8, item.id
@@ -45,50 +47,66 @@ def test_groups_keep_documents_together():
 @pytest.fixture
 def recorded_training(monkeypatch, reference_set):
     """Replace training with a recorder: what each model was trained on, and what it was asked to score."""
+    from pipeline.classify import Scored
+    from pipeline.decide import DecisionRule, PassageScores
+
     seen = []
+    n_items = len(reference_set.items)
 
     class Silent:
-        def decide(self, texts):
-            seen[-1]["tested"] = set(texts)
-            shape = (len(texts), len(reference_set.items))
-            return np.zeros(shape, dtype=bool), np.zeros(shape)
+        rule = DecisionRule(covered_at=np.full(n_items, 0.5), partial_at=np.full(n_items, 0.3))
 
-    def fake_train(reference, passages, lexicon_path, *, seed=0, semantic=False):
+        def score(self, texts):
+            seen[-1].setdefault("tested", set()).update(texts)
+            zeros = np.zeros((len(texts), n_items))
+            return Scored(PassageScores(zeros, zeros, np.ones(len(texts)), np.full(len(texts), 20)),
+                          explain=lambda row, column: "")
+
+    def fake_train(reference, passages, lexicon_path, **options):
         seen.append({"trained": {p.text for p in passages},
-                     "trained_docs": {p.doc for p in passages if not p.synthetic}})
+                     "trained_groups": {training.group_of(p) for p in passages if not p.synthetic}})
         return Silent()
 
     monkeypatch.setattr(training, "train", fake_train)
     return seen
 
 
-def test_cross_validation_never_trains_on_the_test_document(recorded_training, data, reference_set):
+def test_cross_validation_never_puts_a_source_on_both_sides(recorded_training, data, reference_set):
     seen = recorded_training
     report = training.cross_validate(reference_set, data, DEFAULT_LEXICON)
-    assert len(seen) == 4
-    for fold, record in zip(report["cross_validation"]["folds"], seen, strict=True):
-        assert fold["test_document"] not in record["trained_docs"]
-        assert not record["tested"] & record["trained"]
+    assert len(seen) == training.DEFAULT_FOLDS == len(report["cross_validation"]["folds"])
+    groups_of = {}
+    for passage in data.real:
+        groups_of.setdefault(passage.text, set()).add(training.group_of(passage))
+    off_topic = set(data.off_topic_texts)
+    for record in seen:
+        assert record["tested"] - set(groups_of) <= off_topic  # real passages, and the held-out off-topic documents
+        tested_groups = set().union(*(groups_of[text] for text in record["tested"] if text in groups_of))
+        assert not tested_groups & record["trained_groups"]  # no seed document or page on both sides
         assert {p.text for p in data.written} <= record["trained"]
     tested = set().union(*(record["tested"] for record in seen))
-    assert tested == {p.text for p in data.dev}
+    assert tested - off_topic == {p.text for p in data.real}
+    assert report["off_topic_documents"]["documents"] == 36
+    assert report["document"]["documents"] == len({p.doc for p in data.real})
 
 
 def test_transfer_trains_on_written_examples_only(recorded_training, data, reference_set):
     report = training.transfer_validate(reference_set, data, DEFAULT_LEXICON)
     (record,) = recorded_training
-    assert record["trained"] == {p.text for p in data.written} and not record["trained_docs"]
-    assert record["tested"] == {p.text for p in data.dev}
-    assert report["passages"] == len(data.dev)
+    assert record["trained"] == {p.text for p in data.written} and not record["trained_groups"]
+    assert record["tested"] == {p.text for p in data.real}
+    assert report["passages"] == len(data.real)
 
 
 @pytest.mark.slow
 def test_training_twice_gives_identical_predictions(data, reference_set):
-    subset = data.synthetic + data.dev[:150]
+    subset = data.synthetic[:800] + data.dev[:150] + data.off_topic[:200]
     texts = [p.text for p in data.dev[150:260]]
-    first = training.train(reference_set, subset, DEFAULT_LEXICON).decide(texts)
-    second = training.train(reference_set, subset, DEFAULT_LEXICON).decide(texts)
-    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    first = training.train(reference_set, subset, DEFAULT_LEXICON, off_topic_documents=data.off_topic_texts[:300])
+    second = training.train(reference_set, subset, DEFAULT_LEXICON, off_topic_documents=data.off_topic_texts[:300])
+    for one, other in zip(first.decide(texts), second.decide(texts), strict=True):
+        assert np.array_equal(one, other)
+    assert np.array_equal(first.score(texts).scores.relevance, second.score(texts).scores.relevance)
 
 
 def test_second_coder_agreement_is_the_documented_figure(data, reference_set):
@@ -137,7 +155,7 @@ def test_a_faulty_glossary_is_an_error_naming_the_entry(tmp_path, body, message)
 def test_glossary_examples_train_but_are_never_real_passages(data):
     assert data.glossary and all(p.synthetic for p in data.glossary)
     assert not {p.text for p in data.dev} & {p.text for p in data.glossary}
-    assert data.written == data.synthetic + data.glossary
+    assert data.written == data.synthetic + data.glossary + data.off_topic
 
 
 @pytest.mark.skipif(not SHARED_GLOSSARY.exists(), reason="../shared/GLOSSARY.md is not beside the repository")
@@ -149,28 +167,3 @@ def test_every_glossary_item_link_is_in_the_shared_glossary():
     for entry in yaml.safe_load(DEFAULT_GLOSSARY.read_text(encoding="utf-8"))["entries"]:
         for item in entry["items"]:
             assert re.search(rf"\b{re.escape(item)}\b", source), item
-
-
-def test_a_stale_semantic_model_is_retrained_with_embeddings(tmp_path, monkeypatch):
-    """`promise-map train --semantic`, then new labelled data: the map retrains, and must keep the embeddings."""
-    import pickle
-
-    import pipeline.cli
-    from pipeline.classify import PromiseClassifier
-
-    model_path = tmp_path / "model.pkl"
-    model_path.write_bytes(pickle.dumps({"format": training.MODEL_FORMAT, "version": "old", "training_sha256": "old",
-                                         "classifier": PromiseClassifier(semantic=True)}))
-    assert training.saved_model_semantic(model_path) and not training.saved_model_semantic(tmp_path / "none.pkl")
-    asked = {}
-
-    def record_training(*args, semantic=False, **kwargs):
-        asked["semantic"] = semantic
-        raise ValueError("stopped after recording")
-
-    monkeypatch.setattr(pipeline.cli, "train", record_training)
-    corpus = tmp_path / "corpus"  # a supported file, or the map would stop before it needs a model
-    corpus.mkdir()
-    (corpus / "plan.txt").write_text("Siblings stay together.", encoding="utf-8")
-    result = CliRunner().invoke(pipeline.cli.app, ["map", str(corpus), "--model", str(model_path), "-q"])
-    assert result.exit_code == 2 and asked == {"semantic": True}

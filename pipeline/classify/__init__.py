@@ -1,49 +1,97 @@
-"""Stage 3, classify: (Passage, ReferenceItem) pairs -> Matches, each saying which signal fired and on what.
+"""Stage 3, classify: passages -> scores against every reference item, which the decision rule turns into verdicts.
 
-Three signals, kept separate and visible in every match:
-- `quote`: an item's sentence found near-verbatim in the passage (explicit coverage), with the aligned span;
-- `tfidf`: lexical-semantic similarity over lemmas and domain concepts, with the shared terms;
-- `model`: a learned multi-label model that combines the words with the two signals above, with the
-  words that pushed it toward the item and its per-item threshold.
+A classifier reads a passage's own text, nothing else (no heading, no lead-in): that is what `eval` has
+for a labelled passage, so `eval` and `map` score the same text the same way. It gives, per passage,
+`PassageScores` (pipeline/decide.py): a probability per item, a quotation score per item, a relevance,
+and its word count; and it can say which words drove each score. The classifier also carries its
+`DecisionRule`: the thresholds it was trained with.
 
-Two classifiers share one interface, `fit(...)` then `predict(passages) -> list[Match]` and
-`decide(texts) -> (decisions, confidences)` for evaluation:
+Signals, kept separate and visible in every match:
+- `quote`: one of the item's sentences found near-verbatim in the passage (explicit coverage);
+- `tfidf`: lexical-semantic similarity over lemmas and domain concepts (the lexical classifier);
+- `model`: the learned item models, calibrated per item, gated by the relevance model.
+
+Two classifiers share the interface (`fit(...)`, `score(texts) -> Scored`, `rule`, `decide(texts)`):
 - `LexicalClassifier`: quote + tfidf with fixed thresholds; needs no training data;
-- `PromiseClassifier`: quote + the learned model (the default for `promise-map map`).
+- `PromiseClassifier`: quote + the learned item models + relevance (the default for `promise-map map`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.classify.calibrate import PARTIAL_SHARE, ItemCalibration, choose_thresholds
 from pipeline.classify.learned import LearnedModel
 from pipeline.classify.lexical import LexicalMatcher
+from pipeline.classify.persist import prefixed, unprefixed
 from pipeline.classify.quote import QuoteMatcher
-from pipeline.classify.text import Lexicon, load_lexicon, normalise_for_matching, passage_text
+from pipeline.classify.relevance import RelevanceModel
+from pipeline.classify.text import Lexicon, load_lexicon, normalise_for_matching
 from pipeline.config import default_thresholds
-from pipeline.types import Match, Passage, ReferenceItem, Signal
+from pipeline.decide import DecisionRule, PassageScores
+from pipeline.types import ReferenceItem, Signal
 
-__all__ = ["LexicalClassifier", "PromiseClassifier", "load_lexicon", "normalise_for_matching", "passage_text"]
+__all__ = ["LexicalClassifier", "PromiseClassifier", "Scored", "load_lexicon", "normalise_for_matching",
+           "word_counts"]
 
-#: A learned match is shown as partial evidence from this share of the item's threshold upward.
-PARTIAL_SHARE_OF_THRESHOLD = 0.6
+#: A passage needs at least this many words to be evidence: table cells ("Operating profit | 45.9"),
+#: contents lines and captions say nothing about an item's aim (1 of 1,397 labelled real positives is
+#: shorter; docs/accuracy.md).
+MIN_EVIDENCE_WORDS = 8
+#: A passage is about children, families and their care from this relevance up (docs/accuracy.md).
+RELEVANCE_AT = 0.7
+#: A document covers nothing unless at least this many of its passages are relevant (the document gate).
+MIN_RELEVANT_PASSAGES = 3
+#: Added to each item's out-of-fold threshold. The item models are the averaged fold models whose scores
+#: chose the thresholds, so none is needed (cross-validated: +0.05 and +0.10 trade recall for precision at
+#: the same F1; docs/accuracy.md); kept as a knob.
+THRESHOLD_MARGIN = 0.0
+#: A threshold never goes above this, so every item stays reachable.
+MAX_THRESHOLD = 0.95
 #: Lexical matches below this similarity are not worth recording.
 LEXICAL_FLOOR = 0.12
+WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-def quote_matches(quote: QuoteMatcher, passages: list[Passage], texts: list[str],
-                  items: tuple[ReferenceItem, ...]) -> list[Match]:
-    return [Match(passage_id=passages[hit.passage].id, item_id=items[hit.item].id, score=hit.score,
-                  signal=Signal.QUOTE, matched=hit.span) for hit in quote.hits(texts)]
+def word_counts(texts: list[str]) -> np.ndarray:
+    """Words of two or more letters per text: what `MIN_EVIDENCE_WORDS` counts."""
+    return np.array([len(WORD.findall(text)) for text in texts], dtype=int)
 
 
-def ordered(matches: list[Match], passages: list[Passage], items: tuple[ReferenceItem, ...]) -> list[Match]:
-    """Matches in passage, item, signal order, so outputs are stable run to run."""
-    passage_order = {passage.id: position for position, passage in enumerate(passages)}
-    item_order = {item.id: position for position, item in enumerate(items)}
-    return sorted(matches, key=lambda m: (passage_order[m.passage_id], item_order[m.item_id], m.signal.value))
+@dataclass
+class Scored:
+    """Scores of some passages, and a way to ask which words drove one of them (for matches and highlights)."""
+
+    scores: PassageScores
+    explain: Callable[[int, int], str]
+
+    def signal(self, row: int, column: int, rule: DecisionRule) -> Signal:
+        quoted = self.scores.quotes[row, column] >= rule.quote_at
+        return Signal.QUOTE if quoted else self.model_signal
+
+    model_signal: Signal = Signal.MODEL
+    quote_spans: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def quote_matrix(hits, n_texts: int, n_items: int) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
+    matrix = np.zeros((n_texts, n_items))
+    spans: dict[tuple[int, int], str] = {}
+    for hit in hits:
+        matrix[hit.passage, hit.item] = hit.score
+        spans[(hit.passage, hit.item)] = hit.span
+    return matrix, spans
+
+
+def fixed_rule(n_items: int) -> DecisionRule:
+    """The lexical classifier's rule: the fixed tfidf thresholds of config.py for every item, no relevance gate."""
+    tfidf = default_thresholds()[Signal.TFIDF.value]
+    return DecisionRule(covered_at=np.full(n_items, tfidf.covered), partial_at=np.full(n_items, tfidf.partial),
+                        min_words=MIN_EVIDENCE_WORDS,
+                        method={"scores": "tfidf cosine similarity (not calibrated)", "relevance": "none"})
 
 
 @dataclass
@@ -59,84 +107,169 @@ class LexicalClassifier:
         self.items_ = tuple(items)
         self.quote_ = QuoteMatcher().fit(items)
         self.lexical_ = LexicalMatcher(lexicon=self.lexicon).fit(items)
+        self.rule_ = fixed_rule(len(items))
         return self
 
-    def predict(self, passages: list[Passage]) -> list[Match]:
-        """Every quotation, and every lexical similarity at or above the floor."""
-        if not passages:
-            return []
-        texts = [passage_text(passage) for passage in passages]
+    @property
+    def rule(self) -> DecisionRule:
+        return self.rule_
+
+    def score(self, texts: list[str]) -> Scored:
         pairs = [self.lexical_.prepare_with_phrases(text) for text in texts]
         prepared, phrases = [text for text, _ in pairs], [found for _, found in pairs]
-        similarity, rows = self.lexical_.similarity(texts, prepared=prepared)
-        matches = quote_matches(self.quote_, passages, texts, self.items_)
-        for row, column in zip(*np.nonzero(similarity >= self.floor), strict=True):
-            matches.append(Match(passage_id=passages[row].id, item_id=self.items_[column].id,
-                                 score=round(float(min(similarity[row, column], 1.0)), 4), signal=Signal.TFIDF,
-                                 matched=self.lexical_.shared_terms(rows[row], column, phrases[row])))
-        return ordered(matches, passages, self.items_)
+        if texts:
+            similarity, rows = self.lexical_.similarity(texts, prepared=prepared)
+        else:
+            similarity, rows = np.zeros((0, len(self.items_))), None
+        quotes, spans = quote_matrix(self.quote_.hits(texts), len(texts), len(self.items_))
+        scores = PassageScores(probabilities=np.clip(similarity, 0.0, 1.0).astype(float), quotes=quotes,
+                               relevance=np.ones(len(texts)), words=word_counts(texts))
+
+        def explain(row: int, column: int) -> str:
+            if (row, column) in spans and quotes[row, column] >= self.rule_.quote_at:
+                return spans[(row, column)]
+            return self.lexical_.shared_terms(rows[row], column, phrases[row])
+
+        return Scored(scores=scores, explain=explain, model_signal=Signal.TFIDF, quote_spans=spans)
 
     def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Passage-level decisions and confidences [texts, items]: a quotation or tfidf at `covered`."""
-        thresholds = default_thresholds()
-        similarity, _ = self.lexical_.similarity(texts)
-        quotes = self.quote_.score_matrix(texts)
-        decisions = ((quotes >= thresholds[Signal.QUOTE.value].covered)
-                     | (similarity >= thresholds[Signal.TFIDF.value].covered))
-        return decisions, np.clip(np.maximum(similarity, quotes), 0.0, 1.0)
+        """Passage-level decisions and confidences [texts, items], by the same rule `map` uses."""
+        scores = self.score(texts).scores
+        return self.rule_.passage_decisions(scores), np.clip(scores.scores, 0.0, 1.0)
+
+    def describe(self) -> dict:
+        return {"name": type(self).__name__, "signals": ["quote", "tfidf"]}
 
 
 @dataclass
 class PromiseClassifier:
-    """Quotation plus the learned model: the classifier `promise-map map` uses by default."""
+    """Quotation, the learned item models (calibrated per item) and the relevance gate: the default classifier."""
 
     lexicon: Lexicon | None = None
     seed: int = 0
-    #: Add the sentence-embedding signal (needs the `semantic` extra; see pipeline.classify.semantic).
-    semantic: bool = False
+    threshold_margin: float = THRESHOLD_MARGIN
+    relevance_at: float = RELEVANCE_AT
+    min_relevant_passages: int = MIN_RELEVANT_PASSAGES
 
     def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...], texts: list[str],
-            label_sets: list[frozenset[str]], groups: list[str]) -> PromiseClassifier:
+            label_sets: list[frozenset[str]], groups: list[str], *, off_topic: list[bool] | None = None,
+            off_topic_texts: list[str] = (), progress: Callable[[str], None] | None = None) -> PromiseClassifier:
+        """Learn item models from labelled texts, and relevance from their labels and the off-topic examples.
+
+        `off_topic[i]` marks a text as far from children's care (a negative for relevance); a text with no
+        label that is not marked (a passage of a care document that covers no item) does not train
+        relevance. `off_topic_texts` are further off-topic passages that train relevance only. `progress` is
+        called once per step (`training_steps()` in all).
+        """
         if not items:
             raise ValueError("fit needs at least one reference item")
-        embedder = None
-        if self.semantic:
-            from pipeline.classify.semantic import Embedder, semantic_available
-
-            if not semantic_available():
-                raise ValueError("the semantic signal needs the semantic extra: pip install '.[semantic]' "
-                                 "(or make setup SEMANTIC=1)")
-            embedder = Embedder()
+        off_topic = list(off_topic) if off_topic is not None else [False] * len(texts)
+        if len(off_topic) != len(texts):
+            raise ValueError("off_topic must mark every text")
         self.items_ = tuple(items)
-        self.model_ = LearnedModel(lexicon=self.lexicon, seed=self.seed, embedder=embedder).fit(
-            items, texts, label_sets, groups)
+        self.model_ = LearnedModel(lexicon=self.lexicon, seed=self.seed).fit(items, texts, label_sets, groups,
+                                                                             progress=progress)
+        self.calibration_ = ItemCalibration().fit(self.model_.oof_scores_, self.model_.oof_targets_)
+        calibrated = self.calibration_.transform(self.model_.oof_scores_)
+        _, self.common_threshold_ = choose_thresholds(calibrated, self.model_.oof_targets_)
+        # One threshold for every item: the scores are calibrated per item, so "covered" means the same
+        # probability whichever item it is (per-item F1-best thresholds: 0.003 higher micro-F1, docs/accuracy.md).
+        self.thresholds_ = np.full(len(self.items_), min(self.common_threshold_ + self.threshold_margin,
+                                                         MAX_THRESHOLD))
+        self.relevance_ = self.fit_relevance(texts, label_sets, off_topic, list(off_topic_texts))
+        if progress is not None:
+            progress("relevance model")
         return self
 
-    def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Passage-level decisions and calibrated confidences [texts, items]."""
-        if not texts:
-            empty = np.zeros((0, len(self.items_)))
-            return empty.astype(bool), empty
-        probabilities = self.model_.predict_proba(texts)
-        quotes = self.model_.quote_.score_matrix(texts)
-        decisions = (probabilities >= self.model_.thresholds_) | (quotes > 0)
-        return decisions, np.where(quotes > 0, np.maximum(probabilities, quotes), probabilities)
+    @staticmethod
+    def training_steps() -> int:
+        """How many steps `fit` reports: the item model's, then the relevance model."""
+        return LearnedModel().steps + 1
 
-    def predict(self, passages: list[Passage]) -> list[Match]:
-        """Quotations, and learned matches from `PARTIAL_SHARE_OF_THRESHOLD` of the item's threshold up."""
-        if not passages:
-            return []
-        texts = [passage_text(passage) for passage in passages]
+    def fit_relevance(self, texts: list[str], label_sets: list[frozenset[str]], off_topic: list[bool],
+                      off_topic_texts: list[str]) -> RelevanceModel:
+        """Relevance from the texts the item models read: labelled ones and item texts on-topic, marked ones off."""
+        prepared = self.model_.prepared_
+        n_items_examples = len(prepared) - len(texts)
+        rows = [i for i in range(len(texts)) if label_sets[i] or off_topic[i]]
+        training = [prepared[i] for i in rows] + list(prepared[len(texts):])
+        relevant = [1 if label_sets[i] else 0 for i in rows] + [1] * n_items_examples
+        training += [self.model_.lexical_.prepare(text) for text in off_topic_texts]
+        relevant += [0] * len(off_topic_texts)
+        return RelevanceModel(seed=self.seed).fit(training, np.array(relevant))
+
+    @property
+    def rule(self) -> DecisionRule:
+        return DecisionRule(covered_at=self.thresholds_, partial_at=self.thresholds_ * PARTIAL_SHARE,
+                            relevance_at=self.relevance_at, min_relevant_passages=self.min_relevant_passages,
+                            min_words=MIN_EVIDENCE_WORDS, method={
+                                "scores": "item models' probabilities, calibrated per item on out-of-fold scores",
+                                "thresholds": f"one for every item: the out-of-fold F1-best "
+                                              f"{self.common_threshold_:.2f} on the calibrated scale, plus a "
+                                              f"margin of {self.threshold_margin:.2f}",
+                                "relevance": "relevance model over passage words (pipeline/classify/relevance.py)"})
+
+    def score(self, texts: list[str]) -> Scored:
+        """Calibrated item probabilities, quotations, relevance and word counts of `texts` (their own words only)."""
+        n_items = len(self.items_)
+        if not texts:
+            empty = np.zeros((0, n_items))
+            return Scored(PassageScores(empty, empty, np.zeros(0), np.zeros(0, dtype=int)), explain=lambda r, c: "")
         matrix, parts = self.model_.features(texts)
-        probabilities = self.model_.predict_proba_from(matrix)
-        matches = [Match(passage_id=passages[hit.passage].id, item_id=self.items_[hit.item].id, score=hit.score,
-                         signal=Signal.QUOTE, matched=hit.span) for hit in parts["quote_hits"]]
-        thresholds = self.model_.thresholds_
-        for row, column in zip(*np.nonzero(probabilities >= thresholds * PARTIAL_SHARE_OF_THRESHOLD), strict=True):
-            threshold = float(thresholds[column])
-            matches.append(Match(
-                passage_id=passages[row].id, item_id=self.items_[column].id,
-                score=round(float(probabilities[row, column]), 4), signal=Signal.MODEL,
-                matched=self.model_.explain(parts["words"][row], column, parts["phrases"][row]),
-                covered_at=threshold, partial_at=round(threshold * PARTIAL_SHARE_OF_THRESHOLD, 4)))
-        return ordered(matches, passages, self.items_)
+        probabilities = self.calibration_.transform(self.model_.decision_scores(matrix))
+        quotes, spans = quote_matrix(parts["quote_hits"], len(texts), n_items)
+        relevance = self.relevance_.predict_proba(parts["prepared"])
+        scores = PassageScores(probabilities=probabilities, quotes=quotes, relevance=relevance,
+                               words=word_counts(texts))
+        rule = self.rule
+
+        def explain(row: int, column: int) -> str:
+            if (row, column) in spans and quotes[row, column] >= rule.quote_at:
+                return spans[(row, column)]
+            return self.model_.explain(parts["words"][row], column, parts["phrases"][row])
+
+        return Scored(scores=scores, explain=explain, quote_spans=spans)
+
+    def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Passage-level decisions and calibrated confidences [texts, items], by the rule `map` uses."""
+        scores = self.score(texts).scores
+        return self.rule.passage_decisions(scores), np.clip(scores.scores, 0.0, 1.0)
+
+    def describe(self) -> dict:
+        """What run.json records about the classifier."""
+        rule = self.rule
+        return {"name": type(self).__name__, "signals": ["quote", "model", "relevance"],
+                "training_sha256": getattr(self, "training_sha256_", None),
+                "item_thresholds": {item.id: round(float(t), 4) for item, t in zip(self.items_, rule.covered_at,
+                                                                                   strict=True)},
+                "rule": rule.describe([item.id for item in self.items_])}
+
+    # ---- saving and loading: arrays and JSON only (pipeline/classify/persist.py) --------------------------
+
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        model_arrays, model_meta = self.model_.to_state()
+        relevance_arrays, relevance_meta = self.relevance_.to_state()
+        arrays = {**prefixed("items", model_arrays), **prefixed("relevance", relevance_arrays),
+                  **prefixed("calibration", self.calibration_.to_arrays()), "thresholds": self.thresholds_}
+        meta = {"classifier": type(self).__name__, "items": model_meta, "relevance": relevance_meta,
+                "seed": self.seed, "threshold_margin": self.threshold_margin, "relevance_at": self.relevance_at,
+                "min_relevant_passages": self.min_relevant_passages, "common_threshold": self.common_threshold_}
+        return arrays, meta
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict, *, items: tuple[ReferenceItem, ...],
+                   lexicon: Lexicon | None) -> PromiseClassifier:
+        if meta.get("classifier") != cls.__name__:
+            raise ValueError(f"a {meta.get('classifier')!r} model, not a {cls.__name__}")
+        classifier = cls(lexicon=lexicon, seed=meta["seed"], threshold_margin=meta["threshold_margin"],
+                         relevance_at=meta["relevance_at"], min_relevant_passages=meta["min_relevant_passages"])
+        classifier.items_ = tuple(items)
+        classifier.model_ = LearnedModel.from_state(unprefixed("items", arrays), meta["items"], items=items,
+                                                    lexicon=lexicon)
+        classifier.relevance_ = RelevanceModel.from_state(unprefixed("relevance", arrays), meta["relevance"])
+        classifier.calibration_ = ItemCalibration.from_arrays(unprefixed("calibration", arrays))
+        classifier.thresholds_ = arrays["thresholds"]
+        classifier.common_threshold_ = float(meta["common_threshold"])
+        if classifier.thresholds_.shape != (len(items),):
+            raise ValueError("the model's thresholds do not fit its items")
+        return classifier

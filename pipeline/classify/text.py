@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from pipeline.clean import CHARACTER_TABLE
 from pipeline.segment import HEADING_PATH_SEPARATOR
 from pipeline.types import Passage
+from pipeline.yamlfiles import load_yaml
 
 #: Place names the 55-call list uses where the promise says "Scotland"; folded so quotations still align.
 PLACE_SUBSTITUTIONS = (
@@ -148,7 +148,7 @@ class Lexicon:
 
 def load_lexicon(path: Path | str) -> Lexicon:
     """Read reference/lexicon/domain.yaml; phrases are lemmatised here so they are written naturally in the file."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = load_yaml(path)
     concept_of_phrase: dict[tuple[str, ...], str] = {}
     for concept, phrases in data["concepts"].items():
         forms = {tuple(lemmatise(normalise_for_matching(phrase)).split()) for phrase in phrases} - {()}

@@ -1,0 +1,142 @@
+"""Where in a passage's own text the words behind a match are: character spans, recorded by the classifier.
+
+The classifier compares normalised, lemmatised text ("childrens hearing", "scotland" for "South
+Ayrshire"); a reviewer reads the passage as written. `normalised_words` replays the classifier's
+normalisation while remembering which characters each word came from, so the matched terms and an aligned
+quotation can be found in the original text. It runs once per evidence passage, when the verdict is made,
+and the spans travel with the evidence (`Evidence.spans`): a report only has to draw them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+from typing import NamedTuple
+
+from pipeline.classify.text import FUNCTION_WORDS, PLACE_SUBSTITUTIONS, folded, lemma
+from pipeline.types import Signal
+
+#: A run of at least this many consecutive words shared with a quotation is highlighted as quoted.
+QUOTE_MIN_RUN_WORDS = 3
+
+
+class Word(NamedTuple):
+    """A word as the classifier compares it, with the span of the original text it came from."""
+
+    text: str
+    start: int
+    end: int
+
+
+def place_substituted(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], list[tuple[int, int]]]:
+    """Apply the classifier's place-name folding, each new character keeping the span of what it replaced."""
+    for pattern, replacement in PLACE_SUBSTITUTIONS:
+        joined = "".join(chars)
+        new_chars: list[str] = []
+        new_spans: list[tuple[int, int]] = []
+        position = 0
+        for match in pattern.finditer(joined):
+            new_chars.extend(chars[position:match.start()])
+            new_spans.extend(spans[position:match.start()])
+            replaced = (spans[match.start()][0], spans[match.end() - 1][1])
+            new_chars.extend(replacement)
+            new_spans.extend([replaced] * len(replacement))
+            position = match.end()
+        chars, spans = new_chars + chars[position:], new_spans + spans[position:]
+    return chars, spans
+
+
+def normalised_words(text: str) -> list[Word]:
+    """The words of `normalise_for_matching(text)`, each with the span of `text` it came from.
+
+    The classifier records matched words and quoted spans in its normalised
+    form (lower case, place names folded to "scotland", hyphenated words
+    joined, punctuation and apostrophes dropped). To highlight them in the text
+    a reader sees, this replays the same steps while remembering where each
+    character came from. `" ".join(w.text for w in normalised_words(t))`
+    equals `normalise_for_matching(t)`; the tests hold it to that.
+    """
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for index, char in enumerate(text):
+        for lowered in folded(char).lower().replace("’", "'").replace("‘", "'"):
+            chars.append(lowered)
+            spans.append((index, index + 1))
+    chars, spans = place_substituted(chars, spans)
+    words: list[Word] = []
+    letters: list[str] = []
+    start = end = 0
+    for position, char in enumerate(chars):
+        joins_hyphenated = (char == "-" and 0 < position < len(chars) - 1
+                            and "a" <= chars[position - 1] <= "z" and "a" <= chars[position + 1] <= "z")
+        if joins_hyphenated or char == "'":
+            continue  # dropped without splitting the word, as the classifier does
+        if "a" <= char <= "z" or "0" <= char <= "9":
+            if not letters:
+                start = spans[position][0]
+            letters.append(char)
+            end = spans[position][1]
+        elif letters:
+            words.append(Word("".join(letters), start, end))
+            letters = []
+    if letters:
+        words.append(Word("".join(letters), start, end))
+    return words
+
+
+def quote_spans(words: list[Word], quoted: str) -> list[tuple[int, int]]:
+    """Spans of the text that take part in the quotation: runs of words shared, in order, with the quoted span.
+
+    The quoted span was aligned against the passage with its heading and
+    lead-in, so it may start outside the passage text; matching word runs
+    (rather than the whole span) highlights exactly the part that is here.
+    """
+    quoted_words = quoted.split()
+    if not quoted_words or not words:
+        return []
+    min_run = min(QUOTE_MIN_RUN_WORDS, len(quoted_words))
+    matcher = SequenceMatcher(None, quoted_words, [word.text for word in words], autojunk=False)
+    return [(words[block.b].start, words[block.b + block.size - 1].end)
+            for block in matcher.get_matching_blocks() if block.size >= min_run]
+
+
+def term_spans(words: list[Word], terms: str, text: str) -> list[tuple[int, int]]:
+    """Spans of every word that belongs to one of the matched terms ("sibling, brother sister").
+
+    Terms are normalised words or their lemmas ("children" is recorded as
+    "child"), so a word is highlighted when either form is among them.
+    (The classifier writes a domain concept as the passage's phrase that
+    evoked it, so those words are highlighted too.) Function words
+    ("the", "on", "they") that a learned model lists inside bigrams are not
+    highlighted: marking every "the" hides the words that carry the match.
+    """
+    wanted = {word for term in terms.split(",") for word in term.split()} - FUNCTION_WORDS
+    return [(word.start, word.end) for word in words if word_forms(word, text) & wanted]
+
+
+def word_forms(word: Word, text: str) -> set[str]:
+    """The forms a word may have been recorded in: as normalised, its lemma, and without a possessive 's."""
+    forms = {word.text, lemma(word.text)}
+    if text[word.start:word.end].lower().endswith(("'s", "’s")):
+        forms |= {word.text[:-1], lemma(word.text[:-1])}
+    return forms
+
+
+def merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    result: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if result and start <= result[-1][1]:
+            result[-1] = (result[-1][0], max(end, result[-1][1]))
+        else:
+            result.append((start, end))
+    return result
+
+
+def match_spans(text: str, matched: str, signal: Signal | str) -> tuple[tuple[int, int], ...]:
+    """The spans of `text` to highlight for a match: the quoted run for a quotation, else the matched words."""
+    if not matched:
+        return ()
+    words = normalised_words(text)
+    kind = signal.value if isinstance(signal, Signal) else signal
+    spans = quote_spans(words, matched) if kind == Signal.QUOTE.value else term_spans(words, matched, text)
+    return tuple(merged(spans))

@@ -1,0 +1,75 @@
+"""The relevance signal: whether a passage is about children, young people, families and their care at all.
+
+Item models learn which words tell one item from another; they never learn that a council's "listening
+to residents" about ferries, its "data we can trust" about bins or a company's "operating profit" are
+about none of the items, because such text is not in the labelled data. A passage about roads or tax
+that happens to share an item's words must not be evidence, so every passage gets a relevance
+probability from a model that learned exactly this distinction: positives are every passage labelled
+with at least one item (real and written) and the items' own texts; negatives are text written for the
+project far from children's care (corpora/labelled/offtopic-*.jsonl) and the passages of the off-topic
+documents in corpora/offtopic-written/ (council roads, waste, licensing and adult social care papers,
+manuals, company reports, encyclopaedia articles). The project's evaluation folders (../shared/offtopic-web,
+../shared/pdf-corpus) are never used.
+
+Words are the lemmas and domain concepts the item models read (unigrams and bigrams, TF-IDF): measured
+against sentence embeddings and both together, they gave the cleanest separation of the written off-topic
+documents (docs/accuracy.md). Classes are balanced so that neither side's size sets the threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+#: Inverse regularisation of the relevance model (grid 1, 10 in docs/accuracy.md).
+RELEVANCE_C = 10.0
+#: A word or bigram must occur in at least this many training texts to be a feature.
+MIN_DOCUMENT_FREQUENCY = 2
+
+
+def relevance_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(lowercase=False, ngram_range=(1, 2), sublinear_tf=True,
+                           min_df=1 if vocabulary is not None else MIN_DOCUMENT_FREQUENCY,
+                           token_pattern=r"[a-z][a-z0-9_]+", vocabulary=vocabulary)
+
+
+class RelevanceModel:
+    """Binary logistic regression over prepared text; scikit-learn style (`fit` returns self, state ends in `_`)."""
+
+    def __init__(self, C: float = RELEVANCE_C, seed: int = 0) -> None:
+        self.C = C
+        self.seed = seed
+
+    def fit(self, prepared: list[str], relevant: np.ndarray) -> RelevanceModel:
+        """`prepared` are texts as LexicalMatcher.prepare gives them; `relevant` 1 for on-topic, 0 for off."""
+        relevant = np.asarray(relevant)
+        if relevant.min() == relevant.max():
+            raise ValueError("the relevance model needs both relevant and off-topic examples")
+        self.vectorizer_ = relevance_vectorizer().fit(prepared)
+        model = LogisticRegression(C=self.C, solver="liblinear", class_weight="balanced", random_state=self.seed,
+                                   max_iter=2000).fit(self.vectorizer_.transform(prepared), relevant)
+        self.coef_, self.intercept_ = model.coef_.ravel(), float(model.intercept_[0])
+        return self
+
+    def predict_proba(self, prepared: list[str]) -> np.ndarray:
+        """Probability that each prepared text is about children, families and their care, [texts]."""
+        if not prepared:
+            return np.zeros(0)
+        scores = np.asarray(self.vectorizer_.transform(prepared) @ self.coef_).ravel() + self.intercept_
+        return 1.0 / (1.0 + np.exp(-scores))
+
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        terms = self.vectorizer_.get_feature_names_out()
+        return ({"idf": self.vectorizer_.idf_, "coef": self.coef_, "intercept": np.array([self.intercept_])},
+                {"terms": [str(term) for term in terms], "C": self.C, "seed": self.seed})
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict) -> RelevanceModel:
+        model = cls(C=meta["C"], seed=meta["seed"])
+        model.vectorizer_ = relevance_vectorizer({term: index for index, term in enumerate(meta["terms"])})
+        model.vectorizer_.idf_ = arrays["idf"]
+        model.coef_, model.intercept_ = arrays["coef"], float(arrays["intercept"][0])
+        if model.coef_.shape != (len(meta["terms"]),):
+            raise ValueError("the relevance model's weights do not fit its vocabulary")
+        return model

@@ -1,0 +1,85 @@
+"""The decision rule (pipeline/decide.py): from passage scores to verdicts, for `map` and `eval` alike."""
+
+import numpy as np
+import pytest
+
+from pipeline.config import StatusThresholds
+from pipeline.decide import DecisionRule, PassageScores
+from pipeline.types import Coverage, Status
+
+ITEMS = 3
+
+
+def scores(probabilities, *, quotes=None, relevance=None, words=None):
+    probabilities = np.array(probabilities, dtype=float)
+    rows = probabilities.shape[0]
+    return PassageScores(probabilities=probabilities,
+                         quotes=np.zeros_like(probabilities) if quotes is None else np.array(quotes, dtype=float),
+                         relevance=np.ones(rows) if relevance is None else np.array(relevance, dtype=float),
+                         words=np.full(rows, 20) if words is None else np.array(words))
+
+
+def rule(**options):
+    defaults = {"covered_at": np.full(ITEMS, 0.5), "partial_at": np.full(ITEMS, 0.3), "relevance_at": 0.7,
+                "min_relevant_passages": 2, "min_words": 8}
+    return DecisionRule(**{**defaults, **options})
+
+
+def statuses(verdicts):
+    return [verdict.status for verdict in verdicts]
+
+
+def test_one_verdict_per_item_strongest_passage_first_and_a_near_miss_for_missing():
+    verdicts = rule().item_verdicts(scores([[0.6, 0.35, 0.1], [0.9, 0.2, 0.05], [0.55, 0.1, 0.2]]))
+    assert statuses(verdicts) == [Status.COVERED, Status.PARTIAL, Status.MISSING]
+    assert verdicts[0].evidence == (1, 0, 2) and verdicts[0].score == pytest.approx(0.9)
+    assert verdicts[1].evidence == (0,)
+    assert verdicts[2].evidence == () and verdicts[2].near_miss == 2 and verdicts[2].score == pytest.approx(0.2)
+
+
+def test_a_document_with_no_passages_misses_every_item():
+    empty = scores(np.zeros((0, ITEMS)))
+    assert statuses(rule().item_verdicts(empty)) == [Status.MISSING] * ITEMS
+
+
+def test_a_passage_that_is_not_about_childrens_care_is_never_evidence():
+    high = [[0.95, 0.0, 0.0], [0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]
+    assert statuses(rule().item_verdicts(scores(high, relevance=[0.2, 0.9, 0.9])))[0] is Status.MISSING
+    assert not rule().passage_decisions(scores(high, relevance=[0.2, 0.9, 0.9]))[0, 0]
+
+
+def test_a_short_fragment_is_context_not_evidence():
+    high = [[0.95, 0.0, 0.0], [0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]
+    assert statuses(rule().item_verdicts(scores(high, words=[3, 20, 20])))[0] is Status.MISSING
+
+
+def test_the_document_gate_needs_enough_relevant_passages_but_a_quotation_passes_it():
+    one_relevant = scores([[0.95, 0.0, 0.0], [0.1, 0.0, 0.0]], relevance=[0.9, 0.1],
+                          quotes=[[0.0, 0.0, 0.0], [0.0, 0.97, 0.0]])
+    verdicts = rule().item_verdicts(one_relevant)
+    assert verdicts[0].status is Status.MISSING  # one relevant passage: the document is not about children's care
+    assert verdicts[1].status is Status.COVERED and verdicts[1].quoted  # a quotation of the item is explicit
+    assert rule(min_relevant_passages=1).item_verdicts(one_relevant)[0].status is Status.COVERED
+
+
+def test_evidence_is_capped_best_first():
+    many = scores(np.tile([[0.8, 0.0, 0.0]], (6, 1)) + np.arange(6)[:, None] * [0.01, 0, 0])
+    verdict = rule(max_evidence=3).item_verdicts(many)[0]
+    assert verdict.evidence == (5, 4, 3)
+
+
+def test_passage_and_document_decisions_agree_for_a_one_passage_document():
+    one = scores([[0.7, 0.4, 0.1]])
+    assert rule(min_relevant_passages=1).passage_decisions(one).tolist() == [[True, False, False]]
+    assert statuses(rule(min_relevant_passages=1).item_verdicts(one))[0] is Status.COVERED
+
+
+def test_rules_and_verdicts_validate_themselves(reference_set):
+    with pytest.raises(ValueError):
+        rule(covered_at=np.full(ITEMS, 0.2), partial_at=np.full(ITEMS, 0.5))
+    with pytest.raises(ValueError):
+        PassageScores(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(1), np.zeros(2))
+    with pytest.raises(ValueError):
+        StatusThresholds(covered=0.2, partial=0.5)
+    with pytest.raises(ValueError, match="needs evidence"):
+        Coverage(doc="a", item=reference_set.items[0], status=Status.COVERED, score=1.0)
