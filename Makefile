@@ -12,7 +12,8 @@ RUN ?= $(shell basename -- "$(CORPUS)")
 OUT ?= outputs/$(RUN)
 
 MODEL ?= outputs/model/promise-classifier.pkl
-DEV_SET ?= corpora/labelled/dev.jsonl
+#: The project's shared folder beside the repository (evaluation corpora; not needed to run).
+SHARED ?= ../shared
 
 .PHONY: help setup browser map train eval compare bench test test-fast lint clean
 
@@ -54,11 +55,14 @@ compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=.
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "name two documents of the run: make compare A=... B=..." >&2; exit 2; fi
 	"$(BIN)/promise-map" compare "$(A)" "$(B)" --run "$(OUT)"
 
-eval: $(BIN)/promise-map ## accuracy on the development set: cross-validated, then trained on written examples only (outputs/eval/)
-	"$(BIN)/promise-map" eval --gold "$(DEV_SET)" --cross-validate $(if $(SEMANTIC),--semantic) \
-	  --json "outputs/eval/dev-cv$(if $(SEMANTIC),-semantic).json"
-	"$(BIN)/promise-map" eval --gold "$(DEV_SET)" --transfer $(if $(SEMANTIC),--semantic) \
-	  --json "outputs/eval/dev-transfer$(if $(SEMANTIC),-semantic).json"
+eval: $(BIN)/promise-map ## accuracy: cross-validated, written-examples-only, held-back documents, off-topic folders (outputs/eval/)
+	"$(BIN)/promise-map" eval --cross-validate --json outputs/eval/cv.json
+	"$(BIN)/promise-map" eval --transfer --json outputs/eval/transfer.json
+	"$(BIN)/promise-map" eval --documents corpora/heldback --json outputs/eval/heldback.json
+	@for folder in "$(SHARED)/offtopic-web" "$(SHARED)/pdf-corpus"; do \
+	  if [ -d "$$folder" ]; then "$(BIN)/promise-map" eval --documents "$$folder" --off-topic \
+	    --json "outputs/eval/offtopic-$$(basename "$$folder").json" | tail -1; \
+	  else echo "$$folder is not here: its off-topic figure is not measured"; fi; done
 
 bench: $(BIN)/promise-map ## extraction vs raw pypdfium2 on ../shared/pdf-corpus, classification on the sample -> outputs/bench/
 	"$(BIN)/python" -m pipeline.bench

@@ -8,7 +8,10 @@ decides what those scores mean:
   evidence at all: it has `min_words` words or more (a table cell, contents line or caption is not) and is
   about children, families and their care (`relevance_at`); or when it quotes one of the item's sentences;
 - a document covers an item when one of its passages does, and the document is about children's care
-  at all: at least `min_relevant_passages` of its passages are (the document gate);
+  at all: at least `min_relevant_passages` of its passages are, or, in a short document, at least
+  `min_relevant_share` of those long enough to be evidence (and always at least one); and, in a long
+  document, at least `min_relevant_rate` of them (well above the rate at which text that is not about
+  children's care looks relevant): the document gate;
 - partial: the best passage reaches `partial_at` (a near call a reviewer should look at);
 - missing otherwise, with the best passage kept as the near miss, so the closest call can be checked.
 
@@ -18,6 +21,7 @@ as `map` does, so a figure measured by `eval` is a figure of the map.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +85,8 @@ class DecisionRule:
     partial_at: np.ndarray
     relevance_at: float = 0.0
     min_relevant_passages: int = 0
+    min_relevant_share: float = 0.0
+    min_relevant_rate: float = 0.0
     min_words: int = 0
     quote_at: float = QUOTE_COVERED_AT
     max_evidence: int = MAX_EVIDENCE
@@ -106,9 +112,25 @@ class DecisionRule:
         """Which passage is at least partial evidence for which item, [passages, items]."""
         return ((scores.probabilities >= self.partial_at) & self.relevant(scores)[:, None]) | self.quoted(scores)
 
+    def relevant_passages_needed(self, scores: PassageScores) -> int:
+        """How many relevant passages the document gate asks of this document.
+
+        Rationale: a long document that is not about children's care (a waste strategy, an encyclopaedia
+        article) may have a passage or two that looks relevant; it needs `min_relevant_passages`. A short
+        consultation answer of three paragraphs about siblings must not be shut out for being short, so a
+        short document needs only `min_relevant_share` of its passages that are long enough to be evidence.
+        A book of 3,000 passages that is not about children's care has a few dozen that look relevant by
+        chance, so a long document needs `min_relevant_rate` of them, a multiple of that chance rate.
+        """
+        long_enough = int((scores.words >= self.min_words).sum())
+        needed = self.min_relevant_passages
+        if self.min_relevant_share:
+            needed = min(needed, max(1, math.ceil(self.min_relevant_share * long_enough)))
+        return max(needed, math.ceil(self.min_relevant_rate * long_enough))
+
     def document_passes_gate(self, scores: PassageScores) -> bool:
         """Whether the document says enough about children's care for any of its passages to count."""
-        return int(self.relevant(scores).sum()) >= self.min_relevant_passages
+        return int(self.relevant(scores).sum()) >= self.relevant_passages_needed(scores)
 
     def item_verdicts(self, scores: PassageScores) -> list[ItemVerdict]:
         """One verdict per item for a document whose passages are `scores`' rows."""
@@ -146,5 +168,6 @@ class DecisionRule:
             "partial_at": {item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.partial_at,
                                                                                       strict=True)},
             "quote_at": self.quote_at, "relevance_at": self.relevance_at, "min_words": self.min_words,
-            "min_relevant_passages": self.min_relevant_passages, **self.method,
+            "min_relevant_passages": self.min_relevant_passages, "min_relevant_share": self.min_relevant_share,
+            "min_relevant_rate": self.min_relevant_rate, **self.method,
         }

@@ -41,6 +41,9 @@ DEV_SET = "dev.jsonl"
 REAL_REGISTER_SET = "real-register.jsonl"
 SYNTHETIC_SET = "synthetic.jsonl"
 OFF_TOPIC_SETS = ("offtopic-A.jsonl", "offtopic-B.jsonl")
+#: Written passages in the shapes real documents name items without covering them (definitions, table rows,
+#: lists, contents lines), and the same shapes where they do cover (action-plan rows): training only.
+STRUCTURAL_SET = "structural.jsonl"
 #: Files in the off-topic documents folder that are about it, not documents of it.
 NOT_DOCUMENTS = frozenset({"README.md"})
 #: Cross-validation folds over the real passages' sources.
@@ -55,6 +58,7 @@ class TrainingData:
     dev: list[LabelledPassage]
     real_register: list[LabelledPassage]
     synthetic: list[LabelledPassage]
+    structural: list[LabelledPassage]
     glossary: list[LabelledPassage]
     off_topic: list[LabelledPassage]
     #: The written off-topic documents' passages, by file name (corpora/offtopic-written/).
@@ -74,7 +78,7 @@ class TrainingData:
     @property
     def written(self) -> list[LabelledPassage]:
         """Every example that is not a real passage (synthetic, glossary, off-topic): trained on, never scored."""
-        return self.synthetic + self.glossary + self.off_topic
+        return self.synthetic + self.structural + self.glossary + self.off_topic
 
 
 def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
@@ -84,16 +88,19 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
     dev = load_labelled(labelled_dir / DEV_SET, known)
     real_register = load_labelled(labelled_dir / REAL_REGISTER_SET, known)
     synthetic = load_labelled(labelled_dir / SYNTHETIC_SET, known)
+    structural = load_labelled(labelled_dir / STRUCTURAL_SET, known)
     off_topic = [passage for name in OFF_TOPIC_SETS for passage in load_labelled(labelled_dir / name, known)]
-    if any(p.synthetic for p in dev + real_register) or not all(p.synthetic for p in synthetic + off_topic):
+    written = synthetic + structural + off_topic
+    if any(p.synthetic for p in dev + real_register) or not all(p.synthetic for p in written):
         raise ValueError(f"{labelled_dir}: {DEV_SET} and {REAL_REGISTER_SET} must hold real passages, "
-                         f"{SYNTHETIC_SET} and {', '.join(OFF_TOPIC_SETS)} written ones only")
+                         f"{SYNTHETIC_SET}, {STRUCTURAL_SET} and {', '.join(OFF_TOPIC_SETS)} written ones only")
     if any(p.labels for p in off_topic):
         raise ValueError(f"{labelled_dir}: off-topic passages cover nothing, so they carry no labels")
     glossary = glossary_examples(glossary_path, known)
     document_files = off_topic_document_files(off_topic_documents)
     digest = hashlib.sha256()
     sources = [labelled_dir / DEV_SET, labelled_dir / REAL_REGISTER_SET, labelled_dir / SYNTHETIC_SET,
+               labelled_dir / STRUCTURAL_SET,
                *(labelled_dir / name for name in OFF_TOPIC_SETS), lexicon_path, glossary_path, *document_files]
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -104,7 +111,8 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
     for source in [*sorted((package / "classify").glob("*.py")), package / "training.py", package / "decide.py",
                    package / "segment.py"]:
         digest.update(source.read_bytes())
-    return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, glossary=glossary,
+    return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, structural=structural,
+                        glossary=glossary,
                         off_topic=off_topic, off_topic_documents={path.name: off_topic_passages([path])
                                                                   for path in document_files},
                         sha256=digest.hexdigest())
@@ -177,16 +185,11 @@ def group_of(passage: LabelledPassage) -> str:
 
 def train(reference_set: ReferenceSet, passages: list[LabelledPassage], lexicon_path: Path, *,
           off_topic_documents: list[str] = (), seed: int = 0, progress: Progress | None = None) -> PromiseClassifier:
-    """A classifier trained on `passages` (a passage with no labels and `doc == "offtopic"` teaches relevance)."""
+    """A classifier trained on `passages`, with `off_topic_documents`' passages as further relevance negatives."""
     lexicon = load_lexicon(lexicon_path)
     return PromiseClassifier(lexicon=lexicon, seed=seed).fit(
         reference_set.items, [p.text for p in passages], [p.labels for p in passages],
-        [group_of(p) for p in passages], off_topic=[is_off_topic(p) for p in passages],
-        off_topic_texts=list(off_topic_documents), progress=progress)
-
-
-def is_off_topic(passage: LabelledPassage) -> bool:
-    return passage.synthetic and passage.doc == "offtopic" and not passage.labels
+        [group_of(p) for p in passages], off_topic_texts=list(off_topic_documents), progress=progress)
 
 
 def train_all(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *,
@@ -249,8 +252,9 @@ def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path
 
 
 def off_topic_halves(documents: dict[str, list[str]], fold: int) -> tuple[dict, dict]:
-    """(held out, kept) off-topic documents for a fold: alternate halves, so each is scored by models that never
-    trained relevance on it.
+    """(held out, kept) off-topic documents for a fold, in alternate halves.
+
+    Each document is scored only by fold models whose relevance model never saw it.
     """
     half = fold % 2
     names = sorted(documents)

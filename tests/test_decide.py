@@ -83,3 +83,21 @@ def test_rules_and_verdicts_validate_themselves(reference_set):
         StatusThresholds(covered=0.2, partial=0.5)
     with pytest.raises(ValueError, match="needs evidence"):
         Coverage(doc="a", item=reference_set.items[0], status=Status.COVERED, score=1.0)
+
+
+def test_a_short_document_needs_only_a_share_of_its_passages_to_be_relevant():
+    """A three-paragraph consultation answer about siblings is not shut out by the gate for being short."""
+    short = scores([[0.9, 0.0, 0.0], [0.1, 0.0, 0.0], [0.1, 0.0, 0.0]], relevance=[0.9, 0.1, 0.1])
+    gated = rule(min_relevant_passages=3, min_relevant_share=0.25)
+    assert gated.relevant_passages_needed(short) == 1 and gated.item_verdicts(short)[0].status is Status.COVERED
+    long = scores(np.vstack([[[0.9, 0.0, 0.0]], np.tile([[0.1, 0.0, 0.0]], (39, 1))]),
+                  relevance=[0.9] + [0.1] * 39)
+    assert gated.relevant_passages_needed(long) == 3 and gated.item_verdicts(long)[0].status is Status.MISSING
+
+
+def test_a_long_document_needs_relevant_passages_well_above_the_chance_rate():
+    """A book of hundreds of passages with a few that look relevant by chance covers nothing."""
+    book = scores(np.vstack([np.tile([[0.9, 0.0, 0.0]], (5, 1)), np.tile([[0.1, 0.0, 0.0]], (495, 1))]),
+                  relevance=[0.9] * 5 + [0.1] * 495)
+    gated = rule(min_relevant_passages=3, min_relevant_share=0.25, min_relevant_rate=0.02)
+    assert gated.relevant_passages_needed(book) == 10 and gated.item_verdicts(book)[0].status is Status.MISSING

@@ -155,7 +155,7 @@ def test_a_faulty_glossary_is_an_error_naming_the_entry(tmp_path, body, message)
 def test_glossary_examples_train_but_are_never_real_passages(data):
     assert data.glossary and all(p.synthetic for p in data.glossary)
     assert not {p.text for p in data.dev} & {p.text for p in data.glossary}
-    assert data.written == data.synthetic + data.glossary + data.off_topic
+    assert data.written == data.synthetic + data.structural + data.glossary + data.off_topic
 
 
 @pytest.mark.skipif(not SHARED_GLOSSARY.exists(), reason="../shared/GLOSSARY.md is not beside the repository")

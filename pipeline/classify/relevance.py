@@ -1,15 +1,18 @@
-"""The relevance signal: whether a passage is about children, young people, families and their care at all.
+"""The relevance signal: whether a passage is about any item's aim at all, or only names its topic, or neither.
 
-Item models learn which words tell one item from another; they never learn that a council's "listening
-to residents" about ferries, its "data we can trust" about bins or a company's "operating profit" are
-about none of the items, because such text is not in the labelled data. A passage about roads or tax
-that happens to share an item's words must not be evidence, so every passage gets a relevance
+Item models learn which words tell one item from another; they do not learn that a council's "listening
+to residents" about ferries, a company's "operating profit", a glossary's "Kinship care. The care of a
+child by a relative..." or a statistics row on family support teams are about no item's aim: the words
+are there, the aim is not. A passage must not be evidence for that, so every passage gets a relevance
 probability from a model that learned exactly this distinction: positives are every passage labelled
-with at least one item (real and written) and the items' own texts; negatives are text written for the
-project far from children's care (corpora/labelled/offtopic-*.jsonl) and the passages of the off-topic
-documents in corpora/offtopic-written/ (council roads, waste, licensing and adult social care papers,
-manuals, company reports, encyclopaedia articles). The project's evaluation folders (../shared/offtopic-web,
-../shared/pdf-corpus) are never used.
+with at least one item (real and written) and the items' own texts; negatives are every passage that
+covers none: real ones from care documents (definitions, statistics, scope lists, adult services), the
+written structural ones (corpora/labelled/structural.jsonl), text far from children's care
+(corpora/labelled/offtopic-*.jsonl) and the passages of the off-topic documents in
+corpora/offtopic-written/ (council roads, waste, licensing and adult social care papers, manuals, company
+reports, encyclopaedia articles). The project's evaluation folders (../shared/offtopic-web,
+../shared/pdf-corpus) are never used. (Training it on off-topic text alone was measured too: it let
+definitions and table rows of care documents through; docs/accuracy.md.)
 
 Words are the lemmas and domain concepts the item models read (unigrams and bigrams, TF-IDF): measured
 against sentence embeddings and both together, they gave the cleanest separation of the written off-topic
