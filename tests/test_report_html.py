@@ -11,9 +11,10 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from pipeline.classify.text import lemma, normalise_for_matching
+from pipeline.classify import LexicalClassifier, load_lexicon
 from pipeline.cli import app
 from pipeline.config import Settings
-from pipeline.coverage import compute_coverage
+from pipeline.coverage import classify_document
 from pipeline.report import FORMULA_TRIGGERS, write_reports
 from pipeline.report_html import (
     asset_text,
@@ -23,6 +24,7 @@ from pipeline.report_html import (
     render_report,
     template_environment,
 )
+from pipeline.training import DEFAULT_LEXICON
 from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Skipped, Status
 from tests.conftest import SAMPLE_CORPUS
 
@@ -270,13 +272,14 @@ def test_evidence_without_a_lead_in_renders_as_before(reference_set, lead_in):
 
 def test_coverage_carries_the_passage_lead_in_into_the_evidence(reference_set):
     lead_in = "The Promise recommends steps, including:"
-    passage = Passage(id="plan.txt#0001", doc="plan.txt", page=2, start=0, end=10, heading="H",
-                      text="keeping siblings together", lead_in=lead_in)
-    match = Match(passage.id, "CARE-3", 0.97, Signal.QUOTE, "keeping siblings together")
-    coverages = compute_coverage([SimpleNamespace(name="plan.txt")], reference_set.items, [passage], [match],
-                                 Settings())
-    [care_3] = [coverage for coverage in coverages if coverage.item.id == "CARE-3"]
-    assert care_3.evidence[0].lead_in == lead_in
+    care_3 = reference_set.item("CARE-3")
+    passage = Passage(id="ab:0-10", doc="ab", page=2, start=0, end=10, heading="H", text=care_3.text,
+                      lead_in=lead_in)
+    lexical = LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)
+    _, coverages = classify_document(SimpleNamespace(sha256="ab", name="plan.txt"), [passage], lexical,
+                                     reference_set.items, Settings())
+    [verdict] = [coverage for coverage in coverages if coverage.item.id == "CARE-3"]
+    assert verdict.status is Status.COVERED and verdict.evidence[0].lead_in == lead_in
 
 
 def test_item_pages_list_every_document_and_link_to_its_evidence(fixture_html, reference_set):
