@@ -13,12 +13,15 @@ temporary name and renamed, so a crash never leaves a half-written table behind.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
 import zipfile
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -31,10 +34,11 @@ from pipeline.files import write_atomic
 from pipeline.palette import STATUS_COLOURS
 from pipeline.plots import run_figures
 from pipeline.report_html import render_comparison, render_report
-from pipeline.types import Coverage, Match, Passage, Skipped, Status
+from pipeline.run.store import RunStore
+from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Skipped, Status
 
-GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
-                     "evidence", "page", "heading", "evidence_pages")
+GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status", "score",
+                     "signal", "evidence", "page", "heading", "evidence_pages")
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
@@ -77,13 +81,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
-    """One row per document x item: the verdict and its best evidence."""
+def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dict]:
+    """One row per document x item: the verdict and its best evidence; `names` gives each document id's name."""
     rows = []
     for coverage in coverages:
         best = coverage.evidence[0] if coverage.evidence else None
         rows.append({
-            "document": coverage.doc,
+            "document": names[coverage.doc],
+            "doc_id": coverage.doc,
             "framework": coverage.item.framework,
             "group": coverage.item.group,
             "item_id": coverage.item.id,
@@ -102,52 +107,75 @@ def gap_table_rows(coverages: list[Coverage]) -> list[dict]:
 
 
 
-def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
-    r"""A CSV table, every cell inert, every cell with a line break in it quoted.
+class CsvTable:
+    r"""A CSV table written row by row to `stream`, every cell inert, every cell with a line break in it quoted.
 
     csv's QUOTE_MINIMAL quotes a field holding "\n" (our line ending) but not one holding a lone "\r",
     which Excel, LibreOffice and csv readers take as the end of the row: a file named "a\r=cmd.txt" split
     every row it appeared in. A row with such a field is written with every field quoted.
     """
+
+    def __init__(self, stream: TextIO, columns: tuple[str, ...]) -> None:
+        self.columns = columns
+        self.writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
+        self.quoting_writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        self.writer.writeheader()
+
+    def write(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            cells = {column: neutralise_cell(row.get(column, "")) for column in self.columns}
+            has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
+            (self.quoting_writer if has_carriage_return else self.writer).writerow(cells)
+
+
+def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
+    """A whole CSV table as bytes (see CsvTable): for the small tables."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    quoting_writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    writer.writeheader()
-    for row in rows:
-        cells = {column: neutralise_cell(row.get(column, "")) for column in columns}
-        has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
-        (quoting_writer if has_carriage_return else writer).writerow(cells)
+    CsvTable(buffer, columns).write(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    lines = (json.dumps(record, ensure_ascii=False, sort_keys=False) for record in records)
-    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def write_json(path: Path, data: dict) -> None:
     write_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def passage_records(passages: list[Passage]) -> list[dict]:
-    return [{"id": p.id, "doc": p.doc, "page": p.page, "heading": p.heading, "start": p.start, "end": p.end,
-             "text": p.text, "lead_in": p.lead_in} for p in passages]
+def json_line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def match_rows(matches: list[Match], passages: list[Passage]) -> list[dict]:
-    passages_by_id = {passage.id: passage for passage in passages}
-    return [{"doc": passages_by_id[m.passage_id].doc, "passage_id": m.passage_id,
-             "page": passages_by_id[m.passage_id].page, "item_id": m.item_id, "signal": m.signal.value,
-             "score": f"{m.score:.4f}", "matched": m.matched} for m in matches]
+def passage_record(passage: Passage) -> dict:
+    return {"id": passage.id, "doc": passage.doc, "page": passage.page, "heading": passage.heading,
+            "start": passage.start, "end": passage.end, "text": passage.text, "lead_in": passage.lead_in}
+
+
+def match_row(match: Match, doc_id: str, page: int) -> dict:
+    return {"doc": doc_id, "passage_id": match.passage_id, "page": page, "item_id": match.item_id,
+            "signal": match.signal.value, "score": f"{match.score:.4f}", "matched": match.matched}
+
+
+def evidence_record(evidence: Evidence) -> dict:
+    """One evidence passage in coverage.jsonl: where it is, its score, and the character spans that drove it."""
+    return {"passage_id": evidence.passage_id, "page": evidence.page, "heading": evidence.heading,
+            "score": evidence.score, "signal": evidence.signal.value, "matched": evidence.matched,
+            "spans": [list(span) for span in evidence.spans], "text": evidence.text}
+
+
+def coverage_record(coverage: Coverage, name: str) -> dict:
+    """One verdict of coverage.jsonl, typed and unguarded (numbers are numbers; no formula guard: not a sheet)."""
+    return {"doc_id": coverage.doc, "document": name, "framework": coverage.item.framework,
+            "item_id": coverage.item.id, "status": coverage.status.value, "score": coverage.score,
+            "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
+            "evidence": [evidence_record(evidence) for evidence in coverage.evidence],
+            "near_miss": evidence_record(coverage.near_miss) if coverage.near_miss is not None else None}
 
 
 def error_rows(skipped: list[Skipped]) -> list[dict]:
     return [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in skipped]
 
 
-def evidence_rows(coverages: list[Coverage]) -> list[dict]:
+def evidence_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dict]:
     """One row per evidence passage of every covered or partial verdict, best first."""
-    return [{"document": coverage.doc, "item_id": coverage.item.id, "framework": coverage.item.framework,
+    return [{"document": names[coverage.doc], "item_id": coverage.item.id, "framework": coverage.item.framework,
              "group": coverage.item.group, "title": coverage.item.title, "status": coverage.status.value,
              "rank": rank, "signal": evidence.signal.value, "score": round(evidence.score, 4), "page": evidence.page,
              "heading": evidence.heading, "matched": evidence.matched, "passage_id": evidence.passage_id,
@@ -325,28 +353,32 @@ def markdown_cell(text: object) -> str:
     return str(text).translate(MARKDOWN_ESCAPES)
 
 
-def gap_table_markdown(rows: list[dict]) -> str:
-    """One Markdown table per document, for reading in a browser or a repository, then every item's full text.
+def markdown_document(name: str, doc_rows: list[dict]) -> list[str]:
+    """One document's section of gap_table.md: its counts and a table of every item.
 
     A table cell shows the item's text in short (`shortened`): titles alone do not tell items apart
     (VOICE-1 and VOICE-2 are both "DECISION MAKING"), and the whole text of some items is a paragraph.
     """
+    counts = {status.value: sum(row["status"] == status.value for row in doc_rows) for status in Status}
+    lines = [f"## {markdown_cell(name)}", "",
+             f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
+             f"of {len(doc_rows)} items", "",
+             "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
+    for row in doc_rows:
+        evidence = row["evidence"]
+        if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
+            evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
+        lines.append("| " + " | ".join(markdown_cell(value) for value in (
+            row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
+            row["page"], evidence)) + " |")
+    return lines + [""]
+
+
+def gap_table_markdown(rows: list[dict]) -> str:
+    """One Markdown table per document, for reading in a browser or a repository, then every item's full text."""
     lines = ["# Gap table", ""]
     for document in dict.fromkeys(row["document"] for row in rows):
-        doc_rows = [row for row in rows if row["document"] == document]
-        counts = {status.value: sum(row["status"] == status.value for row in doc_rows) for status in Status}
-        lines += [f"## {markdown_cell(document)}", "",
-                  f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
-                  f"of {len(doc_rows)} items", "",
-                  "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
-        for row in doc_rows:
-            evidence = row["evidence"]
-            if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
-                evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
-            lines.append("| " + " | ".join(markdown_cell(value) for value in (
-                row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
-                row["page"], evidence)) + " |")
-        lines.append("")
+        lines += markdown_document(document, [row for row in rows if row["document"] == document])
     return "\n".join(lines + markdown_items(rows))
 
 
@@ -361,26 +393,57 @@ def markdown_items(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passage], matches: list[Match],
-                  skipped: list[Skipped], run_record: dict) -> list[Path]:
-    """Write every output file of a run into `out`; returns the paths written."""
-    rows = gap_table_rows(coverages)
+#: The per-document files of a run, streamed from the store one document at a time.
+STREAMED_FILES = ("gap_table.csv", "gap_table.md", "coverage.jsonl", "matches.csv", "passages.jsonl")
+
+
+def write_document_tables(out: Path, store: RunStore, reference: ReferenceSet) -> None:
+    """gap_table.csv/.md, coverage.jsonl, matches.csv and passages.jsonl, one document at a time from the store.
+
+    Only one document's passages, matches and verdicts are in memory at once, whatever the corpus size.
+    `out` is the run's staging folder (pipeline/run/output.py), so the files need no atomic write of their own.
+    """
+    with ExitStack() as files:
+        opened = {name: files.enter_context((out / name).open("w", encoding="utf-8", newline=""))
+                  for name in STREAMED_FILES}
+        gap_table = CsvTable(opened["gap_table.csv"], GAP_TABLE_COLUMNS)
+        matches = CsvTable(opened["matches.csv"], MATCH_COLUMNS)
+        opened["gap_table.md"].write("# Gap table\n\n")
+        for info in store.documents():
+            coverages = store.coverages(info.id, reference)
+            rows = gap_table_rows(coverages, {info.id: info.name})
+            gap_table.write(rows)
+            opened["gap_table.md"].write("\n".join(markdown_document(info.name, rows)) + "\n")
+            opened["coverage.jsonl"].writelines(json_line(coverage_record(c, info.name)) for c in coverages)
+            matches.write(match_row(match, info.id, page) for match, page in store.matches(info.id))
+            opened["passages.jsonl"].writelines(json_line(passage_record(p)) for p in store.passages(info.id))
+        opened["gap_table.md"].write("\n".join(markdown_items(item_rows(reference))))
+
+
+def item_rows(reference: ReferenceSet) -> list[dict]:
+    return [{"item_id": item.id, "title": item.title, "item_text": item.text} for item in reference.items]
+
+
+def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
+    """Write every output file of a run into `out` (the run's staging folder) from its store; returns the paths."""
+    write_document_tables(out, store, reference)
+    skipped = store.problems()
     errors = error_rows(skipped)
+    names = {info.id: info.name for info in store.documents()}
+    coverages = [coverage for doc_id in names for coverage in store.coverages(doc_id, reference)]
+    rows = gap_table_rows(coverages, names)
+    named = [dataclasses.replace(coverage, doc=names[coverage.doc]) for coverage in coverages]
     written = {
-        "gap_table.csv": csv_bytes(GAP_TABLE_COLUMNS, rows),
-        "gap_table.xlsx": gap_table_workbook(rows, errors, evidence_rows(coverages)),
-        "gap_table.md": gap_table_markdown(rows).encode("utf-8"),
-        "matches.csv": csv_bytes(MATCH_COLUMNS, match_rows(matches, passages)),
+        "gap_table.xlsx": gap_table_workbook(rows, errors, evidence_rows(coverages, names)),
         "errors.csv": csv_bytes(ERROR_COLUMNS, errors),
-        "report.html": render_report(coverages=coverages, skipped=skipped, run_record=run_record,
+        "report.html": render_report(coverages=named, skipped=skipped, run_record=run_record,
                                      report_dir=out).encode("utf-8"),
-        **run_figures(coverages),
+        **run_figures(named),
     }
     for name, data in written.items():
         write_atomic(out / name, data)
-    write_jsonl(out / "passages.jsonl", passage_records(passages))
     write_json(out / "run.json", run_record)
-    return [out / name for name in (*written, "passages.jsonl", "run.json")]
+    return [out / name for name in (*STREAMED_FILES, *written, "run.json")]
 
 
 def write_comparison(out: Path, comparison: Comparison, *, run_record: dict) -> list[Path]:

@@ -10,8 +10,8 @@ from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from pipeline.classify.text import lemma, normalise_for_matching
 from pipeline.classify import LexicalClassifier, load_lexicon
+from pipeline.classify.text import lemma, normalise_for_matching
 from pipeline.cli import app
 from pipeline.config import Settings
 from pipeline.coverage import classify_document
@@ -25,7 +25,7 @@ from pipeline.report_html import (
     template_environment,
 )
 from pipeline.training import DEFAULT_LEXICON
-from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Skipped, Status
+from pipeline.types import Coverage, Evidence, Passage, Signal, Skipped, Status
 from tests.conftest import SAMPLE_CORPUS
 
 RUN_RECORD = {
