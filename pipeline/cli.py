@@ -24,7 +24,7 @@ from pipeline import __version__
 from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
 from pipeline.classify.calibrate import PARTIAL_SHARE
 from pipeline.classify.persist import ModelFileError
-from pipeline.compare import CompareError, compare_documents, read_gap_table
+from pipeline.compare import CompareError, compare_documents, read_verdicts
 from pipeline.config import Settings
 from pipeline.display import visible_controls
 from pipeline.evaluate import (
@@ -416,7 +416,7 @@ DEFAULT_RUN_DIR = Path("outputs") / "sample"
 def compare_command(
     doc_a: Annotated[str, typer.Argument(help="Document A: its file name in the run, or a unique prefix of it.")],
     doc_b: Annotated[str, typer.Argument(help="Document B: its file name in the run, or a unique prefix of it.")],
-    run: Annotated[Path, typer.Option("--run", "-r", help="Run folder holding gap_table.csv.")] = DEFAULT_RUN_DIR,
+    run: Annotated[Path, typer.Option("--run", "-r", help="Run folder (holding coverage.jsonl).")] = DEFAULT_RUN_DIR,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
     include_partial: Annotated[bool, typer.Option(help="List every status difference, partial included.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
@@ -424,7 +424,7 @@ def compare_command(
     """Items covered in one document of a run and missing in the other: a CSV table and an HTML page."""
     console = stderr_console(quiet=quiet)
     try:
-        comparison = compare_documents(read_gap_table(run), doc_a, doc_b, include_partial=include_partial)
+        comparison = compare_documents(read_verdicts(run), doc_a, doc_b, include_partial=include_partial)
     except CompareError as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     run_json = run / "run.json"

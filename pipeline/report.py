@@ -163,7 +163,8 @@ def evidence_record(evidence: Evidence) -> dict:
 def coverage_record(coverage: Coverage, name: str) -> dict:
     """One verdict of coverage.jsonl, typed and unguarded (numbers are numbers; no formula guard: not a sheet)."""
     return {"doc_id": coverage.doc, "document": name, "framework": coverage.item.framework,
-            "item_id": coverage.item.id, "status": coverage.status.value, "score": coverage.score,
+            "group": coverage.item.group, "item_id": coverage.item.id, "title": coverage.item.title,
+            "item_text": coverage.item.text, "status": coverage.status.value, "score": coverage.score,
             "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
             "evidence": [evidence_record(evidence) for evidence in coverage.evidence],
             "near_miss": evidence_record(coverage.near_miss) if coverage.near_miss is not None else None}
