@@ -214,8 +214,9 @@ def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
     in_force = {signal: values for signal, values in settings.to_dict()["thresholds"].items()
                 if signal in classifier["signals"]}
     if "item_thresholds" in classifier:
-        values = classifier["item_thresholds"].values()
-        in_force["model"] = {"covered": f"per item, {min(values):.2f}-{max(values):.2f} (calibrated per item)",
+        values = sorted(set(classifier["item_thresholds"].values()))
+        covered = f"{values[0]:.2f} for every item" if len(values) == 1 else f"{values[0]:.2f}-{values[-1]:.2f}"
+        in_force["model"] = {"covered": f"{covered} (probability, calibrated per item)",
                              "partial": f"{PARTIAL_SHARE:.0%} of the item's threshold"}
     return in_force
 

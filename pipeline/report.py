@@ -38,7 +38,8 @@ from pipeline.run.store import RunStore
 from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Skipped, Status
 
 GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status", "score",
-                     "signal", "evidence", "page", "heading", "evidence_pages")
+                     "threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
+                     "near_miss_score", "near_miss_page", "near_miss")
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
@@ -81,6 +82,16 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def threshold_cells(coverage: Coverage) -> dict:
+    """The item's threshold, how far the score is above (+) or below (-) it, and a missing item's closest call."""
+    near = coverage.near_miss
+    return {"threshold": "" if coverage.threshold is None else f"{coverage.threshold:.3f}",
+            # a number, not text: a cell of text starting "-" gets the formula guard, a number needs none
+            "margin": "" if coverage.threshold is None else round(coverage.score - coverage.threshold, 3),
+            "near_miss_score": f"{near.score:.3f}" if near else "", "near_miss_page": near.page if near else "",
+            "near_miss": one_line(near.text) if near else ""}
+
+
 def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dict]:
     """One row per document x item: the verdict and its best evidence; `names` gives each document id's name."""
     rows = []
@@ -101,6 +112,7 @@ def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dic
             "page": best.page if best else "",
             "heading": best.heading if best else "",
             "evidence_pages": ";".join(str(page) for page in sorted({e.page for e in coverage.evidence})),
+            **threshold_cells(coverage),
         })
     return rows
 

@@ -29,8 +29,12 @@ def make_run(tmp_path, reference_set, evidence_text):
                       text=evidence_text)
     evidence = Evidence(passage_id=passage.id, page=4, heading="H", text=evidence_text, score=0.5,
                         signal=Signal.TFIDF, matched="=cmd")
-    coverages = [Coverage(doc="evil.txt", item=item, status=Status.COVERED, score=0.5, evidence=(evidence,)),
-                 Coverage(doc="evil.txt", item=reference_set.item("CARE-4"), status=Status.MISSING, score=0.0)]
+    near_miss = Evidence(passage_id=passage.id, page=4, heading="H", text="Near, not there.", score=0.2,
+                         signal=Signal.TFIDF, matched="")
+    coverages = [Coverage(doc="evil.txt", item=item, status=Status.COVERED, score=0.5, evidence=(evidence,),
+                          threshold=0.4, partial_threshold=0.25),
+                 Coverage(doc="evil.txt", item=reference_set.item("CARE-4"), status=Status.MISSING, score=0.2,
+                          threshold=0.4, partial_threshold=0.25, near_miss=near_miss)]
     matches = [Match(passage.id, "CARE-3", 0.5, Signal.TFIDF, "=cmd")]
     skipped = [Skipped(file="=bad.pdf", stage="extract", reason="damaged")]
     store = run_store(tmp_path / "store.sqlite", [{"name": "evil.txt", "coverages": coverages,
@@ -50,6 +54,7 @@ def test_every_output_file_is_written_and_nothing_temporary_is_left(tmp_path, re
     assert rows[0]["item_id"] == "CARE-3" and rows[0]["page"] == "4" and rows[0]["status"] == "covered"
     assert rows[0]["document"] == "evil.txt" and len(rows[0]["doc_id"]) == 64
     assert rows[1]["status"] == "missing" and rows[1]["evidence"] == ""
+    assert (rows[0]["threshold"], rows[0]["margin"]) == ("0.400", "0.1") and rows[1]["near_miss"] == "Near, not there."
     [record] = [json.loads(line) for line in (out / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {"doc", "page", "heading", "start", "end", "text"} <= record.keys() and record["doc"] == rows[0]["doc_id"]
 
@@ -62,7 +67,8 @@ def test_coverage_jsonl_is_typed_and_unguarded(tmp_path, reference_set):
     assert care_3["document"] == "evil.txt" and len(care_3["doc_id"]) == 64
     assert (care_3["item_id"], care_3["status"], care_3["score"]) == ("CARE-3", "covered", 0.5)
     assert care_3["evidence"][0]["text"] == HOSTILE[0] and care_3["evidence"][0]["page"] == 4
-    assert care_4["status"] == "missing" and care_4["evidence"] == [] and care_4["near_miss"] is None
+    assert care_4["status"] == "missing" and care_4["evidence"] == []
+    assert care_4["near_miss"]["text"] == "Near, not there." and care_4["threshold"] == 0.4
 
 
 def test_formula_like_text_is_inert_in_csv_and_xlsx(tmp_path, reference_set):
@@ -209,9 +215,10 @@ def test_gap_table_csv_carries_the_item_text_after_the_title(tmp_path, reference
     make_run(tmp_path, reference_set, "Siblings stay together.")
     with (tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
         header = next(csv.reader(stream))
-    assert header == ["document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status", "score",
-                      "signal",
-                      "evidence", "page", "heading", "evidence_pages"]
+    assert header[:9] == ["document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
+                          "score"]
+    assert header[9:] == ["threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
+                          "near_miss_score", "near_miss_page", "near_miss"]
     rows = list(csv.DictReader((tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="")))
     assert [row["item_text"] for row in rows] == [reference_set.item("CARE-3").text, reference_set.item("CARE-4").text]
 
