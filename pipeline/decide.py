@@ -5,9 +5,13 @@ that 0.6 means the same for every item; a quotation score; a relevance per passa
 decides what those scores mean:
 
 - a passage covers an item when its probability reaches the item's `covered_at`, and the passage is
-  evidence at all: it has `min_words` words or more (a table cell, contents line or caption is not) and is
-  about children, families and their care (`relevance_at`); or when it quotes one of the item's sentences;
-- a document covers an item when one of its passages does, and the document is about children's care
+  evidence at all: it has `min_words` words or more (a table cell, contents line or caption is not), it
+  reads as covering some item's aim (`relevance_at`), and it is about children, families and their care
+  at all (`domain_at`: news, tax forms and encyclopaedia articles are not); or when it quotes one of the
+  item's sentences;
+- a document covers an item when one of its passages does, reaching the item's `document_covered_at` (a
+  document's best passage is judged against a higher bar than a passage alone: the best of many passages
+  is high by chance alone), and the document is about children's care
   at all: at least `min_relevant_passages` of its passages are, or, in a short document, at least
   `min_relevant_share` of those long enough to be evidence (and always at least one); and, in a long
   document, at least `min_relevant_rate` of them (well above the rate at which text that is not about
@@ -46,14 +50,20 @@ class PassageScores:
     quotes: np.ndarray
     relevance: np.ndarray
     words: np.ndarray
+    #: [passages]: the probability that the passage is from a document about children's care at all (not
+    #: news, tax or engines); None for a classifier without a domain model (every passage counts as in it).
+    domain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         rows = self.probabilities.shape[:1]
         if self.probabilities.shape != self.quotes.shape or self.relevance.shape != rows or self.words.shape != rows:
             raise ValueError("probabilities, quotes, relevance and words must describe the same passages and items")
+        if self.domain is not None and self.domain.shape != rows:
+            raise ValueError("domain must describe the same passages as the other scores")
 
     def rows(self, rows: list[int] | np.ndarray) -> PassageScores:
-        return PassageScores(self.probabilities[rows], self.quotes[rows], self.relevance[rows], self.words[rows])
+        return PassageScores(self.probabilities[rows], self.quotes[rows], self.relevance[rows], self.words[rows],
+                             None if self.domain is None else self.domain[rows])
 
     @property
     def scores(self) -> np.ndarray:
@@ -88,6 +98,9 @@ class DecisionRule:
     min_relevant_share: float = 0.0
     min_relevant_rate: float = 0.0
     min_words: int = 0
+    domain_at: float = 0.0
+    #: [items]: what a document's best passage must reach for the document to cover the item (None: covered_at).
+    document_covered_at: np.ndarray | None = None
     quote_at: float = QUOTE_COVERED_AT
     max_evidence: int = MAX_EVIDENCE
     method: dict = field(default_factory=dict, compare=False)
@@ -97,8 +110,9 @@ class DecisionRule:
             raise ValueError("need 0 <= partial_at <= covered_at <= 1 for every item")
 
     def relevant(self, scores: PassageScores) -> np.ndarray:
-        """Which passages can be evidence: long enough to say something, and about children's care."""
-        return (scores.relevance >= self.relevance_at) & (scores.words >= self.min_words)
+        """Which passages can be evidence: long enough to say something, about an item's aim, and in the domain."""
+        in_domain = True if scores.domain is None else scores.domain >= self.domain_at
+        return (scores.relevance >= self.relevance_at) & (scores.words >= self.min_words) & in_domain
 
     def quoted(self, scores: PassageScores) -> np.ndarray:
         return scores.quotes >= self.quote_at
@@ -139,7 +153,9 @@ class DecisionRule:
             return [ItemVerdict(status=Status.MISSING, score=0.0) for _ in range(n_items)]
         gate = self.document_passes_gate(scores)
         quoted = self.quoted(scores)
-        covered = self.passage_decisions(scores) & (gate | quoted)
+        document_covered_at = self.covered_at if self.document_covered_at is None else self.document_covered_at
+        reaches = (scores.probabilities >= document_covered_at) & self.relevant(scores)[:, None]
+        covered = (reaches | quoted) & (gate | quoted)
         partial = self.passage_partial(scores) & (gate | quoted)
         shown = scores.scores
         verdicts = []
@@ -167,7 +183,11 @@ class DecisionRule:
                                                                                       strict=True)},
             "partial_at": {item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.partial_at,
                                                                                       strict=True)},
-            "quote_at": self.quote_at, "relevance_at": self.relevance_at, "min_words": self.min_words,
+            "document_covered_at": None if self.document_covered_at is None else {
+                item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.document_covered_at,
+                                                                          strict=True)},
+            "quote_at": self.quote_at, "relevance_at": self.relevance_at, "domain_at": self.domain_at,
+            "min_words": self.min_words,
             "min_relevant_passages": self.min_relevant_passages, "min_relevant_share": self.min_relevant_share,
             "min_relevant_rate": self.min_relevant_rate, **self.method,
         }

@@ -41,6 +41,8 @@ DEV_SET = "dev.jsonl"
 REAL_REGISTER_SET = "real-register.jsonl"
 SYNTHETIC_SET = "synthetic.jsonl"
 OFF_TOPIC_SETS = ("offtopic-A.jsonl", "offtopic-B.jsonl")
+#: The `doc` of every written off-topic passage: text far from children's care, the domain model's negatives.
+OFF_TOPIC_DOC = "offtopic"
 #: Written passages in the shapes real documents name items without covering them (definitions, table rows,
 #: lists, contents lines), and the same shapes where they do cover (action-plan rows): training only.
 STRUCTURAL_SET = "structural.jsonl"
@@ -189,7 +191,8 @@ def train(reference_set: ReferenceSet, passages: list[LabelledPassage], lexicon_
     lexicon = load_lexicon(lexicon_path)
     return PromiseClassifier(lexicon=lexicon, seed=seed).fit(
         reference_set.items, [p.text for p in passages], [p.labels for p in passages],
-        [group_of(p) for p in passages], off_topic_texts=list(off_topic_documents), progress=progress)
+        [group_of(p) for p in passages], off_topic_texts=list(off_topic_documents),
+        off_domain=[p.doc == OFF_TOPIC_DOC for p in passages], progress=progress)
 
 
 def train_all(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *,

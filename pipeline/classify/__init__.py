@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.classify.calibrate import PARTIAL_SHARE, ItemCalibration, choose_thresholds
+from pipeline.classify.calibrate import PARTIAL_SHARE, ItemCalibration, choose_document_threshold, choose_thresholds
 from pipeline.classify.learned import LearnedModel
 from pipeline.classify.lexical import LexicalMatcher
 from pipeline.classify.persist import prefixed, unprefixed
@@ -49,6 +49,9 @@ RELEVANCE_AT = 0.6
 #: The document gate: a document covers nothing unless this many of its passages are relevant, or, if it is
 #: short, this share of its passages long enough to be evidence (a three-paragraph answer needs one).
 MIN_RELEVANT_PASSAGES = 3
+#: A passage can be evidence only from this domain probability up (the domain model's classes are balanced,
+#: so 0.5 is where a passage is likelier from a care document than from one about something else).
+DOMAIN_AT = 0.5
 MIN_RELEVANT_SHARE = 0.25
 #: ... and, if it is long, this share of them: 2.5 times the rate at which passages of the written off-topic
 #: documents look relevant (0.8 %, cross-fitted, most of them in an adult social care policy; docs/accuracy.md).
@@ -159,16 +162,20 @@ class PromiseClassifier:
     min_relevant_passages: int = MIN_RELEVANT_PASSAGES
     min_relevant_share: float = MIN_RELEVANT_SHARE
     min_relevant_rate: float = MIN_RELEVANT_RATE
+    domain_at: float = DOMAIN_AT
 
     def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...], texts: list[str],
             label_sets: list[frozenset[str]], groups: list[str], *, off_topic_texts: list[str] = (),
+            off_domain: list[bool] | None = None,
             progress: Callable[[str], None] | None = None) -> PromiseClassifier:
-        """Learn item models from labelled texts, and relevance from the same texts and the off-topic examples.
+        """Learn item models from labelled texts, relevance and domain from the same texts and the off-topic ones.
 
         Relevance learns to tell a passage that covers some item (it has a label) from one that covers
-        none (it has none: a definition, a table row, a passage about adult services, a news article);
-        `off_topic_texts` are further passages that cover nothing and train relevance only. `progress` is
-        called once per step (`training_steps()` in all).
+        none (it has none: a definition, a table row, a passage about adult services, a news article).
+        The domain model learns to tell text from care documents (labelled or not) from text about anything
+        else: `off_domain` marks the texts written far from children's care, and `off_topic_texts` are
+        further such passages (of the written off-topic documents) that train relevance and domain only.
+        `progress` is called once per step (`training_steps()` in all).
         """
         if not items:
             raise ValueError("fit needs at least one reference item")
@@ -182,15 +189,36 @@ class PromiseClassifier:
         # probability whichever item it is (per-item F1-best thresholds: 0.003 higher micro-F1, docs/accuracy.md).
         self.thresholds_ = np.full(len(self.items_), min(self.common_threshold_ + self.threshold_margin,
                                                          MAX_THRESHOLD))
+        n_texts = len(texts)
+        self.document_threshold_ = choose_document_threshold(
+            calibrated[:n_texts], self.model_.oof_targets_[:n_texts], list(groups),
+            word_counts(texts) >= MIN_EVIDENCE_WORDS, floor=float(self.thresholds_.max()))
         self.relevance_ = self.fit_relevance(texts, label_sets, list(off_topic_texts))
         if progress is not None:
             progress("relevance model")
+        self.domain_ = self.fit_domain(texts, off_domain or [False] * len(texts), list(off_topic_texts))
+        if progress is not None:
+            progress("domain model")
         return self
 
     @staticmethod
     def training_steps() -> int:
-        """How many steps `fit` reports: the item model's, then the relevance model."""
-        return LearnedModel().steps + 1
+        """How many steps `fit` reports: the item model's, then the relevance and domain models."""
+        return LearnedModel().steps + 2
+
+    def fit_domain(self, texts: list[str], off_domain: list[bool], off_topic_texts: list[str]) -> RelevanceModel:
+        """The domain model: care documents' text (and the item texts) against text about anything else.
+
+        Rationale: relevance alone learns what covering language looks like ("we will make sure every child
+        is heard"), which a news story or a book on copyright also uses; whether the text is about children's
+        care at all is a separate question, with a cleaner answer from a model that learns only that.
+        """
+        if len(off_domain) != len(texts):
+            raise ValueError("off_domain must mark every text")
+        prepared = self.model_.prepared_
+        in_domain = [0 if far else 1 for far in off_domain] + [1] * (len(prepared) - len(texts))
+        training = list(prepared) + [self.model_.lexical_.prepare(text) for text in off_topic_texts]
+        return RelevanceModel(seed=self.seed).fit(training, np.array(in_domain + [0] * len(off_topic_texts)))
 
     def fit_relevance(self, texts: list[str], label_sets: list[frozenset[str]],
                       off_topic_texts: list[str]) -> RelevanceModel:
@@ -208,25 +236,31 @@ class PromiseClassifier:
         return DecisionRule(covered_at=self.thresholds_, partial_at=self.thresholds_ * PARTIAL_SHARE,
                             relevance_at=self.relevance_at, min_relevant_passages=self.min_relevant_passages,
                             min_relevant_share=self.min_relevant_share, min_relevant_rate=self.min_relevant_rate,
-                            min_words=MIN_EVIDENCE_WORDS, method={
+                            min_words=MIN_EVIDENCE_WORDS, domain_at=self.domain_at,
+                            document_covered_at=np.maximum(self.thresholds_, self.document_threshold_), method={
                                 "scores": "item models' probabilities, calibrated per item on out-of-fold scores",
                                 "thresholds": f"one for every item: the out-of-fold F1-best "
                                               f"{self.common_threshold_:.2f} on the calibrated scale, plus a "
-                                              f"margin of {self.threshold_margin:.2f}",
-                                "relevance": "relevance model over passage words (pipeline/classify/relevance.py)"})
+                                              f"margin of {self.threshold_margin:.2f}; a document's best passage "
+                                              f"needs {self.document_threshold_:.2f} (the out-of-fold F1-best over "
+                                              "real documents)",
+                                "relevance": "relevance model over passage words (pipeline/classify/relevance.py)",
+                                "domain": "domain model over passage words: care documents against any other "
+                                          "text (pipeline/classify/relevance.py)"})
 
     def score(self, texts: list[str]) -> Scored:
         """Calibrated item probabilities, quotations, relevance and word counts of `texts` (their own words only)."""
         n_items = len(self.items_)
         if not texts:
             empty = np.zeros((0, n_items))
-            return Scored(PassageScores(empty, empty, np.zeros(0), np.zeros(0, dtype=int)), explain=lambda r, c: "")
+            return Scored(PassageScores(empty, empty, np.zeros(0), np.zeros(0, dtype=int), np.zeros(0)),
+                          explain=lambda r, c: "")
         matrix, parts = self.model_.features(texts)
         probabilities = self.calibration_.transform(self.model_.decision_scores(matrix))
         quotes, spans = quote_matrix(parts["quote_hits"], len(texts), n_items)
         relevance = self.relevance_.predict_proba(parts["prepared"])
         scores = PassageScores(probabilities=probabilities, quotes=quotes, relevance=relevance,
-                               words=word_counts(texts))
+                               words=word_counts(texts), domain=self.domain_.predict_proba(parts["prepared"]))
         rule = self.rule
 
         def explain(row: int, column: int) -> str:
@@ -244,7 +278,7 @@ class PromiseClassifier:
     def describe(self) -> dict:
         """What run.json records about the classifier."""
         rule = self.rule
-        return {"name": type(self).__name__, "signals": ["quote", "model", "relevance"],
+        return {"name": type(self).__name__, "signals": ["quote", "model", "relevance", "domain"],
                 "training_sha256": getattr(self, "training_sha256_", None),
                 "item_thresholds": {item.id: round(float(t), 4) for item, t in zip(self.items_, rule.covered_at,
                                                                                    strict=True)},
@@ -255,12 +289,16 @@ class PromiseClassifier:
     def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
         model_arrays, model_meta = self.model_.to_state()
         relevance_arrays, relevance_meta = self.relevance_.to_state()
+        domain_arrays, domain_meta = self.domain_.to_state()
         arrays = {**prefixed("items", model_arrays), **prefixed("relevance", relevance_arrays),
+                  **prefixed("domain", domain_arrays),
                   **prefixed("calibration", self.calibration_.to_arrays()), "thresholds": self.thresholds_}
         meta = {"classifier": type(self).__name__, "items": model_meta, "relevance": relevance_meta,
+                "domain": domain_meta, "domain_at": self.domain_at,
                 "seed": self.seed, "threshold_margin": self.threshold_margin, "relevance_at": self.relevance_at,
                 "min_relevant_passages": self.min_relevant_passages, "min_relevant_share": self.min_relevant_share,
-                "min_relevant_rate": self.min_relevant_rate, "common_threshold": self.common_threshold_}
+                "min_relevant_rate": self.min_relevant_rate, "common_threshold": self.common_threshold_,
+                "document_threshold": self.document_threshold_}
         return arrays, meta
 
     @classmethod
@@ -270,14 +308,17 @@ class PromiseClassifier:
             raise ValueError(f"a {meta.get('classifier')!r} model, not a {cls.__name__}")
         classifier = cls(lexicon=lexicon, seed=meta["seed"], threshold_margin=meta["threshold_margin"],
                          relevance_at=meta["relevance_at"], min_relevant_passages=meta["min_relevant_passages"],
-                         min_relevant_share=meta["min_relevant_share"], min_relevant_rate=meta["min_relevant_rate"])
+                         min_relevant_share=meta["min_relevant_share"], min_relevant_rate=meta["min_relevant_rate"],
+                         domain_at=meta["domain_at"])
         classifier.items_ = tuple(items)
         classifier.model_ = LearnedModel.from_state(unprefixed("items", arrays), meta["items"], items=items,
                                                     lexicon=lexicon)
         classifier.relevance_ = RelevanceModel.from_state(unprefixed("relevance", arrays), meta["relevance"])
+        classifier.domain_ = RelevanceModel.from_state(unprefixed("domain", arrays), meta["domain"])
         classifier.calibration_ = ItemCalibration.from_arrays(unprefixed("calibration", arrays))
         classifier.thresholds_ = arrays["thresholds"]
         classifier.common_threshold_ = float(meta["common_threshold"])
+        classifier.document_threshold_ = float(meta["document_threshold"])
         if classifier.thresholds_.shape != (len(items),):
             raise ValueError("the model's thresholds do not fit its items")
         return classifier

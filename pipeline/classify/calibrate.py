@@ -113,3 +113,45 @@ def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> tuple[n
         weight = min(1.0, positives / FULL_WEIGHT_POSITIVES)
         thresholds[column] = round(weight * best + (1 - weight) * float(common), 4)
     return thresholds, float(common)
+
+
+def document_maxima(probabilities: np.ndarray, targets: np.ndarray, groups: list[str],
+                    evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per real document (group "doc:..."), each item's best probability and whether it covers the item.
+
+    Only passages that can be evidence count; returns ([documents, items] best, [documents, items] gold).
+    """
+    rows_by_group: dict[str, list[int]] = {}
+    for row, group in enumerate(groups):
+        if group.startswith("doc:") and evidence[row]:
+            rows_by_group.setdefault(group, []).append(row)
+    best = np.array([probabilities[rows].max(axis=0) for rows in rows_by_group.values()])
+    gold = np.array([targets[rows].max(axis=0) for rows in rows_by_group.values()])
+    return best.reshape(-1, probabilities.shape[1]), gold.reshape(-1, probabilities.shape[1])
+
+
+def choose_document_threshold(probabilities: np.ndarray, targets: np.ndarray, groups: list[str],
+                              evidence: np.ndarray, *, floor: float) -> float:
+    """The threshold a document's best passage must reach for the document to cover an item.
+
+    Rule: the F-beta-best threshold (beta = DOCUMENT_BETA, precision weighted) over real documents x items,
+    on out-of-fold calibrated probabilities, never below the passage threshold `floor`. Rationale: a
+    document covers an item when its best passage does, and the best of many passages is higher than any
+    one passage by chance alone; and a gap table that claims coverage where there is none is worse than
+    one that misses some, so at the document level precision weighs more than recall.
+    """
+    best, gold = document_maxima(probabilities, targets, groups, evidence)
+    if not len(best):
+        return floor
+    grid = [float(t) for t in THRESHOLD_GRID if t >= floor]
+    return max(grid, key=lambda t: (f_beta(*f1_counts(best >= t, gold), beta=DOCUMENT_BETA), -t))
+
+
+#: How much more a document's precision weighs than its recall when its threshold is chosen (F0.5).
+DOCUMENT_BETA = 0.5
+
+
+def f_beta(tp: int, fp: int, fn: int, *, beta: float) -> float:
+    weight = beta * beta
+    denominator = (1 + weight) * tp + weight * fn + fp
+    return (1 + weight) * tp / denominator if denominator else 0.0
