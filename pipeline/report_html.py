@@ -616,19 +616,25 @@ def render_document(environment: Environment, assets: PageAssets, info: Document
     return environment.get_template(DOCUMENT_TEMPLATE).render(assets=assets, **context)
 
 
-def write_document_pages(out_dir: Path, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
-    """Write `out_dir/report/<document id>.html` for every mapped document, one document in memory at a time."""
-    pages_dir = Path(out_dir) / DOCUMENT_PAGES_FOLDER
+def document_pages(store: RunStore, reference: ReferenceSet, run_record: dict,
+                   pages_dir: Path) -> Iterator[tuple[DocumentInfo, str]]:
+    """Every mapped document with its page, rendered one at a time; `pages_dir` is where the pages will be."""
     environment = template_environment()
     assets = page_assets(environment)
     run = run_view(run_record, [])
     labels = framework_labels(run_record)
     sources = source_files(run_record, pages_dir)
-    written = []
     for info in store.documents():
         source = sources.get(info.id) or sources.get(info.name)
-        html = render_document(environment, assets, info, store.coverages(info.id, reference), run=run,
-                               labels=labels, source=source)
+        yield info, render_document(environment, assets, info, store.coverages(info.id, reference), run=run,
+                                    labels=labels, source=source)
+
+
+def write_document_pages(out_dir: Path, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
+    """Write `out_dir/report/<document id>.html` for every mapped document, one document in memory at a time."""
+    pages_dir = Path(out_dir) / DOCUMENT_PAGES_FOLDER
+    written = []
+    for info, html in document_pages(store, reference, run_record, pages_dir):
         path = pages_dir / f"{page_stem(info.id)}.html"
         write_atomic(path, html.encode("utf-8"))
         written.append(path)
