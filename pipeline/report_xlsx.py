@@ -154,8 +154,13 @@ class StreamedSheet:
             self.sheet.write_string(0, index, column, formats.rotated if rotated else formats.bold)
 
     def write(self, row: int, column: int, value: object) -> None:
-        """One cell: a number as a number, text as a string (a status filled with its colour), nothing as blank."""
+        """One cell: a number as a number, text as a string (a status filled with its colour), nothing as blank.
+
+        An empty cell of a wrapped column is written blank with the column's format, as its neighbours have.
+        """
         if value is None or value == "":
+            if self.text_formats[column] is not None:
+                self.sheet.write_blank(row, column, None, self.text_formats[column])
             return
         if isinstance(value, str):
             if self.status_columns[column] and value in self.formats.status:
