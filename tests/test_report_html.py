@@ -815,3 +815,31 @@ def test_compare_page_shows_bidi_controls_in_names_escaped(tmp_path):
     _, html_path = write_comparison(tmp_path, compare_documents(rows, RLO_NAME, "b.txt"), run_record={})
     html = html_path.read_text(encoding="utf-8")
     assert "\u202e" not in html and "<bdi>report\\u202egnp.exe.txt</bdi>" in html
+
+
+# --- a run of 1,000 documents -------------------------------------------------------------------------------------
+
+#: The targets of a 1,000-document run: an index a browser opens at once, pages that open as fast.
+INDEX_MAX_BYTES = 5_000_000
+PAGE_MAX_BYTES = 2_000_000
+
+
+@pytest.mark.slow
+def test_a_run_of_1000_documents_gives_a_small_index_and_small_pages(reference_set, tmp_path):
+    from tests.report_store import synthetic_store
+
+    store = synthetic_store(tmp_path / "run.sqlite", reference_set, documents=1000)
+    try:
+        index = render_index(store, reference_set, RUN_RECORD, report_dir=tmp_path).encode("utf-8")
+        pages = [html.encode("utf-8") for _, html in
+                 itertools.islice(document_pages(store, reference_set, RUN_RECORD, tmp_path / "report"), 3)]
+    finally:
+        store.close()
+    assert len(index) <= INDEX_MAX_BYTES, len(index)
+    assert all(len(page) <= PAGE_MAX_BYTES for page in pages), [len(page) for page in pages]
+    page = parse(index)
+    assert len(page.select("#documents table.documents tbody tr")) == 1000
+    assert len(page.select("#heatmap tbody")) == 20 and len(page.select("#heatmap tbody tr")) == 1000
+    assert len(page.select("#overview tbody tr")) == 68
+    assert_inert(index.decode("utf-8"))
+    assert_inert(pages[0].decode("utf-8"), expected_texts=["council-plan-0000 children's services 2024-2027 <draft>"])
