@@ -271,20 +271,28 @@ def results_of(coverages: list[Coverage], passages: list[Passage], matches: list
                skipped: list[Skipped], run_record: dict) -> list[DocumentResult]:
     """A run held as flat lists (the map command's result), as the per-document results a store takes.
 
-    A document's name, path and page count come from run.json's inputs (matched by sha256), else its `doc`.
+    A document's name, path and page count come from run.json's inputs (matched by sha256, the first input
+    of that content), else its `doc`. Files with the same content share a `doc`: it is stored once, as the
+    store stores a document (`RunStore.add`), its verdicts, passages and matches taken once.
     """
-    inputs = {entry.get("sha256"): entry for entry in run_record.get("inputs", []) if isinstance(entry, dict)} \
-        if isinstance(run_record, dict) else {}
+    inputs: dict = {}
+    for entry in run_record.get("inputs", []) if isinstance(run_record, dict) else []:
+        if isinstance(entry, dict):
+            inputs.setdefault(entry.get("sha256"), entry)
     grouped: dict[str, dict] = {}
+
+    def parts_of(doc: str) -> dict:
+        return grouped.setdefault(doc, {"coverages": {}, "passages": {}, "matches": {}})
+
     for coverage in coverages:
-        grouped.setdefault(coverage.doc, {"coverages": [], "passages": [], "matches": []})["coverages"].append(coverage)
+        parts_of(coverage.doc)["coverages"].setdefault(coverage.item.id, coverage)
     passage_docs = {passage.id: passage.doc for passage in passages}
     for passage in passages:
-        grouped.setdefault(passage.doc, {"coverages": [], "passages": [], "matches": []})["passages"].append(passage)
+        parts_of(passage.doc)["passages"].setdefault(passage.id, passage)
     for match in matches:
         doc = passage_docs.get(match.passage_id)
         if doc in grouped:
-            grouped[doc]["matches"].append(match)
+            grouped[doc]["matches"].setdefault((match.passage_id, match.item_id, match.signal), match)
     results = []
     for index, (doc, parts) in enumerate(grouped.items()):
         entry = inputs.get(doc, {})
@@ -292,8 +300,9 @@ def results_of(coverages: list[Coverage], passages: list[Passage], matches: list
         info = DocumentInfo(id=document_id(doc), name=name, path=str(entry.get("path", "")),
                             page_count=int(entry.get("pages", 0) or 0), extractor=str(entry.get("extractor", "")))
         results.append(DocumentResult(source=SourceFile(index=index, path=info.path, name=name), document=info,
-                                      passages=tuple(parts["passages"]), matches=tuple(parts["matches"]),
-                                      coverages=tuple(parts["coverages"])))
+                                      passages=tuple(parts["passages"].values()),
+                                      matches=tuple(parts["matches"].values()),
+                                      coverages=tuple(parts["coverages"].values())))
     failed = [DocumentResult(source=SourceFile(index=len(results) + number, path="", name=problem.file),
                              document=None, problems=(problem,)) for number, problem in enumerate(skipped)]
     return results + failed

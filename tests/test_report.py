@@ -38,10 +38,13 @@ def make_run(tmp_path, reference_set, evidence_text):
 
 def test_every_output_file_is_written_and_nothing_temporary_is_left(tmp_path, reference_set):
     written = make_run(tmp_path, reference_set, "Siblings stay together.")
-    assert sorted(p.name for p in written) == sorted(p.name for p in tmp_path.iterdir())
-    assert {p.name for p in written} == {"gap_table.csv", "gap_table.xlsx", "gap_table.md", "matches.csv",
-                                         "errors.csv", "passages.jsonl", "run.json", "report.html",
-                                         "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"}
+    assert sorted(p.relative_to(tmp_path) for p in written) == sorted(
+        p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert {p.name for p in written if p.parent == tmp_path} == {
+        "gap_table.csv", "gap_table.xlsx", "gap_table.md", "matches.csv", "errors.csv", "passages.jsonl", "run.json",
+        "report.html", "coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg",
+        "coverage_by_foundation.png"}
+    assert [p.parent.name for p in written if p.parent != tmp_path] == ["report"]  # the document's page
     rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8")))
     assert rows[0]["item_id"] == "CARE-3" and rows[0]["page"] == "4" and rows[0]["status"] == "covered"
     assert rows[1]["status"] == "missing" and rows[1]["evidence"] == ""
