@@ -11,7 +11,7 @@ CORPUS ?= corpora/sample
 RUN ?= $(shell basename -- "$(CORPUS)")
 OUT ?= outputs/$(RUN)
 
-MODEL ?= outputs/model/promise-classifier.pkl
+MODEL ?= outputs/model/promise-classifier.npz
 #: The project's shared folder beside the repository (evaluation corpora; not needed to run).
 SHARED ?= ../shared
 
@@ -48,8 +48,8 @@ browser: ## install Debian's chromium for the HTML report's browser test (needs 
 map: $(BIN)/promise-map ## map CORPUS (default corpora/sample) into outputs/<corpus name>/
 	"$(BIN)/promise-map" map "$(CORPUS)" --out "$(OUT)"
 
-train: $(BIN)/promise-map ## train the learned classifier on corpora/labelled/ into $(MODEL) (SEMANTIC=1: embeddings)
-	"$(BIN)/promise-map" train --out "$(MODEL)" $(if $(SEMANTIC),--semantic)
+train: $(BIN)/promise-map ## train the classifier on corpora/labelled/ and the off-topic documents into $(MODEL)
+	"$(BIN)/promise-map" train --out "$(MODEL)"
 
 compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=... B=... [OUT=outputs/run])
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "name two documents of the run: make compare A=... B=..." >&2; exit 2; fi
@@ -64,7 +64,7 @@ eval: $(BIN)/promise-map ## accuracy: cross-validated, written-examples-only, he
 	    --json "outputs/eval/offtopic-$$(basename "$$folder").json" | tail -1; \
 	  else echo "$$folder is not here: its off-topic figure is not measured"; fi; done
 
-bench: $(BIN)/promise-map ## extraction vs raw pypdfium2 on ../shared/pdf-corpus, classification on the sample -> outputs/bench/
+bench: $(BIN)/promise-map ## extraction vs raw pypdfium2 (pdf-corpus), classification, 1,000 documents cold/warm -> outputs/bench/
 	"$(BIN)/python" -m pipeline.bench
 
 test: $(BIN)/promise-map ## the whole test suite, corpus-wide tests included (what CI runs)

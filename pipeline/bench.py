@@ -198,48 +198,41 @@ SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "sample"
 
 
 def bench_classify(options: BenchOptions) -> SectionResult:
-    """Passages per second of the map's classifiers (quotation signal on) over the sample corpus's passages."""
+    """Passages per second of the map's classifiers (scoring and the decision rule) over the sample's passages."""
     from pipeline.classify import LexicalClassifier, load_lexicon
     from pipeline.reference import load_reference
     from pipeline.segment import segment_documents
-    from pipeline.training import (
-        DEFAULT_LABELLED_DIR,
-        DEFAULT_LEXICON,
-        DEFAULT_MODEL_PATH,
-        load_model,
-        load_training_data,
-        save_model,
-        train,
-    )
+    from pipeline.training import DEFAULT_LEXICON, DEFAULT_MODEL_PATH, ensure_model
 
     reference_set = load_reference(Path(__file__).resolve().parent.parent / "reference")
     documents = [r.document for r in extract_all(sorted(SAMPLE_CORPUS.glob("*")), cache_dir=None) if r.document]
-    passages = segment_documents(documents) * CLASSIFY_REPEATS
-    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-    learned = load_model(DEFAULT_MODEL_PATH, training_sha256=data.sha256)
-    training_seconds = None
-    if learned is None:
-        started = time.perf_counter()
-        learned = train(reference_set, data.dev + data.written, DEFAULT_LEXICON)
-        training_seconds = round(time.perf_counter() - started, 2)
-        save_model(learned, DEFAULT_MODEL_PATH, training_sha256=data.sha256)
+    texts = [passage.text for passage in segment_documents(documents)] * CLASSIFY_REPEATS
+    learned = ensure_model(DEFAULT_MODEL_PATH, reference_set, say=lambda message: print(message, file=sys.stderr))
     lexical = LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)
     record: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "passages": len(passages), "repeats": CLASSIFY_REPEATS,
-                    "target_passages_per_second": TARGET_PASSAGES_PER_SECOND,
-                    "training_seconds": training_seconds, "classifiers": {}}
+                    "passages": len(texts), "repeats": CLASSIFY_REPEATS,
+                    "target_passages_per_second": TARGET_PASSAGES_PER_SECOND, "classifiers": {}}
     for name, classifier in (("learned", learned), ("lexical", lexical)):
-        classifier.predict(passages[:50])  # warm caches (lemma table, lexicon)
+        classifier.score(texts[:50])  # warm caches (lemma table, lexicon)
         started = time.perf_counter()
-        matches = classifier.predict(passages)
+        scored = classifier.score(texts)
+        decided = int(classifier.rule.passage_decisions(scored.scores).sum())
         seconds = time.perf_counter() - started
-        record["classifiers"][name] = {"seconds": round(seconds, 3), "matches": len(matches),
-                                       "passages_per_second": round(len(passages) / seconds)}
+        record["classifiers"][name] = {"seconds": round(seconds, 3), "passage_item_decisions": decided,
+                                       "passages_per_second": round(len(texts) / seconds)}
     record["peak_rss_mb"] = round(parent_peak_rss_bytes() / MIB)
     rates = {name: figures["passages_per_second"] for name, figures in record["classifiers"].items()}
-    summary = (f"classify: {len(passages)} passages, learned {rates['learned']} passages/s, lexical "
-               f"{rates['lexical']} passages/s (quotation signal on; target {TARGET_PASSAGES_PER_SECOND}); "
+    summary = (f"classify: {len(texts)} passages in one process, learned {rates['learned']} passages/s, lexical "
+               f"{rates['lexical']} passages/s (target {TARGET_PASSAGES_PER_SECOND} on 2 cores); "
                f"peak RSS {record['peak_rss_mb']} MB")
+    return SectionResult(record=record, summary=summary)
+
+
+def bench_scale_section(options: BenchOptions) -> SectionResult:
+    """The thousand-documents figures (pipeline/bench_scale.py)."""
+    from pipeline.bench_scale import bench_scale
+
+    record, summary = bench_scale(options.out_dir)
     return SectionResult(record=record, summary=summary)
 
 
@@ -252,6 +245,7 @@ def parent_peak_rss_bytes() -> int:
 SECTIONS: dict[str, Callable[[BenchOptions], SectionResult]] = {
     "extract": bench_extract,
     "classify": bench_classify,
+    "scale": bench_scale_section,
 }
 
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -26,9 +24,8 @@ from pipeline import __version__
 from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
 from pipeline.classify.calibrate import PARTIAL_SHARE
 from pipeline.classify.persist import ModelFileError
-from pipeline.compare import CompareError, compare_documents, read_gap_table
+from pipeline.compare import CompareError, compare_documents, read_verdicts
 from pipeline.config import Settings
-from pipeline.coverage import classify_document
 from pipeline.display import visible_controls
 from pipeline.evaluate import (
     GoldFileError,
@@ -39,11 +36,15 @@ from pipeline.evaluate import (
     format_report,
     load_labelled,
 )
-from pipeline.extract import EXTRACTORS, extract_all, scan_inputs
+from pipeline.extract import EXTRACTORS, document_names, scan_inputs
 from pipeline.files import display_name
 from pipeline.reference import ReferenceError, load_reference
 from pipeline.report import write_comparison, write_json, write_reports
-from pipeline.segment import Segmenter
+from pipeline.run.cache import default_cache_dir
+from pipeline.run.context import ContextSpec, file_sha256
+from pipeline.run.corpus import Executor, RunTotals, map_corpus, store_path
+from pipeline.run.output import OutputFolderError, check_output_folder, staged_output
+from pipeline.run.store import RunStore
 from pipeline.training import (
     DEFAULT_LABELLED_DIR,
     DEFAULT_LEXICON,
@@ -55,7 +56,7 @@ from pipeline.training import (
     train_all,
     transfer_validate,
 )
-from pipeline.types import Coverage, Document, ReferenceSet, Skipped, Status
+from pipeline.types import DocumentResult, ReferenceSet, SourceFile, Status
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 CLASSIFIERS = ("learned", "lexical")
@@ -108,30 +109,71 @@ def map_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
     classifier: Annotated[str, typer.Option(help="learned (default) or lexical (no training data).")] = "learned",
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="Per-document results kept between runs (default: $XDG_CACHE_HOME/promise-map or "
+             "~/.cache/promise-map).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Map every document afresh; keep nothing.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: one per core; 0 maps in this process, without limits).")] = None,
+    dask: Annotated[str | None, typer.Option(
+        help="Map on a dask.distributed cluster: a scheduler address (tcp://host:8786) or `local`.")] = None,
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
     console = stderr_console(quiet=quiet)
     out = out or Path("outputs") / corpus.resolve().name
     try:
+        check_output_folder(out, corpus)
         reference_set = load_reference(reference)
         listing = scan_inputs(corpus, exclude=[out])
         check_inputs(corpus, listing.paths, listing.skipped)
         chosen = build_classifier(classifier, reference_set, model, console)
-    except (ReferenceError, FileNotFoundError, GoldFileError, ValueError) as error:
+    except (ReferenceError, FileNotFoundError, GoldFileError, ValueError, ModelFileError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    paths = listing.paths
     settings = Settings(password=password)
-    result = run_map(paths, reference_set, settings, chosen, show_progress=not quiet, listed=listing.skipped)
-    record = run_record(corpus, reference_set, settings, result)
-    written = write_reports(out, coverages=result["coverages"], passages=result["passages"],
-                            matches=result["matches"], skipped=result["skipped"], run_record=record)
-    print_summary(console, result["documents"], result["coverages"], result["skipped"])
+    spec = ContextSpec(reference_dir=str(reference.resolve()), classifier=classifier,
+                       model_path=None if classifier == "lexical" else str(model.resolve()),
+                       model_sha256=None if classifier == "lexical" else file_sha256(model), settings=settings,
+                       cache_dir=None if no_cache else str((cache_dir or default_cache_dir()).resolve()))
+    executor = Executor(workers=workers, dask=dask)
+    try:
+        with staged_output(out) as staging:
+            store = RunStore(store_path(staging), create=True)
+            store.add_problems(listing.skipped)
+            totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
+                                       show_progress=not quiet)
+            record = run_record(corpus, reference_set, settings, store, totals, chosen.describe(), executor)
+            written = write_reports(staging, store=store, reference=reference_set, run_record=record)
+            print_summary(console, store, reference_set)
+            store.close()
+    except OutputFolderError as error:
+        raise fail(str(error), code=EXIT_BAD_INPUT) from error
+    except OSError as error:
+        raise fail(f"could not write the outputs ({error.strerror or error}); {out} is as it was",
+                   code=EXIT_BAD_INPUT) from error
     console.print(f"wrote {len(written)} files to {shown(str(out))}/")
     # Every verdict of a run that formed no passage is "missing" for want of text, not of content: a batch
     # job must not take that gap table for a finding. One mapped document is success; errors.csv lists the rest.
-    if not result["passages"]:
-        raise fail(f"no document could be mapped: none of the {len(paths)} files gave a passage to classify; "
-                   f"the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
+    if not totals.passages:
+        raise fail(f"no document could be mapped: none of the {len(listing.paths)} files gave a passage to "
+                   f"classify; the reasons are in {out / 'errors.csv'}", code=EXIT_NOTHING_MAPPED)
+
+
+def sources_of(corpus: Path, paths: list[Path], password: str | None) -> list[SourceFile]:
+    """The run's input files in order, each with the name the outputs give it and its path in the corpus."""
+    return [SourceFile(index=index, path=str(path), name=name, relative=path_in(corpus, str(path)), password=password)
+            for index, (path, name) in enumerate(zip(paths, document_names(paths), strict=True))]
+
+
+def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunStore, executor: Executor, *,
+                      show_progress: bool) -> RunTotals:
+    """map_corpus with a progress bar of files mapped (and how many came from the cache)."""
+    with tqdm(total=len(sources), desc="map", unit="file", disable=not show_progress) as bar:
+        def advance(result: DocumentResult) -> None:
+            bar.update()
+            if result.from_cache:
+                bar.set_postfix_str("from cache", refresh=False)
+
+        return map_corpus(sources, spec, store, executor=executor, on_result=advance)
 
 
 def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -> None:
@@ -167,55 +209,14 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
                         say=lambda message: console.print(shown(message)))
 
 
-def run_map(paths: list[Path], reference_set: ReferenceSet, settings: Settings,
-            classifier: LexicalClassifier | PromiseClassifier, *, show_progress: bool,
-            listed: Iterable[Skipped] = ()) -> dict:
-    """Chain the stages over `paths`; returns every stage's output and its timings.
-
-    `listed` are the corpus entries the listing left out (links out of the folder, pipes, output
-    folders); they head the run's skipped rows.
-    """
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    documents: list[Document] = []
-    skipped: list[Skipped] = list(listed)
-    for result in tqdm(extract_all(paths, password=settings.password), total=len(paths), desc="extract",
-                       unit="file", disable=not show_progress):
-        if result.document is not None:
-            documents.append(result.document)
-        skipped.extend(result.problems)
-    timings["extract"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    segmenter = Segmenter()
-    passages, matches, coverages = [], [], []
-    for document in documents:
-        document_passages = segmenter.segment(document)
-        if not document_passages:
-            skipped.append(Skipped(file=document.name, stage="segment",
-                                   reason="text was extracted but no passage could be formed from it"))
-        passages.extend(document_passages)
-        document_matches, document_coverages = classify_document(document, document_passages, classifier,
-                                                                 reference_set.items, settings)
-        matches.extend(document_matches)
-        coverages.extend(document_coverages)
-    timings["classify"] = time.perf_counter() - started
-    return {"documents": documents, "skipped": skipped, "passages": passages, "matches": matches,
-            "coverages": coverages, "timings": timings, "classifier": describe_classifier(classifier)}
-
-
-def describe_classifier(classifier: LexicalClassifier | PromiseClassifier) -> dict:
-    """What run.json records about the classifier, so a result can be traced to its model and training data."""
-    return classifier.describe()
-
-
 def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
     """The covered/partial thresholds of the signals this run's classifier uses, as a reviewer reads them."""
     in_force = {signal: values for signal, values in settings.to_dict()["thresholds"].items()
                 if signal in classifier["signals"]}
     if "item_thresholds" in classifier:
-        values = classifier["item_thresholds"].values()
-        in_force["model"] = {"covered": f"per item, {min(values):.2f}-{max(values):.2f} (calibrated per item)",
+        values = sorted(set(classifier["item_thresholds"].values()))
+        covered = f"{values[0]:.2f} for every item" if len(values) == 1 else f"{values[0]:.2f}-{values[-1]:.2f}"
+        in_force["model"] = {"covered": f"{covered} (probability, calibrated per item)",
                              "partial": f"{PARTIAL_SHARE:.0%} of the item's threshold"}
     return in_force
 
@@ -234,8 +235,10 @@ def path_in(corpus: Path, file_path: str) -> str:
     return Path(os.path.relpath(os.path.abspath(file_path), corpus_folder(corpus))).as_posix()
 
 
-def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, result: dict) -> dict:
+def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, store: RunStore, totals: RunTotals,
+               classifier: dict, executor: Executor) -> dict:
     """What a reader needs to cite and reproduce the run: reference versions, settings, inputs, timings."""
+    documents = store.documents()
     return {
         "tool": {"name": "promise-map", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -246,14 +249,16 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, re
             "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version, "source": fw.source,
                             "items": len(fw.items)} for fw in reference_set.frameworks],
         },
-        "classifier": result["classifier"],
-        "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, result["classifier"])},
-        "inputs": [{"file": d.name, "path": path_in(corpus, d.path), "sha256": d.sha256, "pages": d.page_count,
-                    "extractor": d.extractor} for d in result["documents"]],
-        "skipped": [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in result["skipped"]],
-        "counts": {"documents": len(result["documents"]), "passages": len(result["passages"]),
-                   "matches": len(result["matches"]), "skipped": len(result["skipped"])},
-        "timings_seconds": {stage: round(seconds, 3) for stage, seconds in result["timings"].items()},
+        "classifier": classifier,
+        "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, classifier)},
+        "executor": executor.describe(),
+        "inputs": [{"file": d.name, "path": path_in(corpus, d.path), "sha256": d.id, "pages": d.page_count,
+                    "extractor": d.extractor} for d in documents],
+        "skipped": [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in store.problems()],
+        "counts": {"files": totals.files, "documents": len(documents), "from_cache": totals.from_cache,
+                   "passages": totals.passages, "matches": totals.matches, "skipped": totals.problems},
+        "timings_seconds": {"wall": round(totals.wall_seconds, 3),
+                            **{stage: round(seconds, 3) for stage, seconds in sorted(totals.seconds.items())}},
     }
 
 
@@ -356,23 +361,32 @@ def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: Refe
                       "training data, so these figures are optimistic; use --cross-validate for them")
 
 
-def print_summary(console: Console, documents: list[Document], coverages: list[Coverage],
-                  skipped: list[Skipped]) -> None:
+#: Above this many documents the terminal gets totals per framework; the table per document is in report.html.
+SUMMARY_TABLE_MAX_DOCUMENTS = 100
+
+
+def print_summary(console: Console, store: RunStore, reference_set: ReferenceSet) -> None:
     """Counts per document and framework, then each skipped file; names and reasons escaped, as they are untrusted."""
-    table = Table(title="Coverage by document")
+    frameworks = {item.id: item.framework for item in reference_set.items}
+    counts = store.document_status_counts()
+    documents = store.documents()
+    table = Table(title="Coverage by document" if len(documents) <= SUMMARY_TABLE_MAX_DOCUMENTS
+                  else f"Coverage over {len(documents)} documents (each document: report.html)")
     for column in ("document", "pages", "framework", "covered", "partial", "missing"):
         table.add_column(column, justify="right" if column in ("pages", "covered", "partial", "missing") else "left",
                          overflow="fold")
+    rows: dict[tuple[str, str], Counter] = {}
     for document in documents:
-        by_framework: dict[str, Counter] = {}
-        for coverage in coverages:
-            if coverage.doc == document.name:
-                by_framework.setdefault(coverage.item.framework, Counter())[coverage.status] += 1
-        for framework, counts in by_framework.items():
-            table.add_row(shown(document.name), str(document.page_count), shown(framework),
-                          *(str(counts[status]) for status in (Status.COVERED, Status.PARTIAL, Status.MISSING)))
+        key_name = document.id if len(documents) <= SUMMARY_TABLE_MAX_DOCUMENTS else ""
+        for item_id, status in counts.get(document.id, ()):
+            rows.setdefault((key_name, frameworks[item_id]), Counter())[status] += 1
+    names = {document.id: (shown(document.name), str(document.page_count)) for document in documents}
+    for (doc_id, framework), tally in rows.items():
+        name, pages = names.get(doc_id, (f"all {len(documents)}", ""))
+        table.add_row(name, pages, shown(framework), *(str(tally[status.value]) for status in
+                                                       (Status.COVERED, Status.PARTIAL, Status.MISSING)))
     print_whole(console, table)
-    for item in skipped:
+    for item in store.problems():
         console.print(f"[yellow]skipped[/yellow] {shown(item.file)} ({shown(item.stage)}): {shown(item.reason)}")
 
 
@@ -403,7 +417,7 @@ DEFAULT_RUN_DIR = Path("outputs") / "sample"
 def compare_command(
     doc_a: Annotated[str, typer.Argument(help="Document A: its file name in the run, or a unique prefix of it.")],
     doc_b: Annotated[str, typer.Argument(help="Document B: its file name in the run, or a unique prefix of it.")],
-    run: Annotated[Path, typer.Option("--run", "-r", help="Run folder holding gap_table.csv.")] = DEFAULT_RUN_DIR,
+    run: Annotated[Path, typer.Option("--run", "-r", help="Run folder (holding coverage.jsonl).")] = DEFAULT_RUN_DIR,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
     include_partial: Annotated[bool, typer.Option(help="List every status difference, partial included.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
@@ -411,7 +425,7 @@ def compare_command(
     """Items covered in one document of a run and missing in the other: a CSV table and an HTML page."""
     console = stderr_console(quiet=quiet)
     try:
-        comparison = compare_documents(read_gap_table(run), doc_a, doc_b, include_partial=include_partial)
+        comparison = compare_documents(read_verdicts(run), doc_a, doc_b, include_partial=include_partial)
     except CompareError as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     run_json = run / "run.json"

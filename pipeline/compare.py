@@ -2,8 +2,8 @@
 
 The question a team asks when it sets a consultation beside the response to
 it, or last year's plan beside this year's: what did one of them take up that
-the other left out? The comparison reads the run's gap table (the same rows
-`gap_table.csv` holds), so it needs no re-run and works on any finished run.
+the other left out? The comparison reads the run's verdicts (`coverage.jsonl`, the typed file
+every run writes), so it needs no re-run and works on any finished run.
 
 By default only clear differences are listed: covered in one, missing in the
 other. Partial verdicts mean "look here", not a claim, so they are listed only
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from pipeline.palette import STATUS_RANK
 from pipeline.types import Status
 
 GAP_TABLE_FILE = "gap_table.csv"
+#: The typed verdict file every run writes (pipeline/report.py): what compare reads.
+VERDICTS_FILE = "coverage.jsonl"
 COMPARE_COLUMNS = ("document_a", "document_b", "difference", "item_id", "framework", "group", "title", "item_text",
                    "status_a", "score_a", "page_a", "evidence_a", "status_b", "score_b", "page_b", "evidence_b")
 
@@ -70,12 +73,34 @@ class Comparison:
         return "covered in one document and missing in the other"
 
 
+def read_verdicts(run_folder: Path | str) -> list[dict]:
+    """A run's verdicts as gap-table rows, read from coverage.jsonl (typed, with no spreadsheet guard to undo).
+
+    A run written before coverage.jsonl existed is read from its gap_table.csv instead.
+    """
+    folder = Path(run_folder)
+    path = folder / VERDICTS_FILE
+    if not path.is_file():
+        return read_gap_table(folder)
+    rows = []
+    with path.open(encoding="utf-8") as stream:
+        for line in stream:
+            record = json.loads(line)
+            best = record["evidence"][0] if record["evidence"] else None
+            rows.append({"document": record["document"], "doc_id": record["doc_id"],
+                         "framework": record["framework"], "group": record["group"], "item_id": record["item_id"],
+                         "title": record["title"], "item_text": record["item_text"], "status": record["status"],
+                         "score": f"{record['score']:.3f}", "page": best["page"] if best else "",
+                         "evidence": " ".join(best["text"].split()) if best else ""})
+    return rows
+
+
 def read_gap_table(run_folder: Path | str) -> list[dict]:
     """The rows of a run's gap_table.csv, as the report stage meant them (its formula guard undone)."""
     path = Path(run_folder) / GAP_TABLE_FILE
     if not path.is_file():
-        raise CompareError(f"no {GAP_TABLE_FILE} in {run_folder}: run `promise-map map CORPUS --out {run_folder}` "
-                           "first, or pass the run folder with --run")
+        raise CompareError(f"no {VERDICTS_FILE} or {GAP_TABLE_FILE} in {run_folder}: run "
+                           f"`promise-map map CORPUS --out {run_folder}` first, or pass the run folder with --run")
     with path.open(encoding="utf-8", newline="") as stream:
         return [{column: without_formula_guard(value) for column, value in row.items()}
                 for row in csv.DictReader(stream)]

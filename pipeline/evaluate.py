@@ -297,21 +297,24 @@ def read_document_gold(path: Path, known_ids: set[str]) -> dict[str, dict]:
 
 
 def map_folder(folder: Path, names: list[str] | None, classifier, reference) -> dict[str, list]:
-    """Map the documents of `folder` (only `names`, when given) in this process; {name: coverages}."""
+    """Map the documents of `folder` (only `names`, when given) in this process, as `map` maps each; {name: coverages}.
+
+    Each file goes through the run's own per-document function (pipeline/run/document.py), so what is scored
+    here is what a map would report.
+    """
     from pipeline.config import Settings
-    from pipeline.coverage import classify_document
-    from pipeline.extract import extract_all, list_inputs
-    from pipeline.segment import Segmenter
+    from pipeline.extract import list_inputs
+    from pipeline.run.document import MapContext, map_document
+    from pipeline.types import SourceFile
 
     paths = [path for path in list_inputs(folder) if path.name not in NOT_DOCUMENTS
              and (names is None or path.name in names)]
-    segmenter, settings, verdicts = Segmenter(), Settings(), {}
-    for result in extract_all(paths, cache_dir=None):
-        if result.document is None:
-            continue
-        passages = segmenter.segment(result.document)
-        _, verdicts[result.path.name] = classify_document(result.document, passages, classifier, reference.items,
-                                                          settings)
+    context = MapContext(reference=reference, classifier=classifier, settings=Settings(), fingerprint="eval")
+    verdicts = {}
+    for index, path in enumerate(paths):
+        result = map_document(SourceFile(index=index, path=str(path), name=path.name), context)
+        if result.document is not None:
+            verdicts[path.name] = list(result.coverages)
     return verdicts
 
 

@@ -3,8 +3,8 @@
 Every run writes what a reviewer needs without the person who ran it: the
 gap table for Excel (one sheet per view, `report_xlsx.py`), an HTML report
 (`report_html.py`: an index and a page per document), figures (`plots.py`),
-and the raw tables and run record behind them. All of them are read from the
-run store (`pipeline/run/store.py`) one document at a time.
+and the raw tables and run record behind them, all read from the run store
+one document at a time.
 
 Document text is untrusted: any cell that a spreadsheet could read as a
 formula is neutralised, HTML is autoescaped, and every file is written to a
@@ -14,37 +14,24 @@ temporary name and renamed, so a crash never leaves a half-written table behind.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
-import tempfile
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TextIO
 
 from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
 from pipeline.display import shortened
 from pipeline.files import write_atomic
 from pipeline.report_html import render_comparison
-from pipeline.types import (
-    Coverage,
-    DocumentInfo,
-    DocumentResult,
-    Framework,
-    Match,
-    Passage,
-    ReferenceSet,
-    Skipped,
-    SourceFile,
-    Status,
-)
+from pipeline.run.store import RunStore
+from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Skipped, Status
 
-if TYPE_CHECKING:
-    from pipeline.run.store import RunStore
-
-GAP_TABLE_COLUMNS = ("document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
-                     "evidence", "page", "heading", "evidence_pages")
+GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status", "score",
+                     "threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
+                     "near_miss_score", "near_miss_page", "near_miss")
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
@@ -78,17 +65,24 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def gap_table_rows(coverages: list[Coverage], *, document_name: str | None = None) -> list[dict]:
-    """One row per document x item: the verdict and its best evidence.
+def threshold_cells(coverage: Coverage) -> dict:
+    """The item's threshold, how far the score is above (+) or below (-) it, and a missing item's closest call."""
+    near = coverage.near_miss
+    return {"threshold": "" if coverage.threshold is None else f"{coverage.threshold:.3f}",
+            # a number, not text: a cell of text starting "-" gets the formula guard, a number needs none
+            "margin": "" if coverage.threshold is None else round(coverage.score - coverage.threshold, 3),
+            "near_miss_score": f"{near.score:.3f}" if near else "", "near_miss_page": near.page if near else "",
+            "near_miss": one_line(near.text) if near else ""}
 
-    `document_name` names the document of every row (a store's coverages carry the document's id, not the
-    name people know it by); without it, each row is named by its coverage's `doc`.
-    """
+
+def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dict]:
+    """One row per document x item: the verdict and its best evidence; `names` gives each document id's name."""
     rows = []
     for coverage in coverages:
         best = coverage.evidence[0] if coverage.evidence else None
         rows.append({
-            "document": coverage.doc if document_name is None else document_name,
+            "document": names[coverage.doc],
+            "doc_id": coverage.doc,
             "framework": coverage.item.framework,
             "group": coverage.item.group,
             "item_id": coverage.item.id,
@@ -101,49 +95,74 @@ def gap_table_rows(coverages: list[Coverage], *, document_name: str | None = Non
             "page": best.page if best else "",
             "heading": best.heading if best else "",
             "evidence_pages": ";".join(str(page) for page in sorted({e.page for e in coverage.evidence})),
+            **threshold_cells(coverage),
         })
     return rows
 
 
 
 
-def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
-    r"""A CSV table, every cell inert, every cell with a line break in it quoted.
+class CsvTable:
+    r"""A CSV table written row by row to `stream`, every cell inert, every cell with a line break in it quoted.
 
     csv's QUOTE_MINIMAL quotes a field holding "\n" (our line ending) but not one holding a lone "\r",
     which Excel, LibreOffice and csv readers take as the end of the row: a file named "a\r=cmd.txt" split
     every row it appeared in. A row with such a field is written with every field quoted.
     """
+
+    def __init__(self, stream: TextIO, columns: tuple[str, ...]) -> None:
+        self.columns = columns
+        self.writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
+        self.quoting_writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        self.writer.writeheader()
+
+    def write(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            cells = {column: neutralise_cell(row.get(column, "")) for column in self.columns}
+            has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
+            (self.quoting_writer if has_carriage_return else self.writer).writerow(cells)
+
+
+def csv_bytes(columns: tuple[str, ...], rows: Iterable[dict]) -> bytes:
+    """A whole CSV table as bytes (see CsvTable): for the small tables."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    quoting_writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    writer.writeheader()
-    for row in rows:
-        cells = {column: neutralise_cell(row.get(column, "")) for column in columns}
-        has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
-        (quoting_writer if has_carriage_return else writer).writerow(cells)
+    CsvTable(buffer, columns).write(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    lines = (json.dumps(record, ensure_ascii=False, sort_keys=False) for record in records)
-    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def write_json(path: Path, data: dict) -> None:
     write_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def passage_records(passages: list[Passage]) -> list[dict]:
-    return [{"id": p.id, "doc": p.doc, "page": p.page, "heading": p.heading, "start": p.start, "end": p.end,
-             "text": p.text, "lead_in": p.lead_in} for p in passages]
+def json_line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def match_rows(matches: list[Match], passages: list[Passage]) -> list[dict]:
-    passages_by_id = {passage.id: passage for passage in passages}
-    return [{"doc": passages_by_id[m.passage_id].doc, "passage_id": m.passage_id,
-             "page": passages_by_id[m.passage_id].page, "item_id": m.item_id, "signal": m.signal.value,
-             "score": f"{m.score:.4f}", "matched": m.matched} for m in matches]
+def passage_record(passage: Passage) -> dict:
+    return {"id": passage.id, "doc": passage.doc, "page": passage.page, "heading": passage.heading,
+            "start": passage.start, "end": passage.end, "text": passage.text, "lead_in": passage.lead_in}
+
+
+def match_row(match: Match, doc_id: str, page: int) -> dict:
+    return {"doc": doc_id, "passage_id": match.passage_id, "page": page, "item_id": match.item_id,
+            "signal": match.signal.value, "score": f"{match.score:.4f}", "matched": match.matched}
+
+
+def evidence_record(evidence: Evidence) -> dict:
+    """One evidence passage in coverage.jsonl: where it is, its score, and the character spans that drove it."""
+    return {"passage_id": evidence.passage_id, "page": evidence.page, "heading": evidence.heading,
+            "score": evidence.score, "signal": evidence.signal.value, "matched": evidence.matched,
+            "spans": [list(span) for span in evidence.spans], "text": evidence.text}
+
+
+def coverage_record(coverage: Coverage, name: str) -> dict:
+    """One verdict of coverage.jsonl, typed and unguarded (numbers are numbers; no formula guard: not a sheet)."""
+    return {"doc_id": coverage.doc, "document": name, "framework": coverage.item.framework,
+            "group": coverage.item.group, "item_id": coverage.item.id, "title": coverage.item.title,
+            "item_text": coverage.item.text, "status": coverage.status.value, "score": coverage.score,
+            "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
+            "evidence": [evidence_record(evidence) for evidence in coverage.evidence],
+            "near_miss": evidence_record(coverage.near_miss) if coverage.near_miss is not None else None}
 
 
 def error_rows(skipped: list[Skipped]) -> list[dict]:
@@ -162,30 +181,32 @@ def markdown_cell(text: object) -> str:
     return str(text).translate(MARKDOWN_ESCAPES)
 
 
-def gap_table_markdown(rows: list[dict]) -> str:
-    """One Markdown table per document, for reading in a browser or a repository, then every item's full text.
+def markdown_document(name: str, doc_rows: list[dict]) -> list[str]:
+    """One document's section of gap_table.md: its counts and a table of every item.
 
     A table cell shows the item's text in short (`shortened`): titles alone do not tell items apart
     (VOICE-1 and VOICE-2 are both "DECISION MAKING"), and the whole text of some items is a paragraph.
     """
+    counts = {status.value: sum(row["status"] == status.value for row in doc_rows) for status in Status}
+    lines = [f"## {markdown_cell(name)}", "",
+             f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
+             f"of {len(doc_rows)} items", "",
+             "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
+    for row in doc_rows:
+        evidence = row["evidence"]
+        if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
+            evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
+        lines.append("| " + " | ".join(markdown_cell(value) for value in (
+            row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
+            row["page"], evidence)) + " |")
+    return lines + [""]
+
+
+def gap_table_markdown(rows: list[dict]) -> str:
+    """One Markdown table per document, for reading in a browser or a repository, then every item's full text."""
     lines = ["# Gap table", ""]
-    rows_by_document: dict[str, list[dict]] = {}
-    for row in rows:
-        rows_by_document.setdefault(row["document"], []).append(row)
-    for document, doc_rows in rows_by_document.items():
-        counts = {status.value: sum(row["status"] == status.value for row in doc_rows) for status in Status}
-        lines += [f"## {markdown_cell(document)}", "",
-                  f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
-                  f"of {len(doc_rows)} items", "",
-                  "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
-        for row in doc_rows:
-            evidence = row["evidence"]
-            if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
-                evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
-            lines.append("| " + " | ".join(markdown_cell(value) for value in (
-                row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
-                row["page"], evidence)) + " |")
-        lines.append("")
+    for document in dict.fromkeys(row["document"] for row in rows):
+        lines += markdown_document(document, [row for row in rows if row["document"] == document])
     return "\n".join(lines + markdown_items(rows))
 
 
@@ -200,131 +221,59 @@ def markdown_items(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def document_rows(store: RunStore, reference: ReferenceSet) -> Iterable[dict]:
-    """Every gap-table row of the run, read from the store one document at a time, named as people know it."""
-    for info in store.documents():
-        yield from gap_table_rows(store.coverages(info.id, reference), document_name=info.name)
+#: The per-document files of a run, streamed from the store one document at a time.
+STREAMED_FILES = ("gap_table.csv", "gap_table.md", "coverage.jsonl", "matches.csv", "passages.jsonl")
 
 
-def store_match_rows(store: RunStore) -> Iterable[dict]:
-    """matches.csv's rows, one document at a time."""
-    for info in store.documents():
-        for match, page in store.matches(info.id):
-            yield {"doc": info.name, "passage_id": match.passage_id, "page": page, "item_id": match.item_id,
-                   "signal": match.signal.value, "score": f"{match.score:.4f}", "matched": match.matched}
+def write_document_tables(out: Path, store: RunStore, reference: ReferenceSet) -> None:
+    """gap_table.csv/.md, coverage.jsonl, matches.csv and passages.jsonl, one document at a time from the store.
 
-
-def write_passages(path: Path, store: RunStore) -> None:
-    """passages.jsonl, one document's passages at a time."""
-    lines = (json.dumps(record, ensure_ascii=False) for info in store.documents()
-             for record in passage_records(list(store.passages(info.id))))
-    write_atomic(path, "".join(line + "\n" for line in lines).encode("utf-8"))
-
-
-def write_store_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
-    """Write every output file of a run into `out` from its store; returns the paths written.
-
-    report.html is an index; each document's page is in `out/report/`. Figures are sized for their content.
+    Only one document's passages, matches and verdicts are in memory at once, whatever the corpus size.
+    `out` is the run's staging folder (pipeline/run/output.py), so the files need no atomic write of their own.
     """
-    from pipeline.plots import run_figures  # not at the top: plotting is heavy and report_xlsx imports this
+    with ExitStack() as files:
+        opened = {name: files.enter_context((out / name).open("w", encoding="utf-8", newline=""))
+                  for name in STREAMED_FILES}
+        gap_table = CsvTable(opened["gap_table.csv"], GAP_TABLE_COLUMNS)
+        matches = CsvTable(opened["matches.csv"], MATCH_COLUMNS)
+        opened["gap_table.md"].write("# Gap table\n\n")
+        for info in store.documents():
+            coverages = store.coverages(info.id, reference)
+            rows = gap_table_rows(coverages, {info.id: info.name})
+            gap_table.write(rows)
+            opened["gap_table.md"].write("\n".join(markdown_document(info.name, rows)) + "\n")
+            opened["coverage.jsonl"].writelines(json_line(coverage_record(c, info.name)) for c in coverages)
+            matches.write(match_row(match, info.id, page) for match, page in store.matches(info.id))
+            opened["passages.jsonl"].writelines(json_line(passage_record(p)) for p in store.passages(info.id))
+        opened["gap_table.md"].write("\n".join(markdown_items(item_rows(reference))))
+
+
+def item_rows(reference: ReferenceSet) -> list[dict]:
+    return [{"item_id": item.id, "title": item.title, "item_text": item.text} for item in reference.items]
+
+
+def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
+    """Write every output file of a run into `out` (the run's staging folder) from its store; returns the paths.
+
+    report.html is the run's index; each document's page is `report/<document id>.html`. Every file is read
+    from the store one document at a time.
+    """
+    from pipeline.plots import run_figures  # not at the top: plotting is heavy, and report_xlsx imports this module
     from pipeline.report_html import render_index, write_document_pages
     from pipeline.report_xlsx import write_workbook
 
-    out = Path(out)
-    errors = error_rows(store.problems())
+    write_document_tables(out, store, reference)
+    write_workbook(out / "gap_table.xlsx", store, reference)
     written = {
-        "gap_table.csv": csv_bytes(GAP_TABLE_COLUMNS, document_rows(store, reference)),
-        "gap_table.md": gap_table_markdown(list(document_rows(store, reference))).encode("utf-8"),
-        "matches.csv": csv_bytes(MATCH_COLUMNS, store_match_rows(store)),
-        "errors.csv": csv_bytes(ERROR_COLUMNS, errors),
+        "errors.csv": csv_bytes(ERROR_COLUMNS, error_rows(store.problems())),
         "report.html": render_index(store, reference, run_record, report_dir=out).encode("utf-8"),
         **run_figures(store, reference),
     }
     for name, data in written.items():
         write_atomic(out / name, data)
-    write_workbook(out / "gap_table.xlsx", store, reference)
     pages = write_document_pages(out, store, reference, run_record)
-    write_passages(out / "passages.jsonl", store)
     write_json(out / "run.json", run_record)
-    return [out / name for name in (*written, "gap_table.xlsx", "passages.jsonl", "run.json")] + pages
-
-
-DOCUMENT_ID = re.compile(r"[0-9a-f]{64}")
-
-
-def document_id(doc: str) -> str:
-    """A coverage's `doc` as a store's document id: itself when a sha256, else the sha256 of the name."""
-    return doc if DOCUMENT_ID.fullmatch(doc) else hashlib.sha256(doc.encode("utf-8")).hexdigest()
-
-
-def reference_of(coverages: list[Coverage]) -> ReferenceSet:
-    """The reference set the coverages were judged against, rebuilt from their items (framework order kept)."""
-    frameworks: dict[str, dict] = {}
-    for coverage in coverages:
-        frameworks.setdefault(coverage.item.framework, {})[coverage.item.id] = coverage.item
-    return ReferenceSet(frameworks=tuple(Framework(id=framework, name=framework, version="", source="",
-                                                   items=tuple(items.values()))
-                                         for framework, items in frameworks.items()), sha256="")
-
-
-def results_of(coverages: list[Coverage], passages: list[Passage], matches: list[Match],
-               skipped: list[Skipped], run_record: dict) -> list[DocumentResult]:
-    """A run held as flat lists (the map command's result), as the per-document results a store takes.
-
-    A document's name, path and page count come from run.json's inputs (matched by sha256, the first input
-    of that content), else its `doc`. Files with the same content share a `doc`: it is stored once, as the
-    store stores a document (`RunStore.add`), its verdicts, passages and matches taken once.
-    """
-    inputs: dict = {}
-    for entry in run_record.get("inputs", []) if isinstance(run_record, dict) else []:
-        if isinstance(entry, dict):
-            inputs.setdefault(entry.get("sha256"), entry)
-    grouped: dict[str, dict] = {}
-
-    def parts_of(doc: str) -> dict:
-        return grouped.setdefault(doc, {"coverages": {}, "passages": {}, "matches": {}})
-
-    for coverage in coverages:
-        parts_of(coverage.doc)["coverages"].setdefault(coverage.item.id, coverage)
-    passage_docs = {passage.id: passage.doc for passage in passages}
-    for passage in passages:
-        parts_of(passage.doc)["passages"].setdefault(passage.id, passage)
-    for match in matches:
-        doc = passage_docs.get(match.passage_id)
-        if doc in grouped:
-            grouped[doc]["matches"].setdefault((match.passage_id, match.item_id, match.signal), match)
-    results = []
-    for index, (doc, parts) in enumerate(grouped.items()):
-        entry = inputs.get(doc, {})
-        name = str(entry.get("file", doc))
-        info = DocumentInfo(id=document_id(doc), name=name, path=str(entry.get("path", "")),
-                            page_count=int(entry.get("pages", 0) or 0), extractor=str(entry.get("extractor", "")))
-        results.append(DocumentResult(source=SourceFile(index=index, path=info.path, name=name), document=info,
-                                      passages=tuple(parts["passages"].values()),
-                                      matches=tuple(parts["matches"].values()),
-                                      coverages=tuple(parts["coverages"].values())))
-    failed = [DocumentResult(source=SourceFile(index=len(results) + number, path="", name=problem.file),
-                             document=None, problems=(problem,)) for number, problem in enumerate(skipped)]
-    return results + failed
-
-
-def write_reports(out: Path, *, coverages: list[Coverage], passages: list[Passage], matches: list[Match],
-                  skipped: list[Skipped], run_record: dict) -> list[Path]:
-    """Write every output file of a run held in memory: it is put in a run store first, then reported from it.
-
-    Kept for the map command until it writes its results to a store as they arrive (then it calls
-    `write_store_reports` with that store, and this adapter goes).
-    """
-    from pipeline.run.store import RunStore
-
-    with tempfile.TemporaryDirectory(prefix="promise-map-store-") as folder:
-        store = RunStore(Path(folder) / "run.sqlite", create=True)
-        try:
-            for result in results_of(coverages, passages, matches, skipped, run_record):
-                store.add(result)
-            return write_store_reports(out, store=store, reference=reference_of(coverages), run_record=run_record)
-        finally:
-            store.close()
+    return [out / name for name in (*STREAMED_FILES, "gap_table.xlsx", *written, "run.json")] + pages
 
 
 def write_comparison(out: Path, comparison: Comparison, *, run_record: dict) -> list[Path]:

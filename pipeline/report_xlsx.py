@@ -51,7 +51,8 @@ EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "statu
 STATUS_COLUMNS = frozenset({"status", "status_a", "status_b"})
 COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "heading": 30, "document": 28, "text": 90,
                  "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40,
-                 "file": 40, "passage_id": 24, "framework": 20, "group": 14, "item_id": 14, "evidence_pages": 14}
+                 "file": 40, "passage_id": 24, "framework": 20, "group": 14, "item_id": 14, "evidence_pages": 14,
+                 "near_miss": 60, "doc_id": 20}
 #: Width of a column not listed above. Rows stream past once, so widths cannot be fitted to their content.
 DEFAULT_COLUMN_WIDTH = 10
 #: Width of a column whose cells are statuses ("covered", "partial", "missing").
@@ -63,9 +64,10 @@ OVERVIEW_HEADER_HEIGHT = 90
 #: Columns that hold numbers. A sheet stores them as numbers, whatever the row holds (the CSV's score is the
 #: text "0.610"), so that Excel sorts, filters and sums them instead of flagging "number stored as text".
 NUMBER_COLUMNS = frozenset({"score", "score_a", "score_b", "page", "page_a", "page_b", "rank", "pages",
-                            "covered", "partial", "missing", "covered_in", "partial_in", "missing_in"})
+                            "covered", "partial", "missing", "covered_in", "partial_in", "missing_in",
+                            "threshold", "margin", "near_miss_score", "near_miss_page"})
 #: Number columns shown with three decimals, as the CSV and the HTML report show them.
-SCORE_COLUMNS = frozenset({"score", "score_a", "score_b"})
+SCORE_COLUMNS = frozenset({"score", "score_a", "score_b", "threshold", "margin", "near_miss_score"})
 SCORE_NUMBER_FORMAT = "0.000"
 #: The most characters a cell holds (Excel's limit); a longer list of document names is cut and says so.
 CELL_CHARS = 32_767
@@ -247,7 +249,7 @@ def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: Ref
     for info in store.documents():
         coverages = store.coverages(info.id, reference)
         overview.append(overview_row(coverages, info.name))
-        for row in gap_table_rows(coverages, document_name=info.name):
+        for row in gap_table_rows(coverages, {info.id: info.name}):
             gap_table.append(row)
         for row in evidence_rows(coverages, info.name):
             evidence.append(row)

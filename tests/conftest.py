@@ -89,3 +89,51 @@ def trained_classifier(reference_set):
     from pipeline.training import DEFAULT_MODEL_PATH, ensure_model
 
     return ensure_model(DEFAULT_MODEL_PATH, reference_set, progress_bar=False, say=lambda message: None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_home(tmp_path_factory):
+    """Runs the tests start keep their per-document cache in a folder of the session, never the user's."""
+    import os
+
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
+def run_store(path: Path, documents: list[dict], *, skipped=()):
+    """A run store holding `documents`: each a dict of name, coverages and (optionally) passages and matches.
+
+    Coverages may be written with their document's name as `doc`; it becomes the document's id here.
+    """
+    import dataclasses
+    import hashlib
+
+    from pipeline.run.store import RunStore
+    from pipeline.types import DocumentInfo, DocumentResult, SourceFile
+
+    store = RunStore(path, create=True)
+    store.add_problems(skipped)
+    for index, document in enumerate(documents):
+        name = document["name"]
+        doc_id = document.get("id") or hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
+        info = DocumentInfo(id=doc_id, name=name, path=f"/corpus/{name}", page_count=document.get("pages", 1),
+                            extractor="test")
+        store.add(DocumentResult(
+            source=SourceFile(index=index, path=info.path, name=name), document=info,
+            passages=tuple(dataclasses.replace(p, doc=doc_id) for p in document.get("passages", ())),
+            matches=tuple(document.get("matches", ())),
+            coverages=tuple(dataclasses.replace(c, doc=doc_id) for c in document["coverages"])))
+    return store
+
+
+def coverages_by_name(coverages) -> list[dict]:
+    """Coverages of several documents (their `doc` a name) as run_store's documents, in first-seen order."""
+    grouped: dict[str, list] = {}
+    for coverage in coverages:
+        grouped.setdefault(coverage.doc, []).append(coverage)
+    return [{"name": name, "coverages": group} for name, group in grouped.items()]

@@ -180,6 +180,11 @@ def test_compare_command_on_two_fixture_documents(tmp_path):
     page = BeautifulSoup((run / "compare_consultation.txt__response.txt.html").read_text(encoding="utf-8"), "html5lib")
     assert [tr["data-item"] for tr in page.select("#only-a tbody tr")] == listed_a
     assert [tr["data-item"] for tr in page.select("#only-b tbody tr")] == listed_b
+    (run / "gap_table.csv").unlink()  # compare reads the typed verdicts, coverage.jsonl
+    again = runner.invoke(app, ["compare", "consultation", "response", "--run", str(run), "--out", str(tmp_path / "c")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "c" / "compare_consultation.txt__response.txt.csv").read_bytes() == \
+        (run / "compare_consultation.txt__response.txt.csv").read_bytes()
 
 
 def test_compare_command_refuses_unknown_documents(tmp_path, rows):

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.report import write_reports
 from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Status
-from tests.conftest import REPO, SAMPLE_CORPUS
+from tests.conftest import REPO, SAMPLE_CORPUS, run_store
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (report dependencies)")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (report dependencies)")
@@ -78,7 +78,10 @@ def write_one_document_run(out, reference_set, *, document, passage_texts):
                           evidence=evidence),
                  Coverage(doc=document, item=reference_set.item("CARE-4"), status=Status.MISSING, score=0.0)]
     matches = [Match(p.id, "CARE-3", 0.9, Signal.TFIDF, "siblings") for p in passages]
-    write_reports(out, coverages=coverages, passages=passages, matches=matches, skipped=[], run_record={})
+    out.mkdir(parents=True)
+    store = run_store(out.parent / f"{out.name}.sqlite", [{"name": document, "coverages": coverages,
+                                                          "passages": passages, "matches": matches}])
+    write_reports(out, store=store, reference=reference_set, run_record={})
     return out
 
 
@@ -100,7 +103,7 @@ def test_notebook_joins_matches_to_passages_of_a_formula_like_document(tmp_path,
 @pytest.mark.slow
 def test_notebook_runs_on_a_run_without_passages(tmp_path, reference_set, monkeypatch):
     run = write_one_document_run(tmp_path / "run", reference_set, document="empty.txt", passage_texts=[])
-    assert (run / "passages.jsonl").read_text(encoding="utf-8") == "\n"
+    assert (run / "passages.jsonl").read_text(encoding="utf-8") == ""
     notebook = run_notebook(run, monkeypatch)
     assert "Empty DataFrame" in last_result(notebook)
 

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from pipeline.files import write_atomic
 from pipeline.report import FORMULA_TRIGGERS, csv_bytes, gap_table_markdown, neutralise_cell, write_reports
 from pipeline.types import Coverage, Evidence, Match, Passage, Signal, Skipped, Status
+from tests.conftest import run_store
 
 HOSTILE = ["=HYPERLINK(\"http://x\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
 
@@ -28,37 +29,58 @@ def make_run(tmp_path, reference_set, evidence_text):
                       text=evidence_text)
     evidence = Evidence(passage_id=passage.id, page=4, heading="H", text=evidence_text, score=0.5,
                         signal=Signal.TFIDF, matched="=cmd")
-    coverages = [Coverage(doc="evil.txt", item=item, status=Status.COVERED, score=0.5, evidence=(evidence,)),
-                 Coverage(doc="evil.txt", item=reference_set.item("CARE-4"), status=Status.MISSING, score=0.0)]
+    near_miss = Evidence(passage_id=passage.id, page=4, heading="H", text="Near, not there.", score=0.2,
+                         signal=Signal.TFIDF, matched="")
+    coverages = [Coverage(doc="evil.txt", item=item, status=Status.COVERED, score=0.5, evidence=(evidence,),
+                          threshold=0.4, partial_threshold=0.25),
+                 Coverage(doc="evil.txt", item=reference_set.item("CARE-4"), status=Status.MISSING, score=0.2,
+                          threshold=0.4, partial_threshold=0.25, near_miss=near_miss)]
     matches = [Match(passage.id, "CARE-3", 0.5, Signal.TFIDF, "=cmd")]
     skipped = [Skipped(file="=bad.pdf", stage="extract", reason="damaged")]
-    return write_reports(tmp_path, coverages=coverages, passages=[passage], matches=matches, skipped=skipped,
-                         run_record={"ok": True})
+    store = run_store(tmp_path / "store.sqlite", [{"name": "evil.txt", "coverages": coverages,
+                                                   "passages": [passage], "matches": matches}], skipped=skipped)
+    out = tmp_path / "out"
+    out.mkdir()
+    return write_reports(out, store=store, reference=reference_set, run_record={"ok": True})
 
 
 def test_every_output_file_is_written_and_nothing_temporary_is_left(tmp_path, reference_set):
     written = make_run(tmp_path, reference_set, "Siblings stay together.")
-    assert sorted(p.relative_to(tmp_path) for p in written) == sorted(
-        p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert {p.name for p in written if p.parent == tmp_path} == {
-        "gap_table.csv", "gap_table.xlsx", "gap_table.md", "matches.csv", "errors.csv", "passages.jsonl", "run.json",
-        "report.html", "coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg",
-        "coverage_by_foundation.png"}
-    assert [p.parent.name for p in written if p.parent != tmp_path] == ["report"]  # the document's page
-    rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8")))
+    out = tmp_path / "out"
+    assert sorted(p.relative_to(out) for p in written) == sorted(
+        p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert {p.name for p in written if p.parent == out} >= {
+        "gap_table.csv", "gap_table.xlsx", "gap_table.md", "matches.csv", "errors.csv", "passages.jsonl",
+        "coverage.jsonl", "run.json", "report.html", "coverage_by_item.png"}
+    assert [p.parent.name for p in written if p.parent != out] == ["report"]  # the document's page
+    rows = list(csv.DictReader((out / "gap_table.csv").open(encoding="utf-8")))
     assert rows[0]["item_id"] == "CARE-3" and rows[0]["page"] == "4" and rows[0]["status"] == "covered"
+    assert rows[0]["document"] == "evil.txt" and len(rows[0]["doc_id"]) == 64
     assert rows[1]["status"] == "missing" and rows[1]["evidence"] == ""
-    [record] = [json.loads(line) for line in (tmp_path / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert {"doc", "page", "heading", "start", "end", "text"} <= record.keys()
+    assert (rows[0]["threshold"], rows[0]["margin"]) == ("0.400", "0.1") and rows[1]["near_miss"] == "Near, not there."
+    [record] = [json.loads(line) for line in (out / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {"doc", "page", "heading", "start", "end", "text"} <= record.keys() and record["doc"] == rows[0]["doc_id"]
+
+
+def test_coverage_jsonl_is_typed_and_unguarded(tmp_path, reference_set):
+    """The machine-readable verdicts: numbers as numbers, text as written (no formula guard), spans kept."""
+    make_run(tmp_path, reference_set, HOSTILE[0])
+    care_3, care_4 = [json.loads(line) for line in
+                      (tmp_path / "out" / "coverage.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert care_3["document"] == "evil.txt" and len(care_3["doc_id"]) == 64
+    assert (care_3["item_id"], care_3["status"], care_3["score"]) == ("CARE-3", "covered", 0.5)
+    assert care_3["evidence"][0]["text"] == HOSTILE[0] and care_3["evidence"][0]["page"] == 4
+    assert care_4["status"] == "missing" and care_4["evidence"] == []
+    assert care_4["near_miss"]["text"] == "Near, not there." and care_4["threshold"] == 0.4
 
 
 def test_formula_like_text_is_inert_in_csv_and_xlsx(tmp_path, reference_set):
     make_run(tmp_path, reference_set, HOSTILE[0])
-    rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8")))
+    rows = list(csv.DictReader((tmp_path / "out" / "gap_table.csv").open(encoding="utf-8")))
     assert rows[0]["evidence"] == "'" + HOSTILE[0]
-    errors = list(csv.DictReader((tmp_path / "errors.csv").open(encoding="utf-8")))
+    errors = list(csv.DictReader((tmp_path / "out" / "errors.csv").open(encoding="utf-8")))
     assert errors == [{"file": "'=bad.pdf", "stage": "extract", "reason": "damaged"}]
-    workbook = load_workbook(tmp_path / "gap_table.xlsx")
+    workbook = load_workbook(tmp_path / "out" / "gap_table.xlsx")
     sheet = workbook["gap_table"]
     header = [cell.value for cell in sheet[1]]
     evidence = sheet.cell(row=2, column=header.index("evidence") + 1)
@@ -142,7 +164,7 @@ def carriage_return_run(tmp_path_factory):
     corpus = base / "corpus"
     corpus.mkdir()
     (corpus / CR_NAME).write_text(PROMISE_TEXT, encoding="utf-8")
-    (corpus / "plain.txt").write_text(PROMISE_TEXT, encoding="utf-8")
+    (corpus / "plain.txt").write_text(PROMISE_TEXT + "\nA second edition.\n", encoding="utf-8")  # not a duplicate
     (corpus / CR_UNSUPPORTED).write_bytes(b"PK\x03\x04 not supported")
     out = base / "out"
     result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q"])
@@ -194,11 +216,13 @@ def test_a_carriage_return_in_a_file_name_leaves_the_workbook_and_markdown_inert
 
 def test_gap_table_csv_carries_the_item_text_after_the_title(tmp_path, reference_set):
     make_run(tmp_path, reference_set, "Siblings stay together.")
-    with (tmp_path / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
+    with (tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
         header = next(csv.reader(stream))
-    assert header == ["document", "framework", "group", "item_id", "title", "item_text", "status", "score", "signal",
-                      "evidence", "page", "heading", "evidence_pages"]
-    rows = list(csv.DictReader((tmp_path / "gap_table.csv").open(encoding="utf-8", newline="")))
+    assert header[:9] == ["document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
+                          "score"]
+    assert header[9:] == ["threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
+                          "near_miss_score", "near_miss_page", "near_miss"]
+    rows = list(csv.DictReader((tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="")))
     assert [row["item_text"] for row in rows] == [reference_set.item("CARE-3").text, reference_set.item("CARE-4").text]
 
 

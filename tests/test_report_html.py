@@ -626,7 +626,10 @@ def hostile_run(tmp_path_factory):
 
 
 def leading_trigger(value):
-    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+    """A cell a spreadsheet would read as a formula: text starting with a trigger, unless it is a plain number
+    (gap_table.csv's margin, "-0.25", is read as the number it is)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+            and not re.fullmatch(r"-\d+(\.\d+)?", value))
 
 
 @pytest.mark.slow
@@ -672,15 +675,18 @@ def test_hostile_document_gives_an_inert_html_report(hostile_run):
 
 
 def test_write_reports_writes_the_index_pages_and_figures_beside_the_tables(tmp_path, reference_set):
-    written = write_reports(tmp_path, coverages=fixture_coverages(reference_set), passages=[], matches=[],
-                            skipped=[], run_record=RUN_RECORD)
-    names = {path.name for path in written if path.parent == tmp_path}
+    store = make_store(tmp_path / "run.sqlite", fixture_coverages(reference_set))
+    out = tmp_path / "out"
+    out.mkdir()
+    written = write_reports(out, store=store, reference=reference_set, run_record=RUN_RECORD)
+    store.close()
+    names = {path.name for path in written if path.parent == out}
     assert {"report.html", "coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg",
             "coverage_by_foundation.png", "gap_table.xlsx"} <= names
-    assert sorted(names) == sorted(path.name for path in tmp_path.iterdir() if path.is_file())
-    pages = sorted(path for path in written if path.parent == tmp_path / "report")
-    assert pages == sorted((tmp_path / "report").iterdir()) and len(pages) == 2
-    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(names) == sorted(path.name for path in out.iterdir() if path.is_file())
+    pages = sorted(path for path in written if path.parent == out / "report")
+    assert pages == sorted((out / "report").iterdir()) and len(pages) == 2
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 # --- evidence links to its source -------------------------------------------------------------------------------------
@@ -763,8 +769,10 @@ def test_a_mapped_pdf_links_to_its_file_and_page(tmp_path):
     assert [entry["path"] for entry in record["inputs"]] == ["2024/plan #1.pdf"]
     [page_path] = (out / "report").iterdir()
     page = parse(page_path.read_text(encoding="utf-8"))
-    links = {a["href"] for a in page.select("ol.evidence a.source")}
+    links = {a["href"] for a in page.select("details:not(.near-miss) ol.evidence a.source")}
     assert links == {"../../../my%20corpus/2024/plan%20%231.pdf#page=2"}
+    near_misses = {a["href"] for a in page.select("details.near-miss ol.evidence a.source")}
+    assert near_misses <= {"../../../my%20corpus/2024/plan%20%231.pdf#page=1", *links}
     [link] = links
     assert (out / "report" / unquote(link.split("#")[0])).resolve() == (corpus / "2024" / "plan #1.pdf").resolve()
 

@@ -42,8 +42,10 @@ def coverages(reference_set):
 @pytest.fixture(scope="module")
 def workbook(reference_set, tmp_path_factory):
     out = tmp_path_factory.mktemp("workbook")
-    write_reports(out, coverages=coverages(reference_set), passages=[], matches=[],
-                  skipped=[Skipped(file="@bad.pdf", stage="extract", reason="-damaged")], run_record={})
+    store = make_store(out / "run.sqlite", coverages(reference_set),
+                       [Skipped(file="@bad.pdf", stage="extract", reason="-damaged")])
+    write_reports(out, store=store, reference=reference_set, run_record={})
+    store.close()
     return load_workbook(out / "gap_table.xlsx")
 
 

@@ -61,7 +61,7 @@ def build_context(spec: ContextSpec) -> MapContext:
         model_path = Path(spec.model_path)
         if file_sha256(model_path) != spec.model_sha256:
             raise RuntimeError(f"{model_path} changed after the run chose it; run again")
-        classifier = load_model(model_path)
+        classifier = load_model(model_path, reference, DEFAULT_LEXICON)
         if classifier is None:
             raise RuntimeError(f"{model_path} is not a model this version of promise-map can read")
     fingerprint = spec.fingerprint(reference.sha256)
@@ -79,7 +79,7 @@ _CONTEXTS: dict[str, MapContext] = {}
 
 
 def context_for(spec: ContextSpec) -> MapContext:
-    """This process's context for `spec`, built on first use (one model load per worker process)."""
+    """The context for `spec` in this process, built on first use (one model load per worker process)."""
     key = json.dumps(asdict(spec), sort_keys=True, default=str)
     if key not in _CONTEXTS:
         _CONTEXTS.clear()

@@ -86,7 +86,8 @@ def map_document(source: SourceFile, context: MapContext) -> DocumentResult:
     try:
         extractor_for(path)
         if not path.is_file():
-            raise ExtractionError("not a regular file (a folder, device or pipe)" if path.exists() else "file not found")
+            raise ExtractionError("not a regular file (a folder, device or pipe)" if path.exists()
+                                  else "file not found")
         with path.open("rb") as handle:
             check_content(path, handle.read(1024))
         sha256 = content_sha256(path)

@@ -8,15 +8,16 @@ DuckDB would be one more compiled dependency for what SQLite already does.
 
 Tables (one row per ...): `documents` (input file, in run order, with its content id or none),
 `passages`, `matches`, `coverage` (document x item verdict), `evidence` (evidence passage of a
-verdict, best first from rank 1; rank 0 is a missing item's near miss), `problems` (a file or part of one that could not be used). Documents are keyed by content
-sha256; two files with the same bytes are one document, the second listed as a problem.
+verdict, best first from rank 1; rank 0 is a missing item's near miss), `problems` (a file or part of
+one that could not be used). Documents are keyed by content sha256; two files with the same bytes are
+one document, the second listed as a problem.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.run.serialise import passage_from_row
@@ -34,6 +35,8 @@ from pipeline.types import (
 )
 
 STORE_FILE = "run.sqlite"
+#: The `problems` ordinal of rows about the corpus as a whole (the listing's), so they sort first.
+LISTING_ORDINAL = -1
 SCHEMA = """
 CREATE TABLE documents (
     ordinal INTEGER PRIMARY KEY, doc_id TEXT UNIQUE, name TEXT NOT NULL, path TEXT NOT NULL, relative TEXT,
@@ -125,6 +128,11 @@ class RunStore:
             self.names_by_id[info.id] = source.name
         return result
 
+    def add_problems(self, problems: Iterable[Skipped]) -> None:
+        """Rows about the corpus rather than one file's result (what the listing left out): they head errors.csv."""
+        self.connection.executemany("INSERT INTO problems VALUES (?,?,?,?)",
+                                    [(LISTING_ORDINAL, p.file, p.stage, p.reason) for p in problems])
+
     @staticmethod
     def write_content(cursor: sqlite3.Cursor, info: DocumentInfo, result: DocumentResult) -> None:
         doc = info.id
@@ -207,6 +215,14 @@ class RunStore:
                 "SELECT item_id, status, COUNT(*) FROM coverage GROUP BY item_id, status"):
             counts.setdefault(item_id, {})[status] = number
         return counts
+
+    def document_status_counts(self) -> dict[str, list[tuple[str, str]]]:
+        """Per document id, its (item id, status) pairs: what the terminal summary counts."""
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        for doc_id, item_id, status in self.connection.execute(
+                "SELECT doc_id, item_id, status FROM coverage ORDER BY doc_id, position"):
+            pairs.setdefault(doc_id, []).append((item_id, status))
+        return pairs
 
     def totals(self) -> dict[str, int]:
         one = self.connection.execute

@@ -1,0 +1,180 @@
+"""The run as a stream of per-document results: stable ids, the cache, the output folder, Dask, bounded memory."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.run.output import leftovers
+from tests.conftest import REPO
+
+TEXT = """Care and stability
+
+Scotland must limit the number of moves that children experience and support carers to continue to care.
+
+Brothers and sisters will stay together where it is safe to do so, and will be supported to keep their
+relationships when they cannot live together.
+"""
+#: The files a run streams from its store: the same in any run of the same corpus, byte for byte.
+STREAMED = ("gap_table.csv", "gap_table.md", "coverage.jsonl", "matches.csv", "passages.jsonl", "errors.csv")
+
+
+def map_run(corpus, out, *extra, cache=None):
+    arguments = ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q", *map(str, extra)]
+    arguments += ["--cache-dir", str(cache)] if cache is not None else ["--no-cache"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "run.json").read_text(encoding="utf-8"))
+
+
+def write_corpus(folder, count, *, prefix="doc"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        (folder / f"{prefix}{number:03d}.txt").write_text(f"{TEXT}\nDocument number {number}.\n", encoding="utf-8")
+    return folder
+
+
+def ids_by_name(out):
+    return {row["document"]: row["doc_id"] for row in csv.DictReader((out / "gap_table.csv").open(encoding="utf-8"))}
+
+
+def test_a_document_id_is_its_content_hash_whatever_the_file_is_called(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 2)
+    map_run(corpus, tmp_path / "first")
+    before = ids_by_name(tmp_path / "first")
+    (corpus / "doc000.txt").rename(corpus / "renamed.txt")
+    map_run(corpus, tmp_path / "second")
+    after = ids_by_name(tmp_path / "second")
+    assert after["renamed.txt"] == before["doc000.txt"] and after["doc001.txt"] == before["doc001.txt"]
+    import hashlib
+
+    assert after["renamed.txt"] == hashlib.sha256((corpus / "renamed.txt").read_bytes()).hexdigest()
+    passages = [json.loads(line) for line in (tmp_path / "second" / "passages.jsonl").read_text().splitlines()]
+    assert all(p["id"] == f"{p['doc']}:{p['start']}-{p['end']}" for p in passages)
+
+
+def test_two_files_of_one_name_in_two_folders_are_two_documents(tmp_path):
+    corpus = tmp_path / "corpus"
+    for year in ("2023", "2024"):
+        (corpus / year).mkdir(parents=True)
+        (corpus / year / "plan.txt").write_text(f"{TEXT}\nThe {year} plan.\n", encoding="utf-8")
+    map_run(corpus, tmp_path / "out")
+    ids = ids_by_name(tmp_path / "out")
+    assert set(ids) == {"2023/plan.txt", "2024/plan.txt"} and len(set(ids.values())) == 2
+
+
+def test_a_second_copy_of_a_file_is_mapped_once_and_reported(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 1)
+    (corpus / "copy.txt").write_bytes((corpus / "doc000.txt").read_bytes())
+    record = map_run(corpus, tmp_path / "out")
+    assert record["counts"]["documents"] == 1
+    errors = list(csv.DictReader((tmp_path / "out" / "errors.csv").open(encoding="utf-8")))
+    assert [(row["file"], row["stage"]) for row in errors] == [("doc000.txt", "list")] or \
+        [(row["file"], row["stage"]) for row in errors] == [("copy.txt", "list")]
+    assert "same content as" in errors[0]["reason"]
+
+
+def test_a_rerun_reads_every_document_from_the_cache_and_a_changed_one_is_mapped_again(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 5)
+    cache = tmp_path / "cache"
+    cold = map_run(corpus, tmp_path / "cold", cache=cache)
+    warm = map_run(corpus, tmp_path / "warm", cache=cache)
+    assert (cold["counts"]["from_cache"], warm["counts"]["from_cache"]) == (0, 5)
+    for name in STREAMED:
+        assert (tmp_path / "cold" / name).read_bytes() == (tmp_path / "warm" / name).read_bytes(), name
+    (corpus / "doc002.txt").write_text(TEXT + "\nChanged.\n", encoding="utf-8")
+    changed = map_run(corpus, tmp_path / "changed", cache=cache)
+    assert changed["counts"]["from_cache"] == 4 and changed["counts"]["documents"] == 5
+
+
+def test_a_rerun_into_the_same_folder_replaces_it_whole(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 2)
+    out = tmp_path / "out"
+    map_run(corpus, out)
+    (out / "compare_stale.csv").write_text("left by an earlier run", encoding="utf-8")
+    (corpus / "doc001.txt").unlink()
+    map_run(corpus, out)
+    assert not (out / "compare_stale.csv").exists()
+    assert set(ids_by_name(out)) == {"doc000.txt"}
+    assert leftovers(out) == [] and not any(path.name.endswith(".tmp") for path in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["file", "under-file"])
+def test_an_output_folder_where_a_file_is_is_refused_before_the_run(tmp_path, where):
+    corpus = write_corpus(tmp_path / "corpus", 1)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file", encoding="utf-8")
+    out = blocker if where == "file" else blocker / "out"
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q"])
+    assert result.exit_code == 2 and "not a folder" in result.output
+    assert blocker.read_text(encoding="utf-8") == "a file"
+
+
+def test_a_folder_of_other_files_or_the_corpus_itself_is_never_replaced(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 1)
+    mine = tmp_path / "my-notes"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    for out in (mine, corpus, tmp_path):
+        result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q"])
+        assert result.exit_code == 2, (out, result.output)
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine" and len(list(corpus.iterdir())) == 1
+
+
+def test_a_full_disk_leaves_the_last_run_as_it_was(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", 2)
+    out = tmp_path / "out"
+    map_run(corpus, out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pipeline.report.write_atomic", no_space)
+    (corpus / "doc001.txt").unlink()
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q",
+                                      "--no-cache"])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert leftovers(out) == []
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_writing_leaves_the_last_run_whole(tmp_path):
+    """kill -9 while the reports are being written: the folder holds the earlier run, whole; the next run cleans up."""
+    corpus = write_corpus(tmp_path / "corpus", 30)
+    out = tmp_path / "out"
+    map_run(corpus, out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    (corpus / "doc000.txt").write_text(TEXT + "\nA new edition.\n", encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline.cli", "map", str(corpus), "--out", str(out), "--classifier",
+               "lexical", "-q", "--no-cache"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any((path / "gap_table.csv").exists() for path in leftovers(out)):
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    map_run(corpus, out)
+    assert leftovers(out) == [] and ids_by_name(out) != {}
+
+
+@pytest.mark.slow
+def test_a_dask_local_cluster_run_equals_the_local_run(tmp_path):
+    pytest.importorskip("dask.distributed")
+    corpus = write_corpus(tmp_path / "corpus", 6)
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7 not really")
+    local = map_run(corpus, tmp_path / "local")
+    on_dask = map_run(corpus, tmp_path / "dask", "--dask", "local")
+    assert on_dask["executor"]["executor"] == "dask" and local["executor"]["executor"] == "local"
+    for name in STREAMED:
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
