@@ -196,6 +196,8 @@ def test_a_carriage_return_in_a_file_name_leaves_every_csv_whole_and_inert(carri
 
 @pytest.mark.slow
 def test_a_carriage_return_in_a_file_name_leaves_the_workbook_and_markdown_inert(carriage_return_run):
+    from openpyxl.utils.escape import unescape
+
     out = carriage_return_run
     workbook = load_workbook(out / "gap_table.xlsx")
     names = set()
@@ -203,9 +205,12 @@ def test_a_carriage_return_in_a_file_name_leaves_the_workbook_and_markdown_inert
         for row in sheet.iter_rows():
             for cell in row:
                 assert cell.data_type != "f"
-                assert formula_like_lines(cell.value) == [], (sheet.title, cell.coordinate, cell.value)
+                # a control character is written as its OOXML escape ("_x000D_"), which Excel and LibreOffice
+                # read as the character and openpyxl leaves as it is
+                value = unescape(cell.value) if isinstance(cell.value, str) else cell.value
+                assert formula_like_lines(value) == [], (sheet.title, cell.coordinate, value)
                 if sheet.title == "gap_table" and cell.column == 1 and cell.row > 1:
-                    names.add(cell.value)
+                    names.add(value)
     assert names == {"a\r'=cmd.txt", "plain.txt"}
     markdown = (out / "gap_table.md").read_text(encoding="utf-8")
     assert "\r" not in markdown
