@@ -1,4 +1,11 @@
-"""Figures of a run: the coverage heatmap (documents x items) and the share of items covered per foundation.
+"""Figures of a run: documents per item by status, and for a small run the heatmap (documents x items).
+
+Sized for their content, not the corpus: `coverage_by_item.png` (for each item, how many documents cover
+it, partially cover it, miss it) has one bar per item whatever the number of documents. The heatmap and
+the per-document foundation shares have a row per document, so they are drawn only for runs of at most
+`PER_DOCUMENT_MAX` documents (a 1,000-row heatmap was a 17.5 MB PNG no one could read); a larger run gets
+`coverage_by_foundation.png` as a distribution instead (per foundation, how many documents cover none,
+some, most or all of its items), and the HTML index's paged heatmap for the rows.
 
 Made for reading at a glance, in a report or on a slide: a title that says
 what is shown, labelled axes, every item id legible (items are grouped by
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -27,7 +35,10 @@ from matplotlib.ticker import PercentFormatter
 
 from pipeline.display import visible_controls
 from pipeline.palette import STATUS_COLOURS, STATUS_ORDER, STATUS_RANK, framework_short_name
-from pipeline.types import Coverage, ReferenceItem, Status
+from pipeline.types import Coverage, ReferenceItem, ReferenceSet, Status
+
+if TYPE_CHECKING:
+    from pipeline.run.store import RunStore
 
 DPI = 150
 #: Width of one item column and height of one document row in the heatmap, in inches.
@@ -60,6 +71,12 @@ def run_documents(coverages: list[Coverage]) -> list[str]:
     return list(dict.fromkeys(coverage.doc for coverage in coverages))
 
 
+def document_labels(documents: list[str], names: dict[str, str] | None) -> list[str]:
+    """Axis labels for documents (ids in a store's coverages): their names where known, shortened."""
+    names = names or {}
+    return [short_label(names.get(document, document)) for document in documents]
+
+
 def grouped_items(coverages: list[Coverage]) -> list[tuple[str, str, list[ReferenceItem]]]:
     """(framework, foundation, items) in reference order: the column blocks of both figures."""
     groups: dict[tuple[str, str], list[ReferenceItem]] = {}
@@ -90,22 +107,26 @@ def empty_figure(title: str) -> Figure:
     return figure
 
 
-def left_margin(documents: list[str]) -> float:
-    longest = max((len(short_label(document)) for document in documents), default=10)
+def left_margin(labels: list[str]) -> float:
+    longest = max((len(label) for label in labels), default=10)
     return 0.9 + longest * LABEL_CHAR_INCHES
 
 
 HEATMAP_TITLE = "Coverage of The Promise reference items, by document"
 
 
-def coverage_heatmap(coverages: list[Coverage]) -> Figure:
-    """Documents (rows) x reference items (columns), each cell coloured by status; columns grouped by foundation."""
+def coverage_heatmap(coverages: list[Coverage], names: dict[str, str] | None = None) -> Figure:
+    """Documents (rows) x reference items (columns), each cell coloured by status; columns grouped by foundation.
+
+    `names` maps a coverage's `doc` (a document id) to the name its row is labelled with.
+    """
     documents = run_documents(coverages)
+    labels = document_labels(documents, names)
     groups = grouped_items(coverages)
     items = [item for _, _, group_items in groups for item in group_items]
     if not documents or not items:
         return empty_figure(HEATMAP_TITLE)
-    left, right, top, bottom = left_margin(documents), 0.4, 1.5, 1.5
+    left, right, top, bottom = left_margin(labels), 0.4, 1.5, 1.5
     cells_width = len(items) * HEATMAP_COLUMN_INCHES
     cells_height = max(len(documents) * HEATMAP_ROW_INCHES, 0.6)
     width, height = left + cells_width + right, top + cells_height + bottom
@@ -120,8 +141,7 @@ def coverage_heatmap(coverages: list[Coverage]) -> Figure:
     axes.set_ylim(len(documents), 0)  # first document at the top, as in the tables
     axes.set_xticks(np.arange(len(items)) + 0.5, labels=[item.id for item in items], rotation=90,
                     fontsize=ITEM_FONT_SIZE)
-    axes.set_yticks(np.arange(len(documents)) + 0.5, labels=[short_label(d) for d in documents],
-                    fontsize=LABEL_FONT_SIZE)
+    axes.set_yticks(np.arange(len(documents)) + 0.5, labels=labels, fontsize=LABEL_FONT_SIZE)
     axes.tick_params(length=0)
     for spine in axes.spines.values():
         spine.set_visible(False)
@@ -183,15 +203,16 @@ def foundation_shares(coverages: list[Coverage], documents: list[str],
     return covered, totals
 
 
-def coverage_by_foundation(coverages: list[Coverage]) -> Figure:
+def coverage_by_foundation(coverages: list[Coverage], names: dict[str, str] | None = None) -> Figure:
     """Documents x foundations, each cell the share of the foundation's items the document covers ("4/6, 67%")."""
     documents = run_documents(coverages)
+    labels = document_labels(documents, names)
     groups = grouped_items(coverages)
     if not documents or not groups:
         return empty_figure(FOUNDATION_TITLE)
     covered, totals = foundation_shares(coverages, documents, groups)
     shares = np.divide(covered, totals, out=np.zeros_like(covered), where=totals > 0)
-    left, right, top, bottom = left_margin(documents), 1.5, 1.0, 1.0
+    left, right, top, bottom = left_margin(labels), 1.5, 1.0, 1.0
     cells_width = max(len(groups) * FOUNDATION_COLUMN_INCHES, 4.0)
     cells_height = max(len(documents) * FOUNDATION_ROW_INCHES, 1.0)
     width, height = left + cells_width + right, top + cells_height + bottom
@@ -206,7 +227,7 @@ def coverage_by_foundation(coverages: list[Coverage]) -> Figure:
                   ha="center", va="center", fontsize=LABEL_FONT_SIZE, color=ink)
     axes.set_xticks(range(len(groups)), labels=[foundation_label(group, len(items)) for _, group, items in groups],
                     fontsize=LABEL_FONT_SIZE)
-    axes.set_yticks(range(len(documents)), labels=[short_label(d) for d in documents], fontsize=LABEL_FONT_SIZE)
+    axes.set_yticks(range(len(documents)), labels=labels, fontsize=LABEL_FONT_SIZE)
     axes.tick_params(length=0)
     axes.set_xticks(np.arange(len(groups) + 1) - 0.5, minor=True)
     axes.set_yticks(np.arange(len(documents) + 1) - 0.5, minor=True)
@@ -238,11 +259,141 @@ def figure_bytes(figure: Figure, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def run_figures(coverages: list[Coverage]) -> dict[str, bytes]:
-    """Every figure file of a run, by file name."""
-    heatmap = coverage_heatmap(coverages)
-    return {
-        "coverage_heatmap.png": figure_bytes(heatmap, "png"),
-        "coverage_heatmap.svg": figure_bytes(heatmap, "svg"),
-        "coverage_by_foundation.png": figure_bytes(coverage_by_foundation(coverages), "png"),
-    }
+#: Most documents a figure draws a row for (heatmap, per-document foundation shares): 60 rows are a page
+#: of a report; beyond that a row per document is unreadable, and the figures count documents instead.
+PER_DOCUMENT_MAX = 60
+#: Height of one item's bar in the per-item figure, in inches.
+ITEM_BAR_INCHES = 0.2
+ITEM_TITLE = "Documents covering each reference item"
+
+
+def item_groups(reference: ReferenceSet) -> list[tuple[str, str, list[ReferenceItem]]]:
+    """(framework, foundation, items) of the reference, in reference order."""
+    groups: dict[tuple[str, str], list[ReferenceItem]] = {}
+    for item in reference.items:
+        groups.setdefault((item.framework, item.group), []).append(item)
+    return [(framework, group, items) for (framework, group), items in groups.items()]
+
+
+def coverage_by_item(status_counts: dict[str, dict[str, int]], reference: ReferenceSet, documents: int) -> Figure:
+    """One horizontal bar per item, split into the documents that cover it, partially cover it and miss it.
+
+    Its size depends on the number of items only, so it reads the same at 2 documents or 10,000.
+    """
+    items = [item for _, _, group_items in item_groups(reference) for item in group_items]
+    if not documents or not items:
+        return empty_figure(ITEM_TITLE)
+    left, right, top, bottom = 1.6, 0.5, 1.3, 0.8
+    bars_height = len(items) * ITEM_BAR_INCHES
+    width, height = 10.0, top + bars_height + bottom
+    figure = new_figure(width, height)
+    axes = figure.add_axes((left / width, bottom / height, (width - left - right) / width, bars_height / height))
+    positions = np.arange(len(items))
+    start = np.zeros(len(items))
+    for status in STATUS_ORDER:
+        counts = np.array([status_counts.get(item.id, {}).get(status.value, 0) for item in items], dtype=float)
+        axes.barh(positions, counts, left=start, height=0.8, color=STATUS_COLOURS[status], label=status.value,
+                  edgecolor="white", linewidth=0.3)
+        start += counts
+    axes.set_yticks(positions, labels=[item.id for item in items], fontsize=ITEM_FONT_SIZE - 1)
+    axes.set_ylim(len(items) - 0.5, -0.5)  # first item at the top, as in the tables
+    axes.set_xlim(0, documents)
+    axes.set_xlabel("Documents", fontsize=LABEL_FONT_SIZE + 1)
+    axes.tick_params(axis="y", length=0)
+    offset = 0
+    for _, _, group_items in item_groups(reference):
+        if offset:
+            axes.axhline(offset - 0.5, color=INK, linewidth=1.2)
+        offset += len(group_items)
+    for spine in ("top", "right"):
+        axes.spines[spine].set_visible(False)
+    figure.text(left / width, 1 - 0.2 / height, ITEM_TITLE, fontsize=TITLE_FONT_SIZE, weight="bold", color=INK,
+                va="top")
+    figure.text(left / width, 1 - 0.52 / height,
+                f"{documents} document{'s' if documents != 1 else ''}; items grouped by foundation, in reference "
+                "order; missing means no passage was found, not proof of absence",
+                fontsize=LABEL_FONT_SIZE, color=INK, va="top")
+    figure.legend(loc="upper right", bbox_to_anchor=(1 - right / width, 1 - 0.7 / height), ncols=3, frameon=False,
+                  fontsize=LABEL_FONT_SIZE)
+    return figure
+
+
+#: Bins of the share of a foundation's items a document covers, for the distribution figure.
+SHARE_BINS = (("none", 0.0, 0.0), ("under half", 0.0, 0.5), ("half or more", 0.5, 1.0), ("all", 1.0, 1.0))
+DISTRIBUTION_TITLE = "Documents by share of each foundation's items covered"
+
+
+def share_bin(covered: int, total: int) -> int:
+    """Which of `SHARE_BINS` a document's covered count falls in."""
+    if covered == 0 or total == 0:
+        return 0
+    if covered == total:
+        return 3
+    return 1 if covered / total < 0.5 else 2
+
+
+def foundation_distribution(bins: np.ndarray, groups: list[tuple[str, str, list[ReferenceItem]]],
+                            documents: int) -> Figure:
+    """Per foundation, a stacked bar of documents covering none, under half, half or more, or all of its items."""
+    if not documents or not groups:
+        return empty_figure(DISTRIBUTION_TITLE)
+    left, right, top, bottom = 1.0, 2.2, 1.1, 1.2
+    cells_width = max(len(groups) * FOUNDATION_COLUMN_INCHES, 4.0)
+    width, height = left + cells_width + right, top + 4.0 + bottom
+    figure = new_figure(width, height)
+    axes = figure.add_axes((left / width, bottom / height, cells_width / width, 4.0 / height))
+    colourmap = matplotlib.colormaps[SHARE_COLOURMAP]
+    start = np.zeros(len(groups))
+    for index, (label, _, _) in enumerate(SHARE_BINS):
+        axes.bar(np.arange(len(groups)), bins[:, index], bottom=start, width=0.7,
+                 color=colourmap(index / (len(SHARE_BINS) - 1)), label=label, edgecolor="white", linewidth=0.5)
+        start += bins[:, index]
+    axes.set_xticks(range(len(groups)), labels=[foundation_label(group, len(items)) for _, group, items in groups],
+                    fontsize=LABEL_FONT_SIZE)
+    axes.set_ylim(0, documents)
+    axes.set_ylabel("Documents", fontsize=LABEL_FONT_SIZE + 1)
+    for spine in ("top", "right"):
+        axes.spines[spine].set_visible(False)
+    figure.legend(loc="center right", frameon=False, fontsize=LABEL_FONT_SIZE, title="items covered",
+                  title_fontsize=LABEL_FONT_SIZE)
+    figure.text(left / width, 1 - 0.2 / height, DISTRIBUTION_TITLE, fontsize=TITLE_FONT_SIZE, weight="bold",
+                color=INK, va="top")
+    figure.text(left / width, 1 - 0.52 / height, f"{documents} documents; partial verdicts not counted",
+                fontsize=LABEL_FONT_SIZE, color=INK, va="top")
+    return figure
+
+
+def foundation_bins(store: RunStore, reference: ReferenceSet,
+                    groups: list[tuple[str, str, list[ReferenceItem]]]) -> np.ndarray:
+    """Foundations x share bins: documents counted into a bin, one document's verdicts read at a time."""
+    group_of = {item.id: index for index, (_, _, items) in enumerate(groups) for item in items}
+    bins = np.zeros((len(groups), len(SHARE_BINS)))
+    for info in store.documents():
+        covered, totals = np.zeros(len(groups), dtype=int), np.zeros(len(groups), dtype=int)
+        for coverage in store.coverages(info.id, reference):
+            group = group_of.get(coverage.item.id)
+            if group is not None:
+                totals[group] += 1
+                covered[group] += coverage.status is Status.COVERED
+        for group in range(len(groups)):
+            bins[group, share_bin(int(covered[group]), int(totals[group]))] += 1
+    return bins
+
+
+def run_figures(store: RunStore, reference: ReferenceSet) -> dict[str, bytes]:
+    """Every figure file of a run, by file name; per-document figures only for a run that fits on a page."""
+    documents = store.documents()
+    figures = {"coverage_by_item.png": figure_bytes(
+        coverage_by_item(store.status_counts(), reference, len(documents)), "png")}
+    if len(documents) <= PER_DOCUMENT_MAX:
+        coverages = [coverage for info in documents for coverage in store.coverages(info.id, reference)]
+        names = {info.id: info.name for info in documents}
+        heatmap = coverage_heatmap(coverages, names)
+        figures["coverage_heatmap.png"] = figure_bytes(heatmap, "png")
+        figures["coverage_heatmap.svg"] = figure_bytes(heatmap, "svg")
+        figures["coverage_by_foundation.png"] = figure_bytes(coverage_by_foundation(coverages, names), "png")
+    else:
+        groups = item_groups(reference)
+        figures["coverage_by_foundation.png"] = figure_bytes(
+            foundation_distribution(foundation_bins(store, reference, groups), groups, len(documents)), "png")
+    return figures

@@ -1,9 +1,10 @@
 """Stage 5, report: Coverage -> gap tables (CSV, XLSX, Markdown), the HTML report, figures and the run's records.
 
 Every run writes what a reviewer needs without the person who ran it: the
-gap table for Excel (one sheet per view), a self-contained HTML report
-(`report_html.py`), figures (`plots.py`), and the raw tables and run record
-behind them.
+gap table for Excel (one sheet per view, `report_xlsx.py`), an HTML report
+(`report_html.py`: an index and a page per document), figures (`plots.py`),
+and the raw tables and run record behind them, all read from the run store
+one document at a time.
 
 Document text is untrusted: any cell that a spreadsheet could read as a
 formula is neutralised, HTML is autoescaped, and every file is written to a
@@ -13,27 +14,18 @@ temporary name and renamed, so a crash never leaves a half-written table behind.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import re
-import zipfile
 from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
 from pipeline.display import shortened
 from pipeline.files import write_atomic
-from pipeline.palette import STATUS_COLOURS
-from pipeline.plots import run_figures
-from pipeline.report_html import render_comparison, render_report
+from pipeline.report_html import render_comparison
 from pipeline.run.store import RunStore
 from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Skipped, Status
 
@@ -53,15 +45,6 @@ LINE_FORMULA_AHEAD = "(?=[" + re.escape("".join(t for t in FORMULA_TRIGGERS if t
 FORMULA_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern}){LINE_FORMULA_AHEAD}")
 #: The guard put there, as `compare` finds it when it reads a table back.
 GUARD_AFTER_LINE_BREAK = re.compile(f"({LINE_BREAK.pattern})'{LINE_FORMULA_AHEAD}")
-#: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
-STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
-OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
-ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "covered_in", "partial_in", "missing_in",
-                        "covered_documents", "partial_documents")
-EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
-                    "heading", "matched", "passage_id", "text")
-#: Columns whose cells hold a status and are filled with its colour.
-STATUS_COLUMNS = frozenset({"status", "status_a", "status_b"})
 MARKDOWN_EVIDENCE_CHARS = 200
 
 
@@ -186,174 +169,6 @@ def error_rows(skipped: list[Skipped]) -> list[dict]:
     return [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in skipped]
 
 
-def evidence_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dict]:
-    """One row per evidence passage of every covered or partial verdict, best first."""
-    return [{"document": names[coverage.doc], "item_id": coverage.item.id, "framework": coverage.item.framework,
-             "group": coverage.item.group, "title": coverage.item.title, "status": coverage.status.value,
-             "rank": rank, "signal": evidence.signal.value, "score": round(evidence.score, 4), "page": evidence.page,
-             "heading": evidence.heading, "matched": evidence.matched, "passage_id": evidence.passage_id,
-             "text": one_line(evidence.text)}
-            for coverage in coverages for rank, evidence in enumerate(coverage.evidence, start=1)]
-
-
-def overview_matrix(rows: list[dict]) -> tuple[tuple[str, ...], list[dict]]:
-    """Documents x items with the status as text, plus each document's counts: (columns, rows)."""
-    item_ids = tuple(dict.fromkeys(row["item_id"] for row in rows))
-    matrix: dict[str, dict] = {}
-    for row in rows:
-        entry = matrix.setdefault(row["document"], {"document": row["document"], **{s.value: 0 for s in Status}})
-        entry[row["item_id"]] = row["status"]
-        entry[row["status"]] += 1
-    return OVERVIEW_COUNT_COLUMNS + item_ids, list(matrix.values())
-
-
-def item_summary_rows(rows: list[dict]) -> list[dict]:
-    """Per item, how many documents cover it, partially cover it or miss it: the "never covered" view."""
-    summary: dict[str, dict] = {}
-    for row in rows:
-        entry = summary.setdefault(row["item_id"], {
-            "item_id": row["item_id"], "framework": row["framework"], "group": row["group"], "title": row["title"],
-            "item_text": row.get("item_text", ""), "covered_in": 0, "partial_in": 0, "missing_in": 0,
-            "covered": [], "partial": []})
-        entry[f"{row['status']}_in"] += 1
-        if row["status"] in (Status.COVERED.value, Status.PARTIAL.value):
-            entry[row["status"]].append(row["document"])
-    return [{**entry, "covered_documents": "; ".join(entry.pop("covered")),
-             "partial_documents": "; ".join(entry.pop("partial"))} for entry in summary.values()]
-
-
-def gap_table_workbook(rows: list[dict], errors: list[dict], evidence: list[dict] = ()) -> bytes:
-    """The gap table for Excel, a sheet per view: overview matrix, gap_table, items, evidence, errors.
-
-    Every sheet has its header frozen, filters on, status cells coloured and
-    long text wrapped; the workbook opens on the overview.
-    """
-    workbook = Workbook()
-    overview = workbook.active
-    overview.title = "overview"
-    overview_columns, overview_rows = overview_matrix(rows)
-    fill_sheet(overview, overview_columns, overview_rows,
-               status_columns=frozenset(overview_columns[len(OVERVIEW_COUNT_COLUMNS):]))
-    for cell in overview[1][len(OVERVIEW_COUNT_COLUMNS):]:
-        cell.alignment = Alignment(text_rotation=90, horizontal="center")
-    overview.row_dimensions[1].height = OVERVIEW_HEADER_HEIGHT
-    overview.freeze_panes = overview.cell(row=2, column=len(OVERVIEW_COUNT_COLUMNS) + 1).coordinate
-    fill_sheet(workbook.create_sheet("gap_table"), GAP_TABLE_COLUMNS, rows)
-    fill_sheet(workbook.create_sheet("items"), ITEM_SUMMARY_COLUMNS, item_summary_rows(rows))
-    fill_sheet(workbook.create_sheet("evidence"), EVIDENCE_COLUMNS, list(evidence))
-    fill_sheet(workbook.create_sheet("errors"), ERROR_COLUMNS, errors)
-    workbook.active = 0
-    for sheet in workbook.worksheets:
-        sheet.sheet_view.tabSelected = sheet is overview  # one selected tab: edits never go to a group of sheets
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return without_save_time(buffer.getvalue())
-
-
-#: The time a workbook says it was made and saved. openpyxl stamps the moment of saving into the file's
-#: properties and zip entries, so two runs on the same input would differ; the run's time is in run.json.
-WORKBOOK_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
-CORE_PROPERTY_TIME = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*")
-
-
-def without_save_time(xlsx: bytes) -> bytes:
-    """The same workbook with every timestamp set to `WORKBOOK_TIMESTAMP`, so a re-run gives identical bytes."""
-    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*WORKBOOK_TIMESTAMP).encode()
-    output = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info)
-            if info.filename == "docProps/core.xml":
-                content = CORE_PROPERTY_TIME.sub(lambda match: match.group(1) + stamp, content)
-            entry = zipfile.ZipInfo(info.filename, date_time=WORKBOOK_TIMESTAMP)
-            entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
-            target.writestr(entry, content)
-    return output.getvalue()
-
-
-COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "heading": 30, "document": 28, "text": 90,
-                 "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40}
-#: Width of a column not listed above: fitted to its longest value, within these bounds.
-MIN_COLUMN_WIDTH = 8
-MAX_FITTED_COLUMN_WIDTH = 24
-#: Width of a column whose cells are statuses ("covered", "partial", "missing").
-STATUS_COLUMN_WIDTH = 10
-#: Height (points) of the overview's header row, where item ids are written vertically.
-OVERVIEW_HEADER_HEIGHT = 90
-
-
-#: Columns that hold numbers. A sheet stores them as numbers, whatever the row holds (the CSV's score is the
-#: text "0.610"), so that Excel sorts, filters and sums them instead of flagging "number stored as text".
-NUMBER_COLUMNS = frozenset({"score", "score_a", "score_b", "page", "page_a", "page_b", "rank", "pages",
-                            "covered", "partial", "missing", "covered_in", "partial_in", "missing_in"})
-#: Number columns shown with three decimals, as the CSV and the HTML report show them.
-SCORE_COLUMNS = frozenset({"score", "score_a", "score_b"})
-SCORE_NUMBER_FORMAT = "0.000"
-
-
-def sheet_number(value: object) -> object:
-    """A number column's value as a cell stores it: "0.610" -> 0.61, "4" -> 4, "" -> an empty cell.
-
-    Anything else (not a number after all) is left as it is, to be written as inert text.
-    """
-    if isinstance(value, bool) or not isinstance(value, str):
-        return value
-    if not value.strip():
-        return None
-    for number_type in (int, float):
-        try:
-            return number_type(value)
-        except ValueError:
-            continue
-    return value
-
-
-def sheet_value(value: object, column: str = "") -> object:
-    """A value as a worksheet cell holds it: numbers as numbers, XML-illegal characters removed, text inert."""
-    if column in NUMBER_COLUMNS:
-        value = sheet_number(value)
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return neutralise_cell(value)
-
-
-def fitted_width(column: str, rows: list[dict]) -> float:
-    longest = max((len(str(row.get(column, ""))) for row in rows), default=0)
-    return max(MIN_COLUMN_WIDTH, min(max(longest, len(column)) + 2, MAX_FITTED_COLUMN_WIDTH))
-
-
-def fill_sheet(sheet, columns: tuple[str, ...], rows: list[dict], *,
-               status_columns: frozenset[str] = STATUS_COLUMNS) -> None:
-    """Header in bold and frozen, filters on, status cells coloured, long text wrapped, every text cell inert."""
-    sheet.append(list(columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([sheet_value(row.get(column, ""), column) for column in columns])
-    for data_row in sheet.iter_rows(min_row=2):
-        for cell in data_row:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-    fills = {status: PatternFill(fill_type="solid", start_color=colour, end_color=colour)
-             for status, colour in STATUS_FILLS.items()}
-    for index, column in enumerate(columns, start=1):
-        is_status = column in status_columns
-        width = STATUS_COLUMN_WIDTH if is_status else COLUMN_WIDTHS.get(column) or fitted_width(column, rows)
-        sheet.column_dimensions[get_column_letter(index)].width = width
-        is_score = column in SCORE_COLUMNS
-        if not (is_status or is_score or width >= 30):
-            continue
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            if is_score:
-                cell.number_format = SCORE_NUMBER_FORMAT
-            elif is_status and cell.value in fills:
-                cell.fill = fills[cell.value]
-            elif width >= 30:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions  # on the header alone too, so an empty sheet looks like the others
-
-
 #: What each character that could end a table row or heading, split a cell, or start HTML, a link or an image
 #: becomes in gap_table.md. HTML entities, not backslashes, for `& < > [ ]`: CommonMark never reads an entity
 #: as structure, so `[x](javascript:...)` and `<script>` stay text and show as written.
@@ -438,25 +253,27 @@ def item_rows(reference: ReferenceSet) -> list[dict]:
 
 
 def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
-    """Write every output file of a run into `out` (the run's staging folder) from its store; returns the paths."""
+    """Write every output file of a run into `out` (the run's staging folder) from its store; returns the paths.
+
+    report.html is the run's index; each document's page is `report/<document id>.html`. Every file is read
+    from the store one document at a time.
+    """
+    from pipeline.plots import run_figures  # not at the top: plotting is heavy, and report_xlsx imports this module
+    from pipeline.report_html import render_index, write_document_pages
+    from pipeline.report_xlsx import write_workbook
+
     write_document_tables(out, store, reference)
-    skipped = store.problems()
-    errors = error_rows(skipped)
-    names = {info.id: info.name for info in store.documents()}
-    coverages = [coverage for doc_id in names for coverage in store.coverages(doc_id, reference)]
-    rows = gap_table_rows(coverages, names)
-    named = [dataclasses.replace(coverage, doc=names[coverage.doc]) for coverage in coverages]
+    write_workbook(out / "gap_table.xlsx", store, reference)
     written = {
-        "gap_table.xlsx": gap_table_workbook(rows, errors, evidence_rows(coverages, names)),
-        "errors.csv": csv_bytes(ERROR_COLUMNS, errors),
-        "report.html": render_report(coverages=named, skipped=skipped, run_record=run_record,
-                                     report_dir=out).encode("utf-8"),
-        **run_figures(named),
+        "errors.csv": csv_bytes(ERROR_COLUMNS, error_rows(store.problems())),
+        "report.html": render_index(store, reference, run_record, report_dir=out).encode("utf-8"),
+        **run_figures(store, reference),
     }
     for name, data in written.items():
         write_atomic(out / name, data)
+    pages = write_document_pages(out, store, reference, run_record)
     write_json(out / "run.json", run_record)
-    return [out / name for name in (*STREAMED_FILES, *written, "run.json")]
+    return [out / name for name in (*STREAMED_FILES, "gap_table.xlsx", *written, "run.json")] + pages
 
 
 def write_comparison(out: Path, comparison: Comparison, *, run_record: dict) -> list[Path]:

@@ -1,20 +1,22 @@
-"""The HTML gap report: one self-contained page a policy reviewer can read and trust on their own, opened from disk.
+"""The HTML gap report of a run: an index of the corpus, and one page per document, opened from disk.
 
-What a reviewer needs, in one file with no network: an overview heatmap of
-documents x reference items; per-document gap tables they can filter and sort;
-the evidence behind every covered or partial verdict (with the sentence that
-introduced it, which the classifier read too), with the matched words
-highlighted; a page per item listing which documents cover it; the items no
-document covers; and the run's metadata (date, reference versions,
-thresholds, files that failed and why).
+Why two kinds of page: a run of 1,000 documents gave one 135 MB page that no browser opens in time. The
+index (`report.html`) holds what a reader needs to find their way: per item, how many documents cover it,
+partially cover it or miss it (sortable, filterable); a compact heatmap of documents x items, paged; the
+list of documents with their counts, each linking to its own page; and the run's details (date, reference
+versions, thresholds, files that failed and why). Each document's page (`report/<document id>.html`, the
+id being its content's sha256) holds its gap table, the evidence behind every covered or partial verdict
+with the matched words highlighted, the near miss of every missing item, and links to the PDF's page.
+Both are built from the run store one document at a time, so memory does not grow with the corpus.
 
-Document text is untrusted. Every piece of it (file names, headings,
-passages, matched words, failure reasons) goes through Jinja2's autoescaping.
-Highlighted evidence is handed to the template as (text, is_match) segments
-that are escaped one by one, so the only markup in the page is ours. The one
-inline script is our own file; a Content-Security-Policy meta tag allows only
-its hash (and the stylesheet's), so even markup that slipped through could
-not run.
+Highlighting draws the character spans the classifier recorded on each evidence (`Evidence.spans`); only
+the lead-in and heading, which the spans do not cover, are matched again (`match_spans`).
+
+Document text is untrusted. Every piece of it (file names, headings, passages, matched words, failure
+reasons) goes through Jinja2's autoescaping; highlighted text is handed to the templates as (text,
+is_match) segments escaped one by one, so the only markup on a page is ours. The one inline script and
+stylesheet are our own files; a Content-Security-Policy meta tag allows only their hashes, so even markup
+that slipped through could not run.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from importlib import resources
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from pipeline.classify.text import FUNCTION_WORDS, PLACE_SUBSTITUTIONS, folded, lemma
+from pipeline.classify.highlight import match_spans, merged
 from pipeline.display import shortened, visible_controls
+from pipeline.files import write_atomic
 from pipeline.palette import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -44,19 +47,28 @@ from pipeline.palette import (
     STATUS_TEXT_COLOUR,
     framework_short_name,
 )
-from pipeline.types import Coverage, Evidence, ReferenceItem, Signal, Skipped, Status
+from pipeline.types import Coverage, DocumentInfo, Evidence, ReferenceItem, ReferenceSet, Signal, Skipped, Status
 
 if TYPE_CHECKING:
     from pipeline.compare import Comparison
+    from pipeline.run.store import RunStore
 
 TEMPLATE_PACKAGE = "pipeline"
 TEMPLATE_FOLDER = "templates"
-REPORT_TEMPLATE = "report.html.j2"
+INDEX_TEMPLATE = "index.html.j2"
+DOCUMENT_TEMPLATE = "document.html.j2"
 COMPARE_TEMPLATE = "compare.html.j2"
 STYLE_TEMPLATE = "report.css.j2"
 SCRIPT_FILE = "report.js"
-#: A run of at least this many consecutive words shared with a quotation is highlighted as quoted.
-QUOTE_MIN_RUN_WORDS = 3
+#: The folder, beside report.html, that holds one page per document.
+DOCUMENT_PAGES_FOLDER = "report"
+#: The index, as a document page links back to it.
+INDEX_FILE = "report.html"
+#: Documents per page of the index's heatmap: a page of rows a screen shows whole, and at 1,000 documents
+#: 20 pages whose hidden rows cost the browser parsing, not layout.
+HEATMAP_PAGE_DOCUMENTS = 50
+#: A document id that can name a file as it is: a content sha256 in lower-case hex.
+DOCUMENT_ID = re.compile(r"[0-9a-f]{64}")
 #: Heading of the report; the run's date and reference versions follow it.
 REPORT_TITLE = "promise-map gap report"
 #: Settings shown as their own table rather than in the list of other settings.
@@ -72,23 +84,67 @@ SIGNAL_MEANINGS = {
 PAGE_LINK_SUFFIXES = (".pdf",)
 #: How the report introduces `Evidence.matched`, by signal.
 MATCHED_LABELS = {Signal.TFIDF.value: "shared words", "model": "words that weighed most"}
+#: A heatmap cell by status rank (-1: the document was not assessed on the item). Short, because the index
+#: holds one per document and item; the symbol carries the status for print and for readers who cannot tell
+#: the colours apart. Our own constant markup: no document text is in it.
+CELL_HTML = {STATUS_RANK[Status.COVERED]: f'<td class="c2">{STATUS_SYMBOLS[Status.COVERED]}</td>',
+             STATUS_RANK[Status.PARTIAL]: f'<td class="c1">{STATUS_SYMBOLS[Status.PARTIAL]}</td>',
+             STATUS_RANK[Status.MISSING]: "<td></td>", -1: '<td class="na"></td>'}
+
+Segments = tuple[tuple[str, bool], ...]
 
 
-class Word(NamedTuple):
-    """A word as the classifier compares it, with the span of the original text it came from."""
+# --- highlighting ------------------------------------------------------------------------------------------------
 
-    text: str
-    start: int
-    end: int
+def span_segments(text: str, spans: Iterable[tuple[int, int]]) -> Segments:
+    """Split `text` into (piece, is_match) segments at the given character spans (overlaps merged, clipped).
+
+    The template escapes each piece and wraps the matched ones in <mark>, so markup is built only around
+    escaped text. Example: "Brothers and sisters", spans ((0, 8),) -> (("Brothers", True), (" and sisters", False)).
+    """
+    segments: list[tuple[str, bool]] = []
+    position = 0
+    for start, end in merged((max(0, start), min(len(text), end)) for start, end in spans):
+        if end <= start or start < position:
+            continue
+        if start > position:
+            segments.append((text[position:start], False))
+        segments.append((text[start:end], True))
+        position = end
+    if position < len(text):
+        segments.append((text[position:], False))
+    return tuple(segments)
+
+
+def highlight_segments(text: str, matched: str, signal: Signal | str) -> Segments:
+    """Segments of a text the classifier recorded no spans for (a heading, a lead-in): its words matched again."""
+    return span_segments(text, match_spans(text, matched, signal)) if text else ()
+
+
+# --- views: what a page shows, built from plain values ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A document's file as a page links to it: a URL relative to the page's folder, every part quoted.
+
+    `path` is the file's path inside the corpus folder, as shown; `opens_at_page` says whether a link can
+    name the passage's page (PDF) or only the file (DOCX, HTML, text: the heading path locates the passage).
+    """
+
+    href: str
+    path: str
+    opens_at_page: bool
+
+    def page_href(self, page: int) -> str:
+        return f"{self.href}#page={int(page)}" if self.opens_at_page else self.href
 
 
 @dataclass(frozen=True)
 class EvidenceView:
-    """One evidence passage as the report shows it: where, why, and the text split around matched words.
+    """One evidence passage as a page shows it: where, why, and the text split around the matched words.
 
-    `lead_in_segments` is the sentence that introduced the passage, split the
-    same way, or empty when there is none: the classifier read it with the
-    text, so the words behind a match may be there and nowhere else.
+    `lead_in_segments` is the sentence that introduced the passage, split the same way, or empty when there
+    is none: the classifier read it with the text, so the words behind a match may be there and nowhere else.
     """
 
     rank: int
@@ -97,26 +153,26 @@ class EvidenceView:
     signal: str
     score: str
     matched: str
-    segments: tuple[tuple[str, bool], ...]
-    lead_in_segments: tuple[tuple[str, bool], ...] = ()
-    heading_segments: tuple[tuple[str, bool], ...] = ()
+    segments: Segments
+    lead_in_segments: Segments = ()
+    heading_segments: Segments = ()
 
 
 @dataclass(frozen=True)
 class GapRow:
     """One row of a document's gap table, with the data attributes the filter and sort script reads."""
 
-    anchor: str
     order: int
     item: ReferenceItem
     status: str
     status_rank: int
-    symbol: str
     score: str
+    threshold: str
     signal: str
     pages: str
     first_page: int
     evidence: tuple[EvidenceView, ...]
+    near_miss: EvidenceView | None
 
     @property
     def item_text_short(self) -> str:
@@ -146,51 +202,37 @@ class FrameworkCount:
 
 
 @dataclass(frozen=True)
-class DocumentView:
-    """A document's section: its gap table and the choices its filters offer."""
+class DocumentEntry:
+    """A document as the index lists it: its counts, its heatmap row and the link to its page."""
 
-    index: int
-    anchor: str
+    number: int
+    id: str
     name: str
-    rows: tuple[GapRow, ...]
+    href: str
+    page_count: int
     counts: dict[str, int]
     by_framework: tuple[FrameworkCount, ...]
-    frameworks: tuple[str, ...]
-    groups: tuple[str, ...]
+    cells: tuple[int, ...]
 
     @property
-    def row_by_item(self) -> dict[str, GapRow]:
-        return {row.item.id: row for row in self.rows}
+    def cells_html(self) -> Markup:
+        """The document's heatmap cells, one per item in column order, from constant markup only."""
+        return Markup("".join(CELL_HTML[rank] for rank in self.cells))
 
 
 @dataclass(frozen=True)
-class ItemStatus:
-    """How one document stands on one item, for the item's page."""
+class ItemCount:
+    """An item of the corpus overview: how many documents cover it, partially cover it and miss it."""
 
-    document: str
-    document_anchor: str
-    row_anchor: str
-    status: str
-    score: str
-    signal: str
-    pages: str
-
-
-@dataclass(frozen=True)
-class ItemView:
-    """An item's page: its text and how every document stands on it."""
-
+    order: int
     item: ReferenceItem
-    anchor: str
-    statuses: tuple[ItemStatus, ...]
-    covered: int
-    partial: int
+    counts: dict[str, int]
+    shares: dict[str, int]
 
     @property
-    def best_status(self) -> str:
-        if self.covered:
-            return Status.COVERED.value
-        return Status.PARTIAL.value if self.partial else Status.MISSING.value
+    def covered_by(self) -> str:
+        """"none" for an item no document covers: the filter that lists the corpus's gaps."""
+        return "some" if self.counts[Status.COVERED.value] else "none"
 
 
 @dataclass(frozen=True)
@@ -201,22 +243,6 @@ class GroupColumns:
     framework_label: str
     group: str
     items: tuple[ReferenceItem, ...]
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A document's file as the report links to it: a URL relative to the report's folder, every part quoted.
-
-    `path` is the file's path inside the corpus folder, as shown; `opens_at_page` says whether a link can
-    name the passage's page (PDF) or only the file (DOCX, HTML, text: the heading path locates the passage).
-    """
-
-    href: str
-    path: str
-    opens_at_page: bool
-
-    def page_href(self, page: int) -> str:
-        return f"{self.href}#page={int(page)}" if self.opens_at_page else self.href
 
 
 @dataclass(frozen=True)
@@ -238,6 +264,7 @@ def template_environment() -> Environment:
                               keep_trailing_newline=True)
     environment.filters["name"] = name_html
     environment.filters["shown"] = visible_controls
+    environment.filters["short"] = shortened
     return environment
 
 
@@ -283,144 +310,18 @@ def page_assets(environment: Environment) -> PageAssets:
     return PageAssets(style=Markup(style), script=Markup(script), csp=csp)
 
 
-def place_substituted(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], list[tuple[int, int]]]:
-    """Apply the classifier's place-name folding, each new character keeping the span of what it replaced."""
-    for pattern, replacement in PLACE_SUBSTITUTIONS:
-        joined = "".join(chars)
-        new_chars: list[str] = []
-        new_spans: list[tuple[int, int]] = []
-        position = 0
-        for match in pattern.finditer(joined):
-            new_chars.extend(chars[position:match.start()])
-            new_spans.extend(spans[position:match.start()])
-            replaced = (spans[match.start()][0], spans[match.end() - 1][1])
-            new_chars.extend(replacement)
-            new_spans.extend([replaced] * len(replacement))
-            position = match.end()
-        chars, spans = new_chars + chars[position:], new_spans + spans[position:]
-    return chars, spans
-
-
-def normalised_words(text: str) -> list[Word]:
-    """The words of `normalise_for_matching(text)`, each with the span of `text` it came from.
-
-    The classifier records matched words and quoted spans in its normalised
-    form (lower case, place names folded to "scotland", hyphenated words
-    joined, punctuation and apostrophes dropped). To highlight them in the text
-    a reader sees, this replays the same steps while remembering where each
-    character came from. `" ".join(w.text for w in normalised_words(t))`
-    equals `normalise_for_matching(t)`; the tests hold it to that.
-    """
-    chars: list[str] = []
-    spans: list[tuple[int, int]] = []
-    for index, char in enumerate(text):
-        for lowered in folded(char).lower().replace("’", "'").replace("‘", "'"):
-            chars.append(lowered)
-            spans.append((index, index + 1))
-    chars, spans = place_substituted(chars, spans)
-    words: list[Word] = []
-    letters: list[str] = []
-    start = end = 0
-    for position, char in enumerate(chars):
-        joins_hyphenated = (char == "-" and 0 < position < len(chars) - 1
-                            and "a" <= chars[position - 1] <= "z" and "a" <= chars[position + 1] <= "z")
-        if joins_hyphenated or char == "'":
-            continue  # dropped without splitting the word, as the classifier does
-        if "a" <= char <= "z" or "0" <= char <= "9":
-            if not letters:
-                start = spans[position][0]
-            letters.append(char)
-            end = spans[position][1]
-        elif letters:
-            words.append(Word("".join(letters), start, end))
-            letters = []
-    if letters:
-        words.append(Word("".join(letters), start, end))
-    return words
-
-
-def quote_spans(words: list[Word], quoted: str) -> list[tuple[int, int]]:
-    """Spans of the text that take part in the quotation: runs of words shared, in order, with the quoted span.
-
-    The quoted span was aligned against the passage with its heading and
-    lead-in, so it may start outside the passage text; matching word runs
-    (rather than the whole span) highlights exactly the part that is here.
-    """
-    quoted_words = quoted.split()
-    if not quoted_words or not words:
-        return []
-    min_run = min(QUOTE_MIN_RUN_WORDS, len(quoted_words))
-    matcher = SequenceMatcher(None, quoted_words, [word.text for word in words], autojunk=False)
-    return [(words[block.b].start, words[block.b + block.size - 1].end)
-            for block in matcher.get_matching_blocks() if block.size >= min_run]
-
-
-def term_spans(words: list[Word], terms: str, text: str) -> list[tuple[int, int]]:
-    """Spans of every word that belongs to one of the matched terms ("sibling, brother sister").
-
-    Terms are normalised words or their lemmas ("children" is recorded as
-    "child"), so a word is highlighted when either form is among them.
-    (The classifier writes a domain concept as the passage's phrase that
-    evoked it, so those words are highlighted too.) Function words
-    ("the", "on", "they") that a learned model lists inside bigrams are not
-    highlighted: marking every "the" hides the words that carry the match.
-    """
-    wanted = {word for term in terms.split(",") for word in term.split()} - FUNCTION_WORDS
-    return [(word.start, word.end) for word in words if word_forms(word, text) & wanted]
-
-
-def word_forms(word: Word, text: str) -> set[str]:
-    """The forms a word may have been recorded in: as normalised, its lemma, and without a possessive 's."""
-    forms = {word.text, lemma(word.text)}
-    if text[word.start:word.end].lower().endswith(("'s", "’s")):
-        forms |= {word.text[:-1], lemma(word.text[:-1])}
-    return forms
-
-
-def highlight_segments(text: str, matched: str, signal: Signal | str) -> tuple[tuple[str, bool], ...]:
-    """Split `text` into (piece, is_match) segments around the words behind a match, case-insensitively.
-
-    The template escapes each piece and wraps the matched ones in <mark>, so
-    markup is built only around escaped text. Example: text "Brothers and
-    Sisters stay together", tfidf terms "brothers sisters, together" ->
-    ("Brothers", True), (" and ", False), ("Sisters", True), (" stay ", False), ("together", True).
-    """
-    words = normalised_words(text)
-    if Signal(signal) is Signal.QUOTE:
-        spans = quote_spans(words, matched)
-    else:
-        spans = term_spans(words, matched, text)
-    segments: list[tuple[str, bool]] = []
-    position = 0
-    for start, end in merged(spans):
-        if start > position:
-            segments.append((text[position:start], False))
-        segments.append((text[start:end], True))
-        position = end
-    if position < len(text):
-        segments.append((text[position:], False))
-    return tuple(segments)
-
-
-def merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    result: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if result and start <= result[-1][1]:
-            result[-1] = (result[-1][0], max(end, result[-1][1]))
-        else:
-            result.append((start, end))
-    return result
 
 
 def evidence_view(rank: int, evidence: Evidence) -> EvidenceView:
-    """The evidence as shown, its heading and lead-in highlighted like its text (a blank lead-in shows nothing).
+    """The evidence as shown: its text split at the spans the classifier recorded; heading and lead-in matched.
 
-    The classifier read all three, so the words behind a match may be in any of them.
+    The classifier read all three, so the words behind a match may be in any of them; a blank lead-in shows
+    nothing.
     """
     lead_in = evidence.lead_in.strip()
     return EvidenceView(rank=rank, page=evidence.page, heading=evidence.heading, signal=evidence.signal.value,
                         score=f"{evidence.score:.3f}", matched=evidence.matched,
-                        segments=highlight_segments(evidence.text, evidence.matched, evidence.signal),
+                        segments=span_segments(evidence.text, evidence.spans),
                         lead_in_segments=highlight_segments(lead_in, evidence.matched, evidence.signal),
                         heading_segments=highlight_segments(evidence.heading, evidence.matched, evidence.signal))
 
@@ -429,83 +330,95 @@ def pages_text(coverage: Coverage) -> str:
     return ", ".join(str(page) for page in sorted({evidence.page for evidence in coverage.evidence}))
 
 
-def row_anchor(document_index: int, item_id: str) -> str:
-    """Anchors are built from positions and validated item ids, never from document names."""
-    return f"d{document_index}-{item_id}"
+def threshold_text(coverage: Coverage) -> str:
+    """The item's covered threshold to 3 decimals, or "" where the signal's threshold of the run applies."""
+    return "" if coverage.threshold is None else f"{coverage.threshold:.3f}"
 
 
-def gap_row(document_index: int, order: int, coverage: Coverage) -> GapRow:
+def gap_row(order: int, coverage: Coverage) -> GapRow:
     best = coverage.evidence[0] if coverage.evidence else None
     return GapRow(
-        anchor=row_anchor(document_index, coverage.item.id), order=order, item=coverage.item,
-        status=coverage.status.value, status_rank=STATUS_RANK[coverage.status],
-        symbol=STATUS_SYMBOLS[coverage.status], score=f"{coverage.score:.3f}",
+        order=order, item=coverage.item, status=coverage.status.value, status_rank=STATUS_RANK[coverage.status],
+        score=f"{coverage.score:.3f}", threshold=threshold_text(coverage),
         signal=best.signal.value if best else "", pages=pages_text(coverage),
         first_page=min((evidence.page for evidence in coverage.evidence), default=0),
         evidence=tuple(evidence_view(rank, evidence) for rank, evidence in enumerate(coverage.evidence, start=1)),
+        near_miss=evidence_view(0, coverage.near_miss) if coverage.near_miss is not None else None,
     )
 
 
-def coverages_by_document(coverages: list[Coverage]) -> dict[str, list[Coverage]]:
-    """Coverages grouped by document, documents and items in the order the coverage stage produced them."""
-    grouped: dict[str, list[Coverage]] = {}
-    for coverage in coverages:
-        grouped.setdefault(coverage.doc, []).append(coverage)
-    return grouped
+def status_totals(coverages: Iterable[Coverage]) -> dict[str, int]:
+    """Covered / partial / missing counts, every status present (0 when none)."""
+    totals = Counter(coverage.status.value for coverage in coverages)
+    return {status.value: totals[status.value] for status in STATUS_ORDER}
+
+
+def framework_counts(coverages: list[Coverage], labels: dict[str, str]) -> tuple[FrameworkCount, ...]:
+    """A document's counts per framework, frameworks in reference order."""
+    counts = []
+    for framework in dict.fromkeys(coverage.item.framework for coverage in coverages):
+        in_framework = [coverage for coverage in coverages if coverage.item.framework == framework]
+        counts.append(FrameworkCount(framework=framework, label=labels.get(framework, framework),
+                                     counts=status_totals(in_framework), total=len(in_framework)))
+    return tuple(counts)
 
 
 def framework_labels(run_record: dict) -> dict[str, str]:
-    """Framework id -> "name (version)" from run.json, so a figure names the reference set it counts against."""
+    """Framework id -> "name (version)" from run.json, so a count names the reference set it counts against."""
     frameworks = run_record.get("reference", {}).get("frameworks", []) if isinstance(run_record, dict) else []
     return {fw["id"]: f"{fw.get('name', fw['id'])} ({fw.get('version', 'version not recorded')})"
             for fw in frameworks if isinstance(fw, dict) and "id" in fw}
 
 
-def document_views(coverages: list[Coverage], labels: dict[str, str]) -> tuple[DocumentView, ...]:
-    views = []
-    for index, (name, doc_coverages) in enumerate(coverages_by_document(coverages).items(), start=1):
-        rows = tuple(gap_row(index, order, coverage) for order, coverage in enumerate(doc_coverages))
-        frameworks = tuple(dict.fromkeys(coverage.item.framework for coverage in doc_coverages))
-        by_framework = []
-        for framework in frameworks:
-            statuses = Counter(c.status.value for c in doc_coverages if c.item.framework == framework)
-            by_framework.append(FrameworkCount(framework=framework, label=labels.get(framework, framework),
-                                               counts={s.value: statuses[s.value] for s in STATUS_ORDER},
-                                               total=sum(statuses.values())))
-        totals = Counter(coverage.status.value for coverage in doc_coverages)
-        views.append(DocumentView(
-            index=index, anchor=f"doc-{index}", name=name, rows=rows,
-            counts={status.value: totals[status.value] for status in STATUS_ORDER},
-            by_framework=tuple(by_framework), frameworks=frameworks,
-            groups=tuple(dict.fromkeys(coverage.item.group for coverage in doc_coverages)),
-        ))
-    return tuple(views)
+def page_stem(doc_id: str) -> str:
+    """The file name (without .html) of a document's page: its id when that is a sha256, else the id's sha256.
+
+    A document id comes from the store; hashing anything else keeps a page's file name inside `report/`
+    whatever the id holds.
+    """
+    return doc_id if DOCUMENT_ID.fullmatch(doc_id) else hashlib.sha256(doc_id.encode("utf-8")).hexdigest()
 
 
-def reference_items(coverages: list[Coverage]) -> tuple[ReferenceItem, ...]:
-    """The items of the run, in reference order (the order the first document lists them)."""
-    return tuple({coverage.item.id: coverage.item for coverage in coverages}.values())
+def document_href(doc_id: str) -> str:
+    """The link from the index to a document's page."""
+    return f"{DOCUMENT_PAGES_FOLDER}/{page_stem(doc_id)}.html"
 
 
-def item_views(coverages: list[Coverage], documents: tuple[DocumentView, ...]) -> tuple[ItemView, ...]:
-    rows_by_key = {(document.name, row.item.id): (document, row) for document in documents for row in document.rows}
-    views = []
-    for item in reference_items(coverages):
-        statuses = []
-        for document in documents:
-            found = rows_by_key.get((document.name, item.id))
-            if found is None:
-                continue
-            _, row = found
-            statuses.append(ItemStatus(document=document.name, document_anchor=document.anchor, row_anchor=row.anchor,
-                                       status=row.status, score=row.score, signal=row.signal, pages=row.pages))
-        views.append(ItemView(item=item, anchor=f"item-{item.id}", statuses=tuple(statuses),
-                              covered=sum(s.status == Status.COVERED.value for s in statuses),
-                              partial=sum(s.status == Status.PARTIAL.value for s in statuses)))
-    return tuple(views)
+def document_entry(number: int, info: DocumentInfo, coverages: list[Coverage], items: tuple[ReferenceItem, ...],
+                   labels: dict[str, str]) -> DocumentEntry:
+    """The index's line for one document; its verdicts are read for their statuses and then let go."""
+    rank_by_item = {coverage.item.id: STATUS_RANK[coverage.status] for coverage in coverages}
+    return DocumentEntry(number=number, id=info.id, name=info.name, href=document_href(info.id),
+                         page_count=info.page_count, counts=status_totals(coverages),
+                         by_framework=framework_counts(coverages, labels),
+                         cells=tuple(rank_by_item.get(item.id, -1) for item in items))
 
 
-def heatmap_columns(items: tuple[ReferenceItem, ...]) -> tuple[GroupColumns, ...]:
+def document_entries(store: RunStore, reference: ReferenceSet, labels: dict[str, str]) -> Iterator[DocumentEntry]:
+    """Every mapped document's index line, in run order, reading one document's verdicts at a time."""
+    items = heatmap_items(reference)
+    for number, info in enumerate(store.documents(), start=1):
+        yield document_entry(number, info, store.coverages(info.id, reference), items, labels)
+
+
+def share(part: int, whole: int) -> int:
+    """`part` of `whole` as a whole percentage, for the width classes of the overview's bars."""
+    return round(100 * part / whole) if whole else 0
+
+
+def item_counts(reference: ReferenceSet, status_counts: dict[str, dict[str, int]],
+                documents: int) -> tuple[ItemCount, ...]:
+    """The corpus overview: per item in reference order, documents covering it, partially and not at all."""
+    rows = []
+    for order, item in enumerate(reference.items):
+        found = status_counts.get(item.id, {})
+        counts = {status.value: int(found.get(status.value, 0)) for status in STATUS_ORDER}
+        rows.append(ItemCount(order=order, item=item, counts=counts,
+                              shares={status: share(number, documents) for status, number in counts.items()}))
+    return tuple(rows)
+
+
+def heatmap_columns(items: Iterable[ReferenceItem]) -> tuple[GroupColumns, ...]:
     """Items grouped by framework, then by foundation, keeping reference order inside each group."""
     groups: dict[tuple[str, str], list[ReferenceItem]] = {}
     for item in items:
@@ -514,28 +427,9 @@ def heatmap_columns(items: tuple[ReferenceItem, ...]) -> tuple[GroupColumns, ...
                               items=tuple(group_items)) for (framework, group), group_items in groups.items())
 
 
-#: Most item columns in one printed block of the heatmap: with the document column they fit across an A4 page
-#: (portrait, 12 mm margins), so printing shows every item instead of cutting the table at the paper's edge.
-PRINT_HEATMAP_MAX_ITEMS = 24
-
-
-def print_chunks(columns: tuple[GroupColumns, ...], *,
-                 max_items: int = PRINT_HEATMAP_MAX_ITEMS) -> tuple[tuple[GroupColumns, ...], ...]:
-    """The heatmap's column blocks packed into printable tables of at most `max_items` items each.
-
-    Foundations stay whole where they fit (Voice + Family, Care, People + Scaffolding, Inspection); one
-    larger than a page is cut into pieces of `max_items`.
-    """
-    pieces = [GroupColumns(framework=column.framework, framework_label=column.framework_label, group=column.group,
-                           items=column.items[start:start + max_items])
-              for column in columns for start in range(0, len(column.items), max_items)]
-    chunks: list[list[GroupColumns]] = []
-    for piece in pieces:
-        if chunks and sum(len(column.items) for column in chunks[-1]) + len(piece.items) <= max_items:
-            chunks[-1].append(piece)
-        else:
-            chunks.append([piece])
-    return tuple(tuple(chunk) for chunk in chunks)
+def heatmap_items(reference: ReferenceSet) -> tuple[ReferenceItem, ...]:
+    """The heatmap's columns in order: the reference's items, grouped by framework and foundation."""
+    return tuple(item for column in heatmap_columns(reference.items) for item in column.items)
 
 
 def framework_spans(columns: tuple[GroupColumns, ...]) -> list[tuple[str, int]]:
@@ -547,6 +441,11 @@ def framework_spans(columns: tuple[GroupColumns, ...]) -> list[tuple[str, int]]:
         else:
             spans.append((column.framework_label, len(column.items)))
     return spans
+
+
+def heatmap_pages(entries: list[DocumentEntry], size: int = HEATMAP_PAGE_DOCUMENTS) -> list[list[DocumentEntry]]:
+    """The heatmap's rows cut into pages of `size` documents; the index shows one page at a time."""
+    return [entries[start:start + size] for start in range(0, len(entries), size)]
 
 
 def described(value: object) -> str:
@@ -612,31 +511,6 @@ def run_view(run_record: dict, skipped: list[Skipped]) -> dict:
     }
 
 
-def report_context(*, coverages: list[Coverage], skipped: list[Skipped], run_record: dict) -> dict:
-    labels = framework_labels(run_record)
-    documents = document_views(coverages, labels)
-    items = item_views(coverages, documents)
-    columns = heatmap_columns(reference_items(coverages))
-    run = run_view(run_record, skipped)
-    return {
-        "title": REPORT_TITLE,
-        "run": run,
-        "labels": labels,
-        "documents": documents,
-        "items": items,
-        "columns": columns,
-        "framework_spans": framework_spans(columns),
-        "print_chunks": print_chunks(columns),
-        "never_covered": tuple(item for item in items if not item.covered),
-        "statuses": tuple(status.value for status in STATUS_ORDER),
-        "symbols": {status.value: symbol for status, symbol in STATUS_SYMBOLS.items()},
-        "signal_meanings": SIGNAL_MEANINGS,
-        "matched_labels": MATCHED_LABELS,
-        "short_names": {column.framework: framework_short_name(column.framework) for column in columns},
-        "short_texts": {item.id: shortened(item.text) for item in reference_items(coverages)},
-    }
-
-
 def relative_href(target: Path, report_dir: Path) -> str:
     """A link from a page in `report_dir` to the file `target`: a relative path, each part URL-quoted.
 
@@ -650,9 +524,10 @@ def relative_href(target: Path, report_dir: Path) -> str:
 
 
 def source_files(run_record: dict, report_dir: Path | None) -> dict[str, SourceFile]:
-    """Document name -> its file, from run.json's corpus folder and each input's path inside it.
+    """Document name, and document id (sha256) where recorded -> its file, from run.json's corpus folder.
 
-    Empty without a report folder (there is nothing to be relative to) or for a run.json that did not
+    Each input's path inside the corpus folder is linked relative to `report_dir`, the folder of the page
+    that links. Empty without a report folder (there is nothing to be relative to) or for a run.json that did not
     record where the files were: the report then names pages and headings without linking.
     """
     record = run_record if isinstance(run_record, dict) else {}
@@ -665,22 +540,105 @@ def source_files(run_record: dict, report_dir: Path | None) -> dict[str, SourceF
         if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("path"), str)):
             continue
         target = Path(os.path.abspath(Path(folder) / entry["path"].lstrip("/")))
-        sources[entry["file"]] = SourceFile(href=relative_href(target, report_dir), path=entry["path"],
-                                            opens_at_page=target.suffix.lower() in PAGE_LINK_SUFFIXES)
+        source = SourceFile(href=relative_href(target, report_dir), path=entry["path"],
+                            opens_at_page=target.suffix.lower() in PAGE_LINK_SUFFIXES)
+        sources[entry["file"]] = source
+        if isinstance(entry.get("sha256"), str):
+            sources[entry["sha256"]] = source
     return sources
 
 
-def render_report(*, coverages: list[Coverage], skipped: list[Skipped], run_record: dict,
-                  report_dir: Path | None = None) -> str:
-    """The whole report as one HTML page; the same input gives the same page (its date comes from the record).
+def shared_context(run: dict) -> dict:
+    """What the index and every document page both show: statuses, legend symbols, labels."""
+    return {
+        "title": REPORT_TITLE,
+        "run": run,
+        "statuses": tuple(status.value for status in STATUS_ORDER),
+        "symbols": {status.value: symbol for status, symbol in STATUS_SYMBOLS.items()},
+        "signal_meanings": SIGNAL_MEANINGS,
+        "matched_labels": MATCHED_LABELS,
+    }
 
-    `report_dir` is the folder the page is written to: evidence then links to its source file (and page),
-    relative to it, so the report and the corpus can be opened from a shared drive as they are.
+
+def index_context(store: RunStore, reference: ReferenceSet, run_record: dict) -> dict:
+    """The index's values: the corpus overview, heatmap pages, the document list and the run's details."""
+    labels = framework_labels(run_record)
+    entries = list(document_entries(store, reference, labels))
+    columns = heatmap_columns(reference.items)
+    overview = item_counts(reference, store.status_counts(), len(entries))
+    return {
+        **shared_context(run_view(run_record, store.problems())),
+        "labels": labels,
+        "documents": entries,
+        "heatmap_pages": heatmap_pages(entries),
+        "columns": columns,
+        "framework_spans": framework_spans(columns),
+        "overview": overview,
+        "never_covered": sum(1 for row in overview if not row.counts[Status.COVERED.value]),
+        "frameworks": tuple(dict.fromkeys(item.framework for item in reference.items)),
+        "groups": tuple(dict.fromkeys(item.group for item in reference.items)),
+        "short_names": {item.framework: framework_short_name(item.framework) for item in reference.items},
+    }
+
+
+def render_index(store: RunStore, reference: ReferenceSet, run_record: dict, *, report_dir: Path | None = None) -> str:
+    """report.html: the corpus at a glance, each document a link to its page; the same input gives the same page.
+
+    `report_dir` is the folder report.html is written to (document pages are in its `report/` folder).
     """
     environment = template_environment()
-    context = report_context(coverages=coverages, skipped=skipped, run_record=run_record)
-    context["sources"] = source_files(run_record, report_dir)
-    return environment.get_template(REPORT_TEMPLATE).render(assets=page_assets(environment), **context)
+    context = index_context(store, reference, run_record)
+    return environment.get_template(INDEX_TEMPLATE).render(assets=page_assets(environment), **context)
+
+
+def document_context(info: DocumentInfo, coverages: list[Coverage], run: dict, labels: dict[str, str],
+                     source: SourceFile | None) -> dict:
+    """One document page's values: its gap table (every item), counts per framework and its source file."""
+    rows = tuple(gap_row(order, coverage) for order, coverage in enumerate(coverages))
+    return {
+        **shared_context(run),
+        "document": info,
+        "rows": rows,
+        "counts": status_totals(coverages),
+        "by_framework": framework_counts(coverages, labels),
+        "frameworks": tuple(dict.fromkeys(row.item.framework for row in rows)),
+        "groups": tuple(dict.fromkeys(row.item.group for row in rows)),
+        "short_names": {row.item.framework: framework_short_name(row.item.framework) for row in rows},
+        "source": source,
+        "index_href": f"../{INDEX_FILE}",
+    }
+
+
+def render_document(environment: Environment, assets: PageAssets, info: DocumentInfo, coverages: list[Coverage],
+                    *, run: dict, labels: dict[str, str], source: SourceFile | None) -> str:
+    """One document's page: its gap table with evidence and near misses."""
+    context = document_context(info, coverages, run, labels, source)
+    return environment.get_template(DOCUMENT_TEMPLATE).render(assets=assets, **context)
+
+
+def document_pages(store: RunStore, reference: ReferenceSet, run_record: dict,
+                   pages_dir: Path) -> Iterator[tuple[DocumentInfo, str]]:
+    """Every mapped document with its page, rendered one at a time; `pages_dir` is where the pages will be."""
+    environment = template_environment()
+    assets = page_assets(environment)
+    run = run_view(run_record, [])
+    labels = framework_labels(run_record)
+    sources = source_files(run_record, pages_dir)
+    for info in store.documents():
+        source = sources.get(info.id) or sources.get(info.name)
+        yield info, render_document(environment, assets, info, store.coverages(info.id, reference), run=run,
+                                    labels=labels, source=source)
+
+
+def write_document_pages(out_dir: Path, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
+    """Write `out_dir/report/<document id>.html` for every mapped document, one document in memory at a time."""
+    pages_dir = Path(out_dir) / DOCUMENT_PAGES_FOLDER
+    written = []
+    for info, html in document_pages(store, reference, run_record, pages_dir):
+        path = pages_dir / f"{page_stem(info.id)}.html"
+        write_atomic(path, html.encode("utf-8"))
+        written.append(path)
+    return written
 
 
 def render_comparison(comparison: Comparison, *, run_record: dict) -> str:

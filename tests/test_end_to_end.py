@@ -75,10 +75,11 @@ def test_every_document_item_pair_has_a_row_and_claims_show_evidence(sample_run,
 
 def test_outputs_of_a_run(sample_run, reference_set):
     out, _ = sample_run
-    assert {p.name for p in out.iterdir()} == {"gap_table.csv", "gap_table.xlsx", "gap_table.md", "passages.jsonl",
-                                               "matches.csv", "errors.csv", "run.json", "report.html",
-                                               "coverage_heatmap.png", "coverage_heatmap.svg",
+    assert {p.name for p in out.iterdir()} >= {"gap_table.csv", "gap_table.xlsx", "gap_table.md", "passages.jsonl",
+                                               "matches.csv", "errors.csv", "run.json", "report.html", "report",
+                                               "coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg",
                                                "coverage_by_foundation.png"}
+    assert len(list((out / "report").glob("*.html"))) == len(list(SAMPLE_CORPUS.iterdir()))  # a page per document
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert run["reference"]["sha256"] == reference_set.sha256
     assert {fw["version"] for fw in run["reference"]["frameworks"]} == {"2020-south-ayrshire-55", "2020-promise-p119"}

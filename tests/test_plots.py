@@ -11,12 +11,15 @@ from pipeline.palette import STATUS_COLOURS
 from pipeline.plots import (
     DOCUMENT_LABEL_CHARS,
     HEATMAP_TITLE,
+    PER_DOCUMENT_MAX,
     coverage_by_foundation,
+    coverage_by_item,
     coverage_heatmap,
     figure_bytes,
     run_figures,
 )
 from pipeline.types import Coverage, Evidence, Signal, Status
+from tests.report_store import doc_id, make_store
 
 FOUNDATIONS = ["Voice", "Family", "Care", "People", "Scaffolding", "Inspection and Regulation"]
 
@@ -101,25 +104,62 @@ def test_foundation_figure_shows_the_share_covered_per_foundation(reference_set)
     assert "share of the foundation's items covered" in figure_texts(figure)
 
 
-def test_figures_are_byte_identical_when_redrawn(reference_set):
-    first = run_figures(fixture_coverages(reference_set))
-    second = run_figures(fixture_coverages(reference_set))
-    assert set(first) == {"coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"}
+@pytest.fixture
+def figures_of(reference_set, tmp_path):
+    """run_figures of a store holding the fixture's documents."""
+    stores = []
+
+    def draw(documents=("plan.txt", "roads.txt")):
+        store = make_store(tmp_path / f"run-{len(stores)}.sqlite", fixture_coverages(reference_set, documents))
+        stores.append(store)
+        return run_figures(store, reference_set)
+
+    yield draw
+    for store in stores:
+        store.close()
+
+
+def test_figures_are_byte_identical_when_redrawn(figures_of):
+    first, second = figures_of(), figures_of()
+    assert set(first) == {"coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg",
+                          "coverage_by_foundation.png"}
     for name in first:
         assert first[name] == second[name], name
 
 
-def test_svg_keeps_text_as_text_and_carries_no_date(reference_set):
-    svg = run_figures(fixture_coverages(reference_set))["coverage_heatmap.svg"].decode("utf-8")
+def test_svg_keeps_text_as_text_and_carries_no_date(figures_of, reference_set):
+    svg = figures_of()["coverage_heatmap.svg"].decode("utf-8")
     for item in reference_set.items:
         assert f">{item.id}<" in svg, item.id
-    assert HEATMAP_TITLE in svg
+    assert HEATMAP_TITLE in svg and "plan.txt" in svg and doc_id("plan.txt") not in svg  # rows named, not ids
     assert "<dc:date>" not in svg and not re.search(r"20\d\d-\d\d-\d\dT", svg)
 
 
-def test_png_has_no_software_stamp(reference_set):
-    png = run_figures(fixture_coverages(reference_set))["coverage_by_foundation.png"]
-    assert png.startswith(b"\x89PNG") and b"matplotlib" not in png.lower()
+def test_png_has_no_software_stamp(figures_of):
+    for name, data in figures_of().items():
+        if name.endswith(".png"):
+            assert data.startswith(b"\x89PNG") and b"matplotlib" not in data.lower(), name
+
+
+def test_item_figure_stacks_the_documents_of_each_status_per_item(reference_set):
+    counts = {"VOICE-1": {"covered": 3, "partial": 1, "missing": 6}, "IP-13": {"missing": 10}}
+    figure = coverage_by_item(counts, reference_set, 10)
+    axes = figure.axes[0]
+    assert [label.get_text() for label in axes.get_yticklabels()][:2] == ["VOICE-1", "VOICE-2"]
+    covered, partial, missing = (container.patches for container in axes.containers)
+    assert (covered[0].get_width(), partial[0].get_width(), missing[0].get_width()) == (3, 1, 6)
+    assert partial[0].get_x() == 3 and missing[-1].get_width() == 10
+    assert axes.get_xlim() == (0, 10)
+
+
+def test_a_large_run_gets_figures_sized_for_their_content_not_a_row_per_document(figures_of):
+    """Regression: 1,000 documents gave a 17.5 MB heatmap PNG; past a page of rows, documents are counted."""
+    small = figures_of()
+    large = figures_of(tuple(f"doc-{n:03d}.txt" for n in range(PER_DOCUMENT_MAX + 1)))
+    assert set(large) == {"coverage_by_item.png", "coverage_by_foundation.png"}
+    size = Image.open(io.BytesIO(large["coverage_by_item.png"])).size
+    assert size == Image.open(io.BytesIO(small["coverage_by_item.png"])).size
+    assert all(len(data) < 1_000_000 for data in large.values())
 
 
 def test_long_document_names_are_shortened_on_the_axis(reference_set):

@@ -1,6 +1,7 @@
-"""The HTML report: what a reviewer sees, highlighting of matched words, and inertness of hostile document text."""
+"""The HTML report: an index of the run and a page per document; highlighting from recorded spans; inert text."""
 
 import csv
+import itertools
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from pipeline.classify import LexicalClassifier, load_lexicon
+from pipeline.classify.highlight import match_spans, normalised_words
 from pipeline.classify.text import lemma, normalise_for_matching
 from pipeline.cli import app
 from pipeline.config import Settings
@@ -19,14 +21,17 @@ from pipeline.report import FORMULA_TRIGGERS, write_reports
 from pipeline.report_html import (
     asset_text,
     csp_source_hash,
+    document_pages,
     highlight_segments,
-    normalised_words,
-    render_report,
+    render_index,
+    span_segments,
     template_environment,
+    write_document_pages,
 )
 from pipeline.training import DEFAULT_LEXICON
 from pipeline.types import Coverage, Evidence, Passage, Signal, Skipped, Status
 from tests.conftest import SAMPLE_CORPUS
+from tests.report_store import doc_id, make_store
 
 RUN_RECORD = {
     "tool": {"name": "promise-map", "version": "9.9.9"},
@@ -58,23 +63,30 @@ HOSTILE_TEXTS = [
 
 
 def evidence(text, *, page=4, signal=Signal.TFIDF, matched="siblings, brothers sisters", heading="Plan › Siblings",
-             lead_in=""):
+             lead_in="", spans=None):
+    """Evidence as the classifier gives it: the spans of its matched words recorded (unless given)."""
     return Evidence(passage_id="x#0001", page=page, heading=heading, text=text, score=0.52, signal=signal,
-                    matched=matched, lead_in=lead_in)
+                    matched=matched, lead_in=lead_in,
+                    spans=match_spans(text, matched, signal) if spans is None else spans)
 
 
 def fixture_coverages(reference_set, *, doc_a="plan.txt", doc_b="roads.txt", text="Brothers and sisters stay "
                       "together.", heading="Plan › Siblings", matched="siblings, brothers sisters"):
-    """Two documents over every item: plan.txt covers CARE-3 and partially CARE-4; roads.txt covers nothing."""
+    """Two documents over every item: plan.txt covers CARE-3 and partially CARE-4, with a near miss for CARE-5;
+    roads.txt covers nothing."""
     coverages = []
     for document in (doc_a, doc_b):
         for item in reference_set.items:
             if document == doc_a and item.id == "CARE-3":
                 coverages.append(Coverage(doc=document, item=item, status=Status.COVERED, score=0.52,
-                                          evidence=(evidence(text, heading=heading, matched=matched),)))
+                                          evidence=(evidence(text, heading=heading, matched=matched),),
+                                          threshold=0.4, partial_threshold=0.25))
             elif document == doc_a and item.id == "CARE-4":
                 coverages.append(Coverage(doc=document, item=item, status=Status.PARTIAL, score=0.3,
                                           evidence=(evidence("Family time matters.", page=7, matched="family time"),)))
+            elif document == doc_a and item.id == "CARE-5":
+                coverages.append(Coverage(doc=document, item=item, status=Status.MISSING, score=0.12,
+                                          near_miss=evidence("Moves are planned.", page=9, matched="moves")))
             else:
                 coverages.append(Coverage(doc=document, item=item, status=Status.MISSING, score=0.0))
     return coverages
@@ -84,10 +96,37 @@ def parse(html):
     return BeautifulSoup(html, "html5lib")
 
 
+STORE_NUMBERS = itertools.count()
+
+
+class Rendered(SimpleNamespace):
+    """A run's index and document pages (by document name), as rendered from a store of its coverages."""
+
+    def page(self, name="plan.txt"):
+        return parse(self.pages[name])
+
+
+def render(folder, reference_set, coverages, skipped=(), run_record=RUN_RECORD, *, report_dir=None):
+    """Render the index and every document page of a run held as coverages named by document."""
+    store = make_store(Path(folder) / f"run-{next(STORE_NUMBERS)}.sqlite", coverages, list(skipped))
+    try:
+        index = render_index(store, reference_set, run_record, report_dir=report_dir)
+        pages_dir = Path(report_dir or folder) / "report"
+        pages = {info.name: html for info, html in document_pages(store, reference_set, run_record, pages_dir)}
+    finally:
+        store.close()
+    return Rendered(index=index, pages=pages)
+
+
 @pytest.fixture(scope="module")
-def fixture_html(reference_set):
+def fixture_run(reference_set, tmp_path_factory):
     skipped = [Skipped(file="broken.pdf", stage="extract", reason="the PDF is damaged: no page tree")]
-    return render_report(coverages=fixture_coverages(reference_set), skipped=skipped, run_record=RUN_RECORD)
+    return render(tmp_path_factory.mktemp("fixture"), reference_set, fixture_coverages(reference_set), skipped)
+
+
+@pytest.fixture(scope="module")
+def fixture_html(fixture_run):
+    return fixture_run.index
 
 
 # --- matched-word highlighting -------------------------------------------------------------------------------------
@@ -118,6 +157,37 @@ def test_normalised_words_agree_with_the_classifier_on_every_sample_paragraph():
 
 def marked(segments):
     return [piece for piece, is_match in segments if is_match]
+
+
+def test_recorded_spans_split_the_text_and_segments_rebuild_it():
+    text = "Brothers and Sisters should STAY together; siblings matter."
+    segments = span_segments(text, ((0, 8), (13, 20), (43, 51)))
+    assert "".join(piece for piece, _ in segments) == text
+    assert marked(segments) == ["Brothers", "Sisters", "siblings"]
+
+
+@pytest.mark.parametrize("spans", [((0, 4), (2, 8)), ((5, 3),), ((-3, 4), (20, 99)), ((0, 8), (0, 8))])
+def test_overlapping_reversed_or_outside_spans_never_break_the_text(spans):
+    text = "Brothers stay."
+    segments = span_segments(text, spans)
+    assert "".join(piece for piece, _ in segments) == text
+
+
+def test_spans_are_drawn_as_recorded_without_normalising_the_text_again(reference_set, tmp_path, monkeypatch):
+    """The evidence text is highlighted from `Evidence.spans` only: replaying the normalisation was what made
+    a 1,000-document report slow. (A heading or lead-in, which spans do not cover, may still be matched.)"""
+    import pipeline.classify.highlight as highlight
+
+    def refuse(text):
+        raise AssertionError(f"normalised again: {text!r}")
+
+    shown = evidence("Brothers and sisters stay together.", heading="", spans=((13, 20),))
+    coverages = [Coverage(doc="plan.txt", item=item, status=Status.COVERED, score=0.52, evidence=(shown,))
+                 if item.id == "CARE-3" else Coverage(doc="plan.txt", item=item, status=Status.MISSING, score=0.0)
+                 for item in reference_set.items]
+    monkeypatch.setattr(highlight, "normalised_words", refuse)
+    row = render(tmp_path, reference_set, coverages).page().select_one("tr#CARE-3")
+    assert [mark.get_text() for mark in row.select("blockquote.passage mark")] == ["sisters"]
 
 
 def test_tfidf_terms_are_highlighted_case_insensitively_and_segments_rebuild_the_text():
@@ -163,68 +233,192 @@ def test_nothing_to_highlight_leaves_the_text_whole(matched):
 
 def test_highlighting_an_empty_text_gives_no_segments():
     assert highlight_segments("", "siblings", Signal.TFIDF) == ()
+    assert span_segments("", ((0, 3),)) == ()
 
 
-# --- what the report shows -----------------------------------------------------------------------------------------
+# --- the index: the corpus at a glance ----------------------------------------------------------------------------
+
+def page_href(name):
+    return f"report/{doc_id(name)}.html"
+
+
+def test_overview_counts_documents_per_item_and_filters_by_foundation(fixture_html, reference_set):
+    page = parse(fixture_html)
+    rows = page.select("#overview table.overview tbody tr")
+    assert [row["id"] for row in rows] == [f"item-{item.id}" for item in reference_set.items]
+    counts = {row["id"]: [td.get_text(strip=True) for td in row.select("td.num")] for row in rows}
+    assert counts["item-CARE-3"] == ["1", "0", "1"] and counts["item-CARE-4"] == ["0", "1", "1"]
+    assert counts["item-VOICE-1"] == ["0", "0", "2"]
+    care_3 = page.select_one("tr#item-CARE-3")
+    assert (care_3["data-group"], care_3["data-covered-by"], care_3["data-sort-covered"]) == ("Care", "some", "1")
+    assert page.select_one("tr#item-CARE-4")["data-covered-by"] == "none"
+    assert [span["class"] for span in care_3.select(".bar span")] == [["b-covered", "w50"], ["b-partial", "w0"],
+                                                                      ["b-missing", "w50"]]
+    filters = {select["data-filter"]: [o["value"] for o in select.select("option")]
+               for select in page.select("#overview select[data-filter]")}
+    assert filters["covered-by"] == ["", "none", "some"]
+    assert filters["framework"] == ["", "calls_to_action", "inspection_principles"]
+    assert "Inspection and Regulation" in filters["group"]
+    assert [th["data-sort-key"] for th in page.select("#overview thead th[data-sort-key]")] == [
+        "order", "covered", "partial", "missing"]
+    assert "67 of 68 items are covered by no document" in page.select_one("#overview").get_text(" ", strip=True)
+
 
 def test_heatmap_has_a_cell_per_document_and_item_grouped_by_foundation(fixture_html, reference_set):
     page = parse(fixture_html)
     heatmap = page.select_one("#heatmap table.heatmap")
     body_rows = heatmap.select("tbody tr")
     assert [row.th.get_text(strip=True) for row in body_rows] == ["plan.txt", "roads.txt"]
-    assert all(len(row.select("td.cell")) == len(reference_set.items) for row in body_rows)
+    assert all(len(row.select("td")) == 2 + len(reference_set.items) for row in body_rows)
     header_ids = [th.get_text(strip=True) for th in heatmap.select("thead th.item-id")]
+    assert header_ids == heatmap["data-items"].split()
     assert sorted(header_ids) == sorted(item.id for item in reference_set.items)
     groups = [th.get_text(strip=True) for th in heatmap.select("thead tr")[1].select("th")]
     assert groups == ["Voice", "Family", "Care", "People", "Scaffolding", "Inspection and Regulation"]
-    plan_cells = {cell.a["href"]: cell["class"] for cell in body_rows[0].select("td.cell")}
-    assert "s-covered" in plan_cells["#d1-CARE-3"] and "s-partial" in plan_cells["#d1-CARE-4"]
-    assert "s-missing" in plan_cells["#d1-CARE-5"]
+    assert [int(group["span"]) for group in heatmap.select("colgroup.group-start")] == [6, 8, 22, 8, 11, 13]
+    cells = dict(zip(header_ids, body_rows[0].select("td")[2:], strict=True))
+    assert cells["CARE-3"]["class"] == ["c2"] and cells["CARE-4"]["class"] == ["c1"]
+    assert not cells["CARE-5"].get("class") and cells["CARE-3"].get_text() == "●"
+    assert body_rows[0]["data-href"] == page_href("plan.txt") and body_rows[0].th.a["href"] == page_href("plan.txt")
 
 
-def test_gap_table_rows_carry_the_filter_and_sort_keys(fixture_html, reference_set):
+def test_heatmap_is_paged_with_the_first_page_shown(tmp_path, reference_set):
+    names = tuple(f"doc-{n:03d}.txt" for n in range(120))
+    coverages = [Coverage(doc=name, item=item, status=Status.MISSING, score=0.0)
+                 for name in names for item in reference_set.items]
+    page = parse(render(tmp_path, reference_set, coverages).index)
+    bodies = page.select("#heatmap table.heatmap tbody")
+    assert [len(body.select("tr")) for body in bodies] == [50, 50, 20]
+    assert [body.has_attr("hidden") for body in bodies] == [False, True, True]
+    assert [o.get_text() for o in page.select("select[data-page-select] option")] == ["1–50", "51–100", "101–120"]
+    assert len(page.select("#documents table.documents tbody tr")) == 120
+
+
+def test_document_list_links_each_document_to_its_page_with_its_counts(fixture_html):
     page = parse(fixture_html)
-    section = page.select_one("section.document#doc-1")
-    assert section.h3.get_text() == "plan.txt"
-    rows = section.select("table.gap-table tbody tr")
+    rows = page.select("#documents table.documents tbody tr")
+    assert [row.select_one("td[data-name] a")["href"] for row in rows] == [page_href("plan.txt"),
+                                                                           page_href("roads.txt")]
+    plan = [td.get_text(strip=True) for td in rows[0].select("td")]
+    assert plan[:5] == ["1", "plan.txt", "1", "1", "66"] and plan[5:7] == ["1/55", "0/13"]
+    assert (rows[0]["data-covers"], rows[1]["data-covers"]) == ("some", "none")
+    assert page.select_one("#documents input[data-filter-text='name']") is not None
+    assert page.select_one("#documents th[data-sort-key='name']").has_attr("data-sort-text")
+
+
+def test_run_metadata_date_versions_thresholds_and_failed_files(fixture_html):
+    page = parse(fixture_html)
+    text = page.get_text(" ", strip=True)
+    assert "2026-01-02T03:04:05+00:00" in text and "9.9.9" in text
+    assert "2020-south-ayrshire-55" in text and "2020-promise-p119" in text and "ab" * 32 in text
+    thresholds = [[td.get_text(strip=True) for td in row.select("td")]
+                  for row in page.select("#run table.thresholds tbody tr")]
+    assert [row[0] for row in thresholds] == ["quote", "tfidf"]
+    assert thresholds[1][2:] == ["0.4", "0.25"]
+    failed = page.select_one("#run").get_text(" ", strip=True)
+    assert "broken.pdf extract the PDF is damaged: no page tree" in failed
+    assert "name: LexicalClassifier; signals: quote, tfidf" in failed
+
+
+def test_a_run_with_no_document_still_renders_and_says_why(tmp_path, reference_set):
+    skipped = [Skipped(file="only.pdf", stage="extract", reason="encrypted: give --password")]
+    rendered = render(tmp_path, reference_set, [], skipped, run_record={})
+    page = parse(rendered.index)
+    assert "No document could be mapped" in page.get_text()
+    assert "encrypted: give --password" in page.select_one("#run").get_text()
+    assert page.select("table.heatmap") == [] and len(page.find_all("script")) == 1
+    assert rendered.pages == {}
+
+
+def test_heatmap_headers_carry_the_item_text_in_their_tooltip(fixture_html, reference_set):
+    heatmap = parse(fixture_html).select_one("#heatmap table.heatmap")
+    headers = {a.get_text(): a["title"] for a in heatmap.select("thead th.item-id a")}
+    for item_id in ("VOICE-1", "VOICE-2", "CARE-22"):
+        assert reference_set.item(item_id).text in headers[item_id]
+
+
+def test_per_item_thresholds_are_a_table_not_a_run_on_line(reference_set, tmp_path):
+    thresholds = {item.id: round(0.3 + index / 200, 4) for index, item in enumerate(reference_set.items)}
+    record = {**RUN_RECORD, "classifier": {"name": "PromiseClassifier", "training_sha256": "ef" * 32,
+                                           "signals": ["quote", "model"], "item_thresholds": thresholds}}
+    page = parse(render(tmp_path, reference_set, fixture_coverages(reference_set), run_record=record).index)
+    run = page.select_one("#run")
+    classifier = run.find("dt", string="Classifier").find_next_sibling("dd").get_text()
+    assert "PromiseClassifier" in classifier and "VOICE-1" not in classifier
+    table = run.select_one("table.item-thresholds")
+    assert [th.get_text() for th in table.select("thead th")] == ["Item", "Threshold"]
+    rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
     assert len(rows) == len(reference_set.items)
-    row = section.select_one("tr#d1-CARE-3")
+    assert rows[0] == ["VOICE-1", "0.300"] and rows[-1] == ["IP-13", f"{thresholds['IP-13']:.3f}"]
+    assert table.select_one("a[href='#item-VOICE-1']") is not None
+
+
+def test_a_run_without_item_thresholds_shows_no_threshold_table(fixture_html):
+    assert parse(fixture_html).select("#run table.item-thresholds") == []
+
+
+# --- a document's page ------------------------------------------------------------------------------------------
+
+def test_gap_table_rows_carry_the_filter_and_sort_keys(fixture_run, reference_set):
+    page = fixture_run.page()
+    assert page.h1.get_text() == "plan.txt" and page.select_one("nav.toc a")["href"] == "../report.html"
+    rows = page.select("table.gap-table tbody tr")
+    assert [row["id"] for row in rows] == [item.id for item in reference_set.items]
+    row = page.select_one("tr#CARE-3")
     assert (row["data-framework"], row["data-group"], row["data-status"]) == ("calls_to_action", "Care", "covered")
     assert row["data-sort-score"] == "0.520" and row["data-sort-status"] == "2" and row["data-sort-page"] == "4"
     filters = {select["data-filter"]: [o["value"] for o in select.select("option")]
-               for select in section.select("select[data-filter]")}
+               for select in page.select("select[data-filter]")}
     assert filters["status"] == ["", "covered", "partial", "missing"]
     assert filters["framework"] == ["", "calls_to_action", "inspection_principles"]
     assert "Inspection and Regulation" in filters["group"]
-    sortable = [th["data-sort-key"] for th in section.select("thead th[data-sort-key]")]
+    sortable = [th["data-sort-key"] for th in page.select("thead th[data-sort-key]")]
     assert sortable == ["order", "status", "score", "page"]
+    counts = page.select_one("p.counts").get_text(" ", strip=True)
+    assert "1 covered, 1 partial, 53 missing of 55" in counts and "0 covered, 0 partial, 13 missing of 13" in counts
 
 
-def test_evidence_shows_page_heading_signal_score_and_highlighted_words(fixture_html):
-    row = parse(fixture_html).select_one("tr#d1-CARE-3")
+def test_gap_table_shows_status_score_and_threshold_of_every_item(fixture_run):
+    page = fixture_run.page()
+    cells = [td.get_text(" ", strip=True) for td in page.select_one("tr#CARE-3").select("td")]
+    assert cells[3:7] == ["covered", "0.520", "0.400", "tfidf"]
+    assert page.select_one("tr#CARE-4").select("td")[5].get_text(strip=True) == "signal's"  # the run's threshold
+
+
+def test_evidence_shows_page_heading_signal_score_and_highlighted_words(fixture_run):
+    page = fixture_run.page()
+    row = page.select_one("tr#CARE-3")
     meta = row.select_one(".ev-meta").get_text(" ", strip=True)
     assert "page 4" in meta and "Plan › Siblings" in meta and "tfidf" in meta and "0.520" in meta
     assert "siblings, brothers sisters" in meta
     assert [mark.get_text() for mark in row.select("blockquote.passage mark")] == ["Brothers", "sisters"]
     assert row.select_one("blockquote.passage").get_text() == "Brothers and sisters stay together."
-    missing = parse(fixture_html).select_one("tr#d1-CARE-5")
+    missing = page.select_one("tr#CARE-6")
     assert missing.select_one("details") is None and "no passage" in missing.get_text()
 
 
-def single_evidence_row(reference_set, shown):
+def test_a_missing_item_shows_its_near_miss(fixture_run):
+    row = fixture_run.page().select_one("tr#CARE-5")
+    near_miss = row.select_one("details.near-miss")
+    assert "near miss: page 9, score 0.520" in near_miss.summary.get_text()
+    assert "below the partial threshold" in near_miss.get_text()
+    assert [mark.get_text() for mark in near_miss.select("blockquote.passage mark")] == ["Moves"]
+
+
+def single_evidence_row(tmp_path, reference_set, shown):
     """The rendered gap-table row of plan.txt's CARE-3, whose one evidence passage is `shown`."""
     coverages = [Coverage(doc="plan.txt", item=item, status=Status.COVERED, score=0.52, evidence=(shown,))
                  if item.id == "CARE-3" else Coverage(doc="plan.txt", item=item, status=Status.MISSING, score=0.0)
                  for item in reference_set.items]
-    return parse(render_report(coverages=coverages, skipped=[], run_record=RUN_RECORD)).select_one("tr#d1-CARE-3")
+    return render(tmp_path, reference_set, coverages).page().select_one("tr#CARE-3")
 
 
-def test_bullet_whose_matched_words_are_in_its_lead_in_shows_the_lead_in_highlighted(reference_set):
+def test_bullet_whose_matched_words_are_in_its_lead_in_shows_the_lead_in_highlighted(tmp_path, reference_set):
     """Regression: a model's "words that weighed most" came from the lead-in, which the report never showed."""
     lead_in = "We will redesign <b>Children's Hearings</b> & the panel, by:"
     shown = evidence("▶ giving effect to the promise;", signal=Signal.MODEL, matched="hearing, redesign",
                      lead_in=lead_in)
-    row = single_evidence_row(reference_set, shown)
+    row = single_evidence_row(tmp_path, reference_set, shown)
     [line] = row.select("ol.evidence p.lead-in")
     assert line.get_text() == f"introduced by: {lead_in}"
     assert line.find("b") is None and "&lt;b&gt;Children" in str(line) and "&amp; the panel" in str(line)
@@ -233,29 +427,23 @@ def test_bullet_whose_matched_words_are_in_its_lead_in_shows_the_lead_in_highlig
     assert row.select("blockquote.passage mark") == []
 
 
-def test_words_matched_in_the_heading_are_highlighted_there(reference_set):
+def test_words_matched_in_the_heading_are_highlighted_there(tmp_path, reference_set):
     """The classifier reads the nearest heading with the passage, so a match's words may only be there."""
     shown = evidence("Spending time there must be as short as possible.", signal=Signal.MODEL,
                      matched="secure care, short", heading="Plan › Secure <care>")
-    row = single_evidence_row(reference_set, shown)
+    row = single_evidence_row(tmp_path, reference_set, shown)
     meta = row.select_one(".ev-meta")
     assert [mark.get_text() for mark in meta.select("mark")] == ["Secure", "care"]
     assert "&lt;<mark>care</mark>&gt;" in str(meta)  # the heading is untrusted text too
     assert [mark.get_text() for mark in row.select("blockquote.passage mark")] == ["short"]
 
 
-def test_content_words_among_the_stop_words_are_highlighted():
-    """"stay together" is CARE-3's aim; scikit-learn's stop-word list would hide "together"."""
-    segments = highlight_segments("Brothers and Sisters stay together", "brothers sisters, together", Signal.TFIDF)
-    assert marked(segments) == ["Brothers", "Sisters", "together"]
-
-
-def test_quotation_that_started_in_the_lead_in_is_highlighted_in_both(reference_set):
+def test_quotation_that_started_in_the_lead_in_is_highlighted_in_both(tmp_path, reference_set):
     shown = evidence("stay together with their brothers and sisters, and that is monitored.", signal=Signal.QUOTE,
                      matched="scotland already has a presumption that children will stay together with their "
                              "brothers and sisters",
                      lead_in="South Ayrshire already has a presumption that children will:")
-    row = single_evidence_row(reference_set, shown)
+    row = single_evidence_row(tmp_path, reference_set, shown)
     assert [m.get_text() for m in row.select("p.lead-in mark")] == [
         "South Ayrshire already has a presumption that children will"]
     assert [m.get_text() for m in row.select("blockquote.passage mark")] == [
@@ -263,14 +451,15 @@ def test_quotation_that_started_in_the_lead_in_is_highlighted_in_both(reference_
 
 
 @pytest.mark.parametrize("lead_in", ["", "  \n "])
-def test_evidence_without_a_lead_in_renders_as_before(reference_set, lead_in):
-    with_lead_in = single_evidence_row(reference_set, evidence("Brothers and sisters stay together.", lead_in=lead_in))
-    without = single_evidence_row(reference_set, evidence("Brothers and sisters stay together."))
+def test_evidence_without_a_lead_in_renders_as_before(tmp_path, reference_set, lead_in):
+    with_lead_in = single_evidence_row(tmp_path, reference_set,
+                                       evidence("Brothers and sisters stay together.", lead_in=lead_in))
+    without = single_evidence_row(tmp_path, reference_set, evidence("Brothers and sisters stay together."))
     assert with_lead_in.select("p.lead-in") == [] and str(with_lead_in) == str(without)
     assert [mark.get_text() for mark in without.select("blockquote.passage mark")] == ["Brothers", "sisters"]
 
 
-def test_coverage_carries_the_passage_lead_in_into_the_evidence(reference_set):
+def test_coverage_carries_the_passage_lead_in_and_spans_into_the_evidence(reference_set):
     lead_in = "The Promise recommends steps, including:"
     care_3 = reference_set.item("CARE-3")
     passage = Passage(id="ab:0-10", doc="ab", page=2, start=0, end=10, heading="H", text=care_3.text,
@@ -280,54 +469,52 @@ def test_coverage_carries_the_passage_lead_in_into_the_evidence(reference_set):
                                      reference_set.items, Settings())
     [verdict] = [coverage for coverage in coverages if coverage.item.id == "CARE-3"]
     assert verdict.status is Status.COVERED and verdict.evidence[0].lead_in == lead_in
+    assert verdict.evidence[0].spans  # what the report draws
 
 
-def test_item_pages_list_every_document_and_link_to_its_evidence(fixture_html, reference_set):
-    page = parse(fixture_html)
-    assert len(page.select("#items section.item-page")) == len(reference_set.items)
-    item = page.select_one("section#item-CARE-3")
-    assert reference_set.item("CARE-3").text in item.get_text()
-    statuses = [(tr.td.get_text(strip=True), tr.select_one(".status").get_text()) for tr in item.select("tbody tr")]
-    assert statuses == [("plan.txt", "covered"), ("roads.txt", "missing")]
-    assert item.select_one("a[href='#d1-CARE-3']") is not None
-    assert "covered in 1 of 2 documents" in item.get_text()
+def test_gap_tables_show_each_items_text_beside_its_title(fixture_run, reference_set):
+    for page in (fixture_run.page(), parse(fixture_run.index)):
+        prefix = "item-" if page.select_one("table.overview") else ""
+        voice_1, voice_2 = page.select_one(f"tr#{prefix}VOICE-1"), page.select_one(f"tr#{prefix}VOICE-2")
+        assert "DECISION MAKING" in voice_1.get_text() and "DECISION MAKING" in voice_2.get_text()
+        assert reference_set.item("VOICE-1").text in voice_1.get_text(" ")
+        assert reference_set.item("VOICE-2").text in voice_2.get_text(" ")
+        long_text = reference_set.item("CARE-22").text
+        details = page.select_one(f"tr#{prefix}CARE-22 details.item-text")
+        summary = details.summary.get_text()
+        assert summary.endswith("…") and len(summary) < len(long_text) and long_text.startswith(summary[:-1].rstrip())
+        assert long_text in details.get_text(" ")  # the whole text when expanded
+        assert details.summary["title"] == long_text  # and on hover
 
 
-def test_never_covered_lists_exactly_the_items_no_document_covers(fixture_html, reference_set):
-    table = parse(fixture_html).select_one("#never-covered table")
-    listed = [row.td.get_text(strip=True) for row in table.select("tbody tr")]
-    assert listed == [item.id for item in reference_set.items if item.id != "CARE-3"]
-    care_4 = next(row for row in table.select("tbody tr") if row.td.get_text(strip=True) == "CARE-4")
-    assert "partial in 1 document" in care_4.get_text(" ", strip=True)
+def test_document_pages_are_written_by_document_id(tmp_path, reference_set):
+    store = make_store(tmp_path / "run.sqlite", fixture_coverages(reference_set))
+    written = write_document_pages(tmp_path / "out", store, reference_set, RUN_RECORD)
+    store.close()
+    assert written == [tmp_path / "out" / "report" / f"{doc_id(name)}.html" for name in ("plan.txt", "roads.txt")]
+    assert all(path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for path in written)
 
 
-def test_run_metadata_date_versions_thresholds_and_failed_files(fixture_html):
-    page = parse(fixture_html)
-    text = page.get_text(" ", strip=True)
-    assert "2026-01-02T03:04:05+00:00" in text and "9.9.9" in text
-    assert "2020-south-ayrshire-55" in text and "2020-promise-p119" in text and "ab" * 32 in text
-    thresholds = [[td.get_text(strip=True) for td in row.select("td")]
-                  for row in page.select("table.thresholds tbody tr")]
-    assert [row[0] for row in thresholds] == ["quote", "tfidf"]
-    assert thresholds[1][2:] == ["0.4", "0.25"]
-    failed = page.select_one("#run").get_text(" ", strip=True)
-    assert "broken.pdf extract the PDF is damaged: no page tree" in failed
-    assert "name: LexicalClassifier; signals: quote, tfidf" in failed
+# --- self-contained pages ---------------------------------------------------------------------------------------
+
+def pages_of(rendered):
+    return [rendered.index, *rendered.pages.values()]
 
 
-def test_report_is_self_contained_and_allows_only_its_own_script_and_style(fixture_html):
-    page = parse(fixture_html)
-    [script] = page.find_all("script")
-    [style] = page.find_all("style")
-    assert script.string == asset_text("report.js") and not script.get("src")
-    policy = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
-    assert "default-src 'none'" in policy
-    assert f"script-src {csp_source_hash(script.string)}" in policy
-    assert f"style-src {csp_source_hash(style.string)}" in policy
-    assert not page.find_all(["link", "img", "iframe", "object", "embed", "base", "form"])
-    external = [a["href"] for a in page.find_all("a", href=True) if not a["href"].startswith("#")]
-    assert external == []
-    assert not re.search(r"https?://", fixture_html)
+def test_pages_are_self_contained_and_allow_only_their_own_script_and_style(fixture_run):
+    for html in pages_of(fixture_run):
+        page = parse(html)
+        [script] = page.find_all("script")
+        [style] = page.find_all("style")
+        assert script.string == asset_text("report.js") and not script.get("src")
+        policy = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+        assert "default-src 'none'" in policy
+        assert f"script-src {csp_source_hash(script.string)}" in policy
+        assert f"style-src {csp_source_hash(style.string)}" in policy
+        assert not page.find_all(["link", "img", "iframe", "object", "embed", "base", "form"])
+        links = [a["href"] for a in page.find_all("a", href=True) if not a["href"].startswith("#")]
+        assert all(re.fullmatch(r"report/[0-9a-f]{64}\.html|\.\./report\.html(#[\w-]+)?", link) for link in links)
+        assert not re.search(r"https?://", html)
 
 
 def test_script_never_builds_markup_from_text():
@@ -343,18 +530,10 @@ def test_autoescaping_is_on_for_every_template():
     assert rendered == "&lt;b onclick=x&gt;"
 
 
-def test_same_input_renders_the_same_page(reference_set):
-    first = render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=RUN_RECORD)
-    second = render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=RUN_RECORD)
-    assert first == second
-
-
-def test_a_run_with_no_document_still_renders_and_says_why():
-    skipped = [Skipped(file="only.pdf", stage="extract", reason="encrypted: give --password")]
-    page = parse(render_report(coverages=[], skipped=skipped, run_record={}))
-    assert "No document could be mapped" in page.get_text()
-    assert "encrypted: give --password" in page.select_one("#run").get_text()
-    assert page.select("table.heatmap") == [] and len(page.find_all("script")) == 1
+def test_same_input_renders_the_same_pages(reference_set, tmp_path):
+    first = render(tmp_path, reference_set, fixture_coverages(reference_set))
+    second = render(tmp_path, reference_set, fixture_coverages(reference_set))
+    assert pages_of(first) == pages_of(second)
 
 
 # --- hostile document text ------------------------------------------------------------------------------------------
@@ -385,18 +564,30 @@ def assert_inert(html, *, expected_texts=()):
         assert expected in text, expected
 
 
-def test_hostile_text_everywhere_renders_as_inert_text(reference_set):
+HOSTILE_NAME = f"<b onmouseover=alert(1)>plan</b>{HOSTILE_TEXTS[0]}.txt"
+
+
+@pytest.fixture(scope="module")
+def hostile_pages(reference_set, tmp_path_factory):
     payload = " ".join(HOSTILE_TEXTS)
-    coverages = fixture_coverages(reference_set, doc_a=f"<b onmouseover=alert(1)>plan</b>{HOSTILE_TEXTS[0]}.txt",
+    coverages = fixture_coverages(reference_set, doc_a=HOSTILE_NAME,
                                   text=f"{payload} Brothers and sisters stay together.", heading=HOSTILE_TEXTS[1],
                                   matched="script, pwned, brothers sisters, onerror")
     skipped = [Skipped(file=HOSTILE_TEXTS[2], stage="extract", reason=HOSTILE_TEXTS[3])]
     record = {**RUN_RECORD, "corpus": HOSTILE_TEXTS[4], "created": HOSTILE_TEXTS[5]}
-    html = render_report(coverages=coverages, skipped=skipped, run_record=record)
-    assert_inert(html, expected_texts=[*HOSTILE_TEXTS, "Brothers and sisters stay together."])
-    marks = [mark.get_text() for mark in parse(html).select("tr#d1-CARE-3 mark")]
+    return render(tmp_path_factory.mktemp("hostile"), reference_set, coverages, skipped, run_record=record)
+
+
+def test_hostile_text_in_the_index_renders_as_inert_text(hostile_pages):
+    assert_inert(hostile_pages.index, expected_texts=[HOSTILE_NAME, *HOSTILE_TEXTS[2:6]])
+
+
+def test_hostile_text_in_a_document_page_renders_as_inert_text(hostile_pages):
+    html = hostile_pages.pages[HOSTILE_NAME]
+    assert_inert(html, expected_texts=[*HOSTILE_TEXTS, HOSTILE_NAME, "Brothers and sisters stay together."])
+    marks = [mark.get_text() for mark in parse(html).select("tr#CARE-3 mark")]
     assert "script" in marks and "Brothers" in marks  # highlighted, yet still text
-    assert "{{ 7*7 }}" in html and "49" not in parse(html).select_one("tr#d1-CARE-3").get_text()
+    assert "{{ 7*7 }}" in html and "49" not in parse(html).select_one("tr#CARE-3").get_text()
 
 
 HOSTILE_DOCUMENT = """# <script>window.__pwned = 'heading'</script> Brothers and sisters
@@ -434,17 +625,11 @@ def hostile_run(tmp_path_factory):
     return out
 
 
-@pytest.mark.slow
-def test_hostile_document_gives_an_inert_html_report(hostile_run):
-    html = (hostile_run / "report.html").read_text(encoding="utf-8")
-    assert_inert(html, expected_texts=[HOSTILE_FILE_NAME, "=HYPERLINK(1).odt", "<script>window.__pwned = 'heading'"])
-    covered = [tr for tr in parse(html).select("table.gap-table tbody tr") if tr["data-status"] == "covered"]
-    evidence_text = " ".join(tr.select_one("blockquote.passage").get_text() for tr in covered)
-    assert "=HYPERLINK(" in evidence_text and "<img src=x onerror=" in evidence_text
-
-
 def leading_trigger(value):
-    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+    """A cell a spreadsheet would read as a formula: text starting with a trigger, unless it is a plain number
+    (gap_table.csv's margin, "-0.25", is read as the number it is)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+            and not re.fullmatch(r"-\d+(\.\d+)?", value))
 
 
 @pytest.mark.slow
@@ -477,60 +662,31 @@ def test_hostile_document_gives_plain_text_cells_in_every_sheet(hostile_run):
     assert seen_hyperlink
 
 
-def test_write_reports_writes_the_report_and_figures_beside_the_tables(tmp_path, reference_set):
-    written = write_reports(tmp_path, coverages=fixture_coverages(reference_set), passages=[], matches=[],
-                            skipped=[], run_record=RUN_RECORD)
-    names = {path.name for path in written}
-    assert {"report.html", "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"} <= names
-    assert sorted(names) == sorted(path.name for path in tmp_path.iterdir())
-    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+@pytest.mark.slow
+def test_hostile_document_gives_an_inert_html_report(hostile_run):
+    index = (hostile_run / "report.html").read_text(encoding="utf-8")
+    assert_inert(index, expected_texts=[HOSTILE_FILE_NAME, "=HYPERLINK(1).odt"])
+    [page_path] = (hostile_run / "report").iterdir()
+    html = page_path.read_text(encoding="utf-8")
+    assert_inert(html, expected_texts=[HOSTILE_FILE_NAME, "<script>window.__pwned = 'heading'"])
+    covered = [tr for tr in parse(html).select("table.gap-table tbody tr") if tr["data-status"] == "covered"]
+    evidence_text = " ".join(tr.select_one("blockquote.passage").get_text() for tr in covered)
+    assert "=HYPERLINK(" in evidence_text and "<img src=x onerror=" in evidence_text
 
 
-# --- the item's wording where verdicts are judged --------------------------------------------------------------------
-
-def test_gap_tables_show_each_items_text_beside_its_title(fixture_html, reference_set):
-    page = parse(fixture_html)
-    voice_1, voice_2 = page.select_one("tr#d1-VOICE-1"), page.select_one("tr#d1-VOICE-2")
-    assert "DECISION MAKING" in voice_1.get_text() and "DECISION MAKING" in voice_2.get_text()
-    assert reference_set.item("VOICE-1").text in voice_1.get_text(" ")
-    assert reference_set.item("VOICE-2").text in voice_2.get_text(" ")
-    long_text = reference_set.item("CARE-22").text
-    details = page.select_one("tr#d1-CARE-22 details.item-text")
-    summary = details.summary.get_text()
-    assert summary.endswith("…") and len(summary) < len(long_text) and long_text.startswith(summary[:-1].rstrip())
-    assert long_text in details.get_text(" ")  # the whole text when expanded
-    assert details.summary["title"] == long_text  # and on hover
-
-
-def test_heatmap_headers_and_cells_carry_the_item_text_in_their_tooltip(fixture_html, reference_set):
-    heatmap = parse(fixture_html).select_one("#heatmap table.heatmap")
-    headers = {a.get_text(): a["title"] for a in heatmap.select("thead th.item-id a")}
-    for item_id in ("VOICE-1", "VOICE-2", "CARE-22"):
-        assert reference_set.item(item_id).text in headers[item_id]
-    cell = heatmap.select_one("a[href='#d1-VOICE-2']")
-    assert "culture change in key institutions" in cell["title"]
-
-
-# --- run details ------------------------------------------------------------------------------------------------------
-
-def test_per_item_thresholds_are_a_table_not_a_run_on_line(reference_set):
-    thresholds = {item.id: round(0.3 + index / 200, 4) for index, item in enumerate(reference_set.items)}
-    record = {**RUN_RECORD, "classifier": {"name": "PromiseClassifier", "training_sha256": "ef" * 32,
-                                           "signals": ["quote", "model"], "item_thresholds": thresholds}}
-    page = parse(render_report(coverages=fixture_coverages(reference_set), skipped=[], run_record=record))
-    run = page.select_one("#run")
-    classifier = run.find("dt", string="Classifier").find_next_sibling("dd").get_text()
-    assert "PromiseClassifier" in classifier and "VOICE-1" not in classifier
-    table = run.select_one("table.item-thresholds")
-    assert [th.get_text() for th in table.select("thead th")] == ["Item", "Threshold"]
-    rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
-    assert len(rows) == len(reference_set.items)
-    assert rows[0] == ["VOICE-1", "0.300"] and rows[-1] == ["IP-13", f"{thresholds['IP-13']:.3f}"]
-    assert table.select_one("a[href='#item-VOICE-1']") is not None
-
-
-def test_a_run_without_item_thresholds_shows_no_threshold_table(fixture_html):
-    assert parse(fixture_html).select("#run table.item-thresholds") == []
+def test_write_reports_writes_the_index_pages_and_figures_beside_the_tables(tmp_path, reference_set):
+    store = make_store(tmp_path / "run.sqlite", fixture_coverages(reference_set))
+    out = tmp_path / "out"
+    out.mkdir()
+    written = write_reports(out, store=store, reference=reference_set, run_record=RUN_RECORD)
+    store.close()
+    names = {path.name for path in written if path.parent == out}
+    assert {"report.html", "coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg",
+            "coverage_by_foundation.png", "gap_table.xlsx"} <= names
+    assert sorted(names) == sorted(path.name for path in out.iterdir() if path.is_file())
+    pages = sorted(path for path in written if path.parent == out / "report")
+    assert pages == sorted((out / "report").iterdir()) and len(pages) == 2
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 # --- evidence links to its source -------------------------------------------------------------------------------------
@@ -544,55 +700,53 @@ def source_run(reference_set, documents, *, corpus_folder="/data/policy corpus")
                       if item.id == "CARE-3" else Coverage(doc=name, item=item, status=Status.MISSING, score=0.0)
                       for item in reference_set.items]
     record = {**RUN_RECORD, "corpus": "policy corpus", "corpus_folder": corpus_folder,
-              "inputs": [{"file": name, "path": path, "pages": 5, "extractor": "x", "sha256": "0" * 64}
+              "inputs": [{"file": name, "path": path, "pages": 5, "extractor": "x", "sha256": doc_id(name)}
                          for name, path in documents]}
     return coverages, record
 
 
-def evidence_links(page, document_index):
-    return [a["href"] for a in page.select(f"tr#d{document_index}-CARE-3 ol.evidence a.source")]
+def evidence_links(page):
+    return [a["href"] for a in page.select("tr#CARE-3 ol.evidence a.source")]
 
 
-def test_pdf_evidence_links_to_its_page_relative_to_the_report(reference_set):
+def test_pdf_evidence_links_to_its_page_relative_to_the_document_page(tmp_path, reference_set):
     coverages, record = source_run(reference_set, [("plan.pdf", "2024/plan.pdf")])
-    page = parse(render_report(coverages=coverages, skipped=[], run_record=record,
-                               report_dir=Path("/data/outputs/run 1")))
-    assert evidence_links(page, 1) == ["../../policy%20corpus/2024/plan.pdf#page=4"]
-    section = page.select_one("section#doc-1")
-    assert section.select_one("a.source-file")["href"] == "../../policy%20corpus/2024/plan.pdf"
-    assert "/data/policy corpus" in page.select_one("header.page").get_text()
-    assert "/data/policy corpus" in page.select_one("#run").get_text()
+    page = render(tmp_path, reference_set, coverages, run_record=record,
+                  report_dir=Path("/data/outputs/run 1")).page("plan.pdf")
+    assert evidence_links(page) == ["../../../policy%20corpus/2024/plan.pdf#page=4"]
+    assert page.select_one("a.source-file")["href"] == "../../../policy%20corpus/2024/plan.pdf"
 
 
-def test_other_evidence_names_its_heading_path_and_links_to_the_file(reference_set):
+def test_other_evidence_names_its_heading_path_and_links_to_the_file(tmp_path, reference_set):
     coverages, record = source_run(reference_set, [("notes.docx", "notes.docx")])
-    page = parse(render_report(coverages=coverages, skipped=[], run_record=record,
-                               report_dir=Path("/data/policy corpus/out")))
-    assert evidence_links(page, 1) == ["../notes.docx"]
-    meta = page.select_one("tr#d1-CARE-3 .ev-meta").get_text()
-    assert "under “Plan › Siblings”" in meta and "#page=" not in str(page.select_one("tr#d1-CARE-3"))
+    page = render(tmp_path, reference_set, coverages, run_record=record,
+                  report_dir=Path("/data/policy corpus/out")).page("notes.docx")
+    assert evidence_links(page) == ["../../notes.docx"]
+    meta = page.select_one("tr#CARE-3 .ev-meta").get_text()
+    assert "under “Plan › Siblings”" in meta and "#page=" not in str(page.select_one("tr#CARE-3"))
 
 
 @pytest.mark.parametrize("name", ["javascript:alert(1).pdf", "data:text/html,<b>x</b>.pdf", "a#b?c=d%20e.pdf",
                                   "..\\..\\x.pdf", "vbscript:x\r\n.pdf", " JaVaScRiPt:x.pdf"])
-def test_source_links_cannot_carry_a_scheme_or_leave_the_path(reference_set, name):
+def test_source_links_cannot_carry_a_scheme_or_leave_the_path(tmp_path, reference_set, name):
     from urllib.parse import unquote, urlsplit
 
     coverages, record = source_run(reference_set, [(name, f"sub/{name}"), (f"{name}.txt", f"{name}.txt")])
-    html = render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/policy corpus"))
-    assert_inert(html)
-    page = parse(html)
-    for index, expected in ((1, f"sub/{name}"), (2, f"{name}.txt")):
-        [href] = {link.split("#")[0] for link in evidence_links(page, index)}
+    rendered = render(tmp_path, reference_set, coverages, run_record=record, report_dir=Path("/data/policy corpus"))
+    for document, expected in ((name, f"sub/{name}"), (f"{name}.txt", f"{name}.txt")):
+        assert_inert(rendered.pages[document])
+        [href] = {link.split("#")[0] for link in evidence_links(rendered.page(document))}
         parts = urlsplit(href)
         assert parts.scheme == "" and parts.netloc == "" and parts.query == ""
-        assert unquote(parts.path) == expected
+        assert unquote(parts.path) == f"../{expected}"
+    assert_inert(rendered.index)
 
 
-def test_no_links_without_a_report_folder_or_a_recorded_path(reference_set, fixture_html):
+def test_no_links_without_a_recorded_corpus_folder(tmp_path, reference_set, fixture_run):
     coverages, record = source_run(reference_set, [("plan.pdf", "plan.pdf")])
-    assert evidence_links(parse(render_report(coverages=coverages, skipped=[], run_record=record)), 1) == []
-    assert evidence_links(parse(fixture_html), 1) == []
+    del record["corpus_folder"]
+    assert evidence_links(render(tmp_path, reference_set, coverages, run_record=record).page("plan.pdf")) == []
+    assert evidence_links(fixture_run.page()) == []
 
 
 @pytest.mark.slow
@@ -613,19 +767,22 @@ def test_a_mapped_pdf_links_to_its_file_and_page(tmp_path):
     record = __import__("json").loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["corpus_folder"] == str(corpus.resolve())
     assert [entry["path"] for entry in record["inputs"]] == ["2024/plan #1.pdf"]
-    page = parse((out / "report.html").read_text(encoding="utf-8"))
-    links = {a["href"] for a in page.select("ol.evidence a.source")}
-    assert links == {"../../my%20corpus/2024/plan%20%231.pdf#page=2"}
+    [page_path] = (out / "report").iterdir()
+    page = parse(page_path.read_text(encoding="utf-8"))
+    links = {a["href"] for a in page.select("details:not(.near-miss) ol.evidence a.source")}
+    assert links == {"../../../my%20corpus/2024/plan%20%231.pdf#page=2"}
+    near_misses = {a["href"] for a in page.select("details.near-miss ol.evidence a.source")}
+    assert near_misses <= {"../../../my%20corpus/2024/plan%20%231.pdf#page=1", *links}
     [link] = links
-    assert (out / unquote(link.split("#")[0])).resolve() == (corpus / "2024" / "plan #1.pdf").resolve()
+    assert (out / "report" / unquote(link.split("#")[0])).resolve() == (corpus / "2024" / "plan #1.pdf").resolve()
 
 
-def test_a_recorded_path_with_a_host_part_gives_a_plain_relative_link(reference_set):
+def test_a_recorded_path_with_a_host_part_gives_a_plain_relative_link(tmp_path, reference_set):
     from urllib.parse import urlsplit
 
     coverages, record = source_run(reference_set, [("x.pdf", "//evil.example/x.pdf")], corpus_folder="//srv/share")
-    page = parse(render_report(coverages=coverages, skipped=[], run_record=record, report_dir=Path("/data/out")))
-    [href] = evidence_links(page, 1)
+    page = render(tmp_path, reference_set, coverages, run_record=record, report_dir=Path("/data/out")).page("x.pdf")
+    [href] = evidence_links(page)
     assert not href.startswith("/") and urlsplit(href).netloc == "" and urlsplit(href).scheme == ""
 
 
@@ -634,24 +791,26 @@ def test_a_recorded_path_with_a_host_part_gives_a_plain_relative_link(reference_
 RLO_NAME = "report\u202egnp.exe.txt"
 
 
-def test_bidi_controls_in_names_are_shown_escaped_and_isolated(reference_set):
+def test_bidi_controls_in_names_are_shown_escaped_and_isolated(tmp_path, reference_set):
     """Regression: U+202E in a file name showed "report\\u202egnp.exe.txt" as "reportexe.png.txt"."""
     coverages = fixture_coverages(reference_set, doc_a=RLO_NAME, doc_b="\u2067isolated\u2069.txt")
     skipped = [Skipped(file="bad\u202dname\x1b.pdf", stage="extract", reason="damaged")]
     record = {**RUN_RECORD, "corpus": "corpora/\u202eevil", "inputs": [
         {"file": RLO_NAME, "pages": 1, "extractor": "text", "sha256": "0" * 64}]}
-    html = render_report(coverages=coverages, skipped=skipped, run_record=record)
-    assert not any(char in html for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\x1b")
-    page = parse(html)
+    rendered = render(tmp_path, reference_set, coverages, skipped, run_record=record)
+    for html in pages_of(rendered):
+        assert not any(char in html for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\x1b")
     shown = "report\\u202egnp.exe.txt"
-    assert page.select_one("section#doc-1 h3").get_text() == shown
-    assert page.select_one("section#doc-1 h3 bdi").get_text() == shown
-    assert page.select_one("#heatmap tbody th.doc a")["title"] == shown
-    assert [bdi.get_text() for bdi in page.select("#heatmap tbody th.doc bdi")] == [shown, "\\u2067isolated\\u2069.txt"]
-    run = page.select_one("#run").get_text()
+    index = parse(rendered.index)
+    assert index.select_one("#heatmap tbody th.doc a")["title"] == shown
+    names = [bdi.get_text() for bdi in index.select("#heatmap tbody th.doc bdi")]
+    assert names == [shown, "\\u2067isolated\\u2069.txt"]
+    assert index.select_one("#documents td[data-name] bdi").get_text() == shown
+    run = index.select_one("#run").get_text()
     assert "bad\\u202dname\\x1b.pdf" in run and "corpora/\\u202eevil" in run
-    item_page = page.select_one("section#item-CARE-3")
-    assert item_page.select_one("tbody bdi").get_text() == shown
+    page = rendered.page(RLO_NAME)
+    assert page.h1.get_text() == shown and page.select_one("h1 bdi").get_text() == shown
+    assert page.title.get_text().startswith(shown)
 
 
 def test_compare_page_shows_bidi_controls_in_names_escaped(tmp_path):
@@ -664,3 +823,31 @@ def test_compare_page_shows_bidi_controls_in_names_escaped(tmp_path):
     _, html_path = write_comparison(tmp_path, compare_documents(rows, RLO_NAME, "b.txt"), run_record={})
     html = html_path.read_text(encoding="utf-8")
     assert "\u202e" not in html and "<bdi>report\\u202egnp.exe.txt</bdi>" in html
+
+
+# --- a run of 1,000 documents -------------------------------------------------------------------------------------
+
+#: The targets of a 1,000-document run: an index a browser opens at once, pages that open as fast.
+INDEX_MAX_BYTES = 5_000_000
+PAGE_MAX_BYTES = 2_000_000
+
+
+@pytest.mark.slow
+def test_a_run_of_1000_documents_gives_a_small_index_and_small_pages(reference_set, tmp_path):
+    from tests.report_store import synthetic_store
+
+    store = synthetic_store(tmp_path / "run.sqlite", reference_set, documents=1000)
+    try:
+        index = render_index(store, reference_set, RUN_RECORD, report_dir=tmp_path).encode("utf-8")
+        pages = [html.encode("utf-8") for _, html in
+                 itertools.islice(document_pages(store, reference_set, RUN_RECORD, tmp_path / "report"), 3)]
+    finally:
+        store.close()
+    assert len(index) <= INDEX_MAX_BYTES, len(index)
+    assert all(len(page) <= PAGE_MAX_BYTES for page in pages), [len(page) for page in pages]
+    page = parse(index)
+    assert len(page.select("#documents table.documents tbody tr")) == 1000
+    assert len(page.select("#heatmap tbody")) == 20 and len(page.select("#heatmap tbody tr")) == 1000
+    assert len(page.select("#overview tbody tr")) == 68
+    assert_inert(index.decode("utf-8"))
+    assert_inert(pages[0].decode("utf-8"), expected_texts=["council-plan-0000 children's services 2024-2027 <draft>"])

@@ -128,11 +128,16 @@ def test_a_folder_of_other_files_or_the_corpus_itself_is_never_replaced(tmp_path
     assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine" and len(list(corpus.iterdir())) == 1
 
 
+def files_of(folder):
+    """Every file of a run's folder (the document pages in report/ too), by its path in the folder."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
 def test_a_full_disk_leaves_the_last_run_as_it_was(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path / "corpus", 2)
     out = tmp_path / "out"
     map_run(corpus, out)
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    before = files_of(out)
 
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -142,7 +147,7 @@ def test_a_full_disk_leaves_the_last_run_as_it_was(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--classifier", "lexical", "-q",
                                       "--no-cache"])
     assert result.exit_code == 2 and "No space left on device" in result.output
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert files_of(out) == before
     assert leftovers(out) == []
 
 
@@ -152,7 +157,7 @@ def test_a_run_killed_while_writing_leaves_the_last_run_whole(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", 30)
     out = tmp_path / "out"
     map_run(corpus, out)
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    before = files_of(out)
     (corpus / "doc000.txt").write_text(TEXT + "\nA new edition.\n", encoding="utf-8")
     command = [sys.executable, "-m", "pipeline.cli", "map", str(corpus), "--out", str(out), "--classifier",
                "lexical", "-q", "--no-cache"]
@@ -163,7 +168,7 @@ def test_a_run_killed_while_writing_leaves_the_last_run_whole(tmp_path):
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert files_of(out) == before
     map_run(corpus, out)
     assert leftovers(out) == [] and ids_by_name(out) != {}
 

@@ -3,8 +3,17 @@
 import pytest
 from openpyxl import load_workbook
 
-from pipeline.report import GAP_TABLE_COLUMNS, STATUS_FILLS, WORKBOOK_TIMESTAMP, gap_table_workbook, write_reports
+from pipeline.report import GAP_TABLE_COLUMNS, write_reports
+from pipeline.report_xlsx import (
+    CELL_CHARS,
+    STATUS_FILLS,
+    WORKBOOK_OPTIONS,
+    WORKBOOK_TIMESTAMP,
+    names_cell,
+    write_workbook,
+)
 from pipeline.types import Coverage, Evidence, Signal, Skipped, Status
+from tests.report_store import make_store
 
 SHEETS = ["overview", "gap_table", "items", "evidence", "errors"]
 
@@ -33,8 +42,10 @@ def coverages(reference_set):
 @pytest.fixture(scope="module")
 def workbook(reference_set, tmp_path_factory):
     out = tmp_path_factory.mktemp("workbook")
-    write_reports(out, coverages=coverages(reference_set), passages=[], matches=[],
-                  skipped=[Skipped(file="@bad.pdf", stage="extract", reason="-damaged")], run_record={})
+    store = make_store(out / "run.sqlite", coverages(reference_set),
+                       [Skipped(file="@bad.pdf", stage="extract", reason="-damaged")])
+    write_reports(out, store=store, reference=reference_set, run_record={})
+    store.close()
     return load_workbook(out / "gap_table.xlsx")
 
 
@@ -117,29 +128,36 @@ def test_errors_sheet_neutralises_file_names_and_reasons(workbook):
                                                                                       "'-damaged"]]
 
 
-def test_workbook_bytes_do_not_depend_on_when_it_was_saved(monkeypatch):
-    """openpyxl stamps the saving time into the file; a re-run on the same input must give the same bytes."""
+def test_workbook_bytes_do_not_depend_on_when_it_was_saved(reference_set, tmp_path):
+    """A writer stamps the saving time into the file; a re-run on the same input must give the same bytes."""
     import datetime
-    import io
+    import time
     import zipfile
 
-    import openpyxl.writer.excel
-
-    class Clock(datetime.datetime):
-        offset = datetime.timedelta()
-
-        @classmethod
-        def now(cls, tz=None):
-            return datetime.datetime(2026, 5, 1, tzinfo=tz) + cls.offset
-
-    monkeypatch.setattr(openpyxl.writer.excel.datetime, "datetime", Clock)
-    first = gap_table_workbook([], [])
-    Clock.offset = datetime.timedelta(days=400, seconds=7)
-    assert gap_table_workbook([], []) == first
-    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+    store = make_store(tmp_path / "run.sqlite", coverages(reference_set))
+    write_workbook(tmp_path / "first.xlsx", store, reference_set)
+    time.sleep(1.1)
+    write_workbook(tmp_path / "second.xlsx", store, reference_set)
+    store.close()
+    first = (tmp_path / "first.xlsx").read_bytes()
+    assert (tmp_path / "second.xlsx").read_bytes() == first
+    with zipfile.ZipFile(tmp_path / "first.xlsx") as archive:
         assert {info.date_time for info in archive.infolist()} == {WORKBOOK_TIMESTAMP}
-    properties = load_workbook(io.BytesIO(first)).properties
+    properties = load_workbook(tmp_path / "first.xlsx").properties
     assert properties.created == properties.modified == datetime.datetime(*WORKBOOK_TIMESTAMP)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["first.xlsx", "run.sqlite", "second.xlsx"]
+
+
+def test_the_workbook_streams_rows_and_never_reads_text_as_a_formula():
+    assert WORKBOOK_OPTIONS["constant_memory"] is True
+    assert not any(WORKBOOK_OPTIONS[key] for key in ("strings_to_formulas", "strings_to_numbers", "strings_to_urls"))
+
+
+def test_a_long_list_of_document_names_is_cut_to_what_a_cell_holds():
+    names = [f"document-{n:05d}-with-a-long-name.pdf" for n in range(2000)]
+    cell = names_cell(names)
+    assert len(cell) <= CELL_CHARS and cell.startswith("document-00000") and cell.endswith("(see the gap_table sheet)")
+    assert names_cell(names[:3]) == "; ".join(names[:3])
 
 
 def test_numbers_are_stored_as_numbers_with_three_decimals_for_scores(workbook):

@@ -1,0 +1,308 @@
+"""gap_table.xlsx, written in constant memory: rows stream to disk document by document, whatever the corpus.
+
+Why XlsxWriter in constant-memory mode: a workbook built in memory with openpyxl, cell by cell, took 30 MB
+and minutes at 1,000 documents; openpyxl's write-only mode held memory flat but wrote some 10,000 cells a
+second (five minutes for 1,000 documents). XlsxWriter's `constant_memory` mode writes each row to a
+temporary file as soon as the next one starts, several times faster, so memory holds one document's
+verdicts at a time. Styles (bold header, status fills, wrapped text, score format) are formats shared by
+every cell; column widths, frozen header and filters are set per sheet.
+
+Sheets, one per view: `overview` (documents x items, each cell the status, coloured, with the document's
+counts), `gap_table` (document x item, the verdict and its best evidence), `items` (per item, documents
+covering it, partially, missing it), `evidence` (every evidence passage, best first) and `errors`.
+Numbers are stored as numbers; every text cell is inert (`neutralise_cell`, and written as a string,
+never a formula). The bytes do not depend on when the workbook was saved (`without_save_time`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import io
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import xlsxwriter
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from xlsxwriter.worksheet import Worksheet
+
+from pipeline.files import NEW_FILE_MODE, current_umask
+from pipeline.palette import STATUS_COLOURS
+from pipeline.report import ERROR_COLUMNS, GAP_TABLE_COLUMNS, gap_table_rows, neutralise_cell, one_line
+from pipeline.types import Coverage, ReferenceItem, ReferenceSet, Skipped, Status
+
+if TYPE_CHECKING:
+    from pipeline.run.store import RunStore
+
+#: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
+STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
+OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
+ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "covered_in", "partial_in", "missing_in",
+                        "covered_documents", "partial_documents")
+EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
+                    "heading", "matched", "passage_id", "text")
+#: Columns whose cells hold a status and are filled with its colour.
+STATUS_COLUMNS = frozenset({"status", "status_a", "status_b"})
+COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "heading": 30, "document": 28, "text": 90,
+                 "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40,
+                 "file": 40, "passage_id": 24, "framework": 20, "group": 14, "item_id": 14, "evidence_pages": 14,
+                 "near_miss": 60, "doc_id": 20}
+#: Width of a column not listed above. Rows stream past once, so widths cannot be fitted to their content.
+DEFAULT_COLUMN_WIDTH = 10
+#: Width of a column whose cells are statuses ("covered", "partial", "missing").
+STATUS_COLUMN_WIDTH = 10
+#: Columns this wide or wider wrap their text.
+WRAPPED_WIDTH = 30
+#: Height (points) of the overview's header row, where item ids are written vertically.
+OVERVIEW_HEADER_HEIGHT = 90
+#: Columns that hold numbers. A sheet stores them as numbers, whatever the row holds (the CSV's score is the
+#: text "0.610"), so that Excel sorts, filters and sums them instead of flagging "number stored as text".
+NUMBER_COLUMNS = frozenset({"score", "score_a", "score_b", "page", "page_a", "page_b", "rank", "pages",
+                            "covered", "partial", "missing", "covered_in", "partial_in", "missing_in",
+                            "threshold", "margin", "near_miss_score", "near_miss_page"})
+#: Number columns shown with three decimals, as the CSV and the HTML report show them.
+SCORE_COLUMNS = frozenset({"score", "score_a", "score_b", "threshold", "margin", "near_miss_score"})
+SCORE_NUMBER_FORMAT = "0.000"
+#: The most characters a cell holds (Excel's limit); a longer list of document names is cut and says so.
+CELL_CHARS = 32_767
+#: The time a workbook says it was made and saved. A writer stamps the moment of saving into the file's
+#: properties and zip entries, so two runs on the same input would differ; the run's time is in run.json.
+WORKBOOK_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+CORE_PROPERTY_TIME = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*")
+#: Bytes copied at a time when the saved workbook is re-stamped: the copy holds no whole sheet in memory.
+COPY_CHUNK = 1 << 20
+
+#: Workbook options: every cell is written by type (`write_string`, `write_number`), and no string is ever
+#: read as a formula, a number or a link, whatever it starts with.
+WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                    "strings_to_urls": False}
+
+
+class Formats:
+    """The workbook's cell formats, made once: a format per cell would be a style per cell in the file."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.bold = workbook.add_format({"bold": True})
+        self.rotated = workbook.add_format({"bold": True, "rotation": 90, "align": "center"})
+        self.wrapped = workbook.add_format({"text_wrap": True, "valign": "top"})
+        self.score = workbook.add_format({"num_format": SCORE_NUMBER_FORMAT})
+        self.status = {status: workbook.add_format({"bg_color": f"#{colour}", "pattern": 1})
+                       for status, colour in STATUS_FILLS.items()}
+
+
+def sheet_number(value: object) -> object:
+    """A number column's value as a cell stores it: "0.610" -> 0.61, "4" -> 4, "" -> an empty cell.
+
+    Anything else (not a number after all) is left as it is, to be written as inert text.
+    """
+    if isinstance(value, bool) or not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    for number_type in (int, float):
+        try:
+            return number_type(value)
+        except ValueError:
+            continue
+    return value
+
+
+def sheet_value(value: object, column: str = "") -> object:
+    """A value as a worksheet cell holds it: numbers as numbers, XML-illegal characters removed, text inert."""
+    if column in NUMBER_COLUMNS:
+        value = sheet_number(value)
+    return sheet_text(value) if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=4096)
+def sheet_text(text: str) -> str:
+    """Text as a cell holds it, cached: item ids, titles and texts, statuses and names repeat on every row."""
+    return neutralise_cell(ILLEGAL_CHARACTERS_RE.sub("", text))
+
+
+class StreamedSheet:
+    """A sheet written row by row in the house style: bold frozen header, filters, status fills, wrapped text.
+
+    Widths, the frozen pane and the header are set when the sheet is made; the filter's range, over the
+    header and every row written, when it is closed.
+    """
+
+    def __init__(self, workbook: xlsxwriter.Workbook, formats: Formats, title: str, columns: tuple[str, ...], *,
+                 status_columns: frozenset[str] = STATUS_COLUMNS, rotated_from: int | None = None,
+                 freeze_column: int = 0, header_height: float | None = None) -> None:
+        self.sheet: Worksheet = workbook.add_worksheet(title)
+        self.formats = formats
+        self.columns = columns
+        self.rows = 0
+        self.status_columns = tuple(column in status_columns for column in columns)
+        self.text_formats = []
+        for index, column in enumerate(columns):
+            is_status = column in status_columns
+            width = STATUS_COLUMN_WIDTH if is_status else COLUMN_WIDTHS.get(column, DEFAULT_COLUMN_WIDTH)
+            self.sheet.set_column(index, index, width)
+            self.text_formats.append(formats.wrapped if width >= WRAPPED_WIDTH and not is_status else None)
+        self.number_formats = [formats.score if column in SCORE_COLUMNS else None for column in columns]
+        self.sheet.freeze_panes(1, freeze_column)
+        if header_height is not None:
+            self.sheet.set_row(0, header_height)
+        for index, column in enumerate(columns):
+            rotated = rotated_from is not None and index >= rotated_from
+            self.sheet.write_string(0, index, column, formats.rotated if rotated else formats.bold)
+
+    def write(self, row: int, column: int, value: object) -> None:
+        """One cell: a number as a number, text as a string (a status filled with its colour), nothing as blank.
+
+        An empty cell of a wrapped column is written blank with the column's format, as its neighbours have.
+        """
+        if value is None or value == "":
+            if self.text_formats[column] is not None:
+                self.sheet.write_blank(row, column, None, self.text_formats[column])
+            return
+        if isinstance(value, str):
+            if self.status_columns[column] and value in self.formats.status:
+                self.sheet.write_string(row, column, value, self.formats.status[value])
+            else:
+                self.sheet.write_string(row, column, value, self.text_formats[column])
+        else:
+            self.sheet.write_number(row, column, value, self.number_formats[column])
+
+    def append(self, row: dict) -> None:
+        self.rows += 1
+        for index, column in enumerate(self.columns):
+            self.write(self.rows, index, sheet_value(row.get(column, ""), column))
+
+    def close(self) -> None:
+        """The filter over header and rows (on the header alone too, so an empty sheet looks like the others)."""
+        self.sheet.autofilter(0, 0, self.rows, len(self.columns) - 1)
+
+
+def evidence_rows(coverages: Iterable[Coverage], document: str) -> Iterator[dict]:
+    """One row per evidence passage of every covered or partial verdict of a document, best first."""
+    for coverage in coverages:
+        for rank, evidence in enumerate(coverage.evidence, start=1):
+            yield {"document": document, "item_id": coverage.item.id, "framework": coverage.item.framework,
+                   "group": coverage.item.group, "title": coverage.item.title, "status": coverage.status.value,
+                   "rank": rank, "signal": evidence.signal.value, "score": round(evidence.score, 4),
+                   "page": evidence.page, "heading": evidence.heading, "matched": evidence.matched,
+                   "passage_id": evidence.passage_id, "text": one_line(evidence.text)}
+
+
+def overview_row(coverages: list[Coverage], document: str) -> dict:
+    """A document's line of the overview: its counts and, per item, its status as text."""
+    row: dict = {"document": document, **{status.value: 0 for status in Status}}
+    for coverage in coverages:
+        row[coverage.item.id] = coverage.status.value
+        row[coverage.status.value] += 1
+    return row
+
+
+def names_cell(names: list[str]) -> str:
+    """Document names joined for one cell, cut to what a cell holds with a note of how many were left out."""
+    joined = "; ".join(names)
+    if len(joined) <= CELL_CHARS:
+        return joined
+    kept: list[str] = []
+    length = 0
+    for name in names:
+        if length + len(name) + 2 > CELL_CHARS - 40:
+            break
+        kept.append(name)
+        length += len(name) + 2
+    return "; ".join(kept) + f"; ... and {len(names) - len(kept)} more (see the gap_table sheet)"
+
+
+def item_summary_rows(items: tuple[ReferenceItem, ...], counts: dict[str, dict[str, int]],
+                      names: dict[str, dict[str, list[str]]]) -> Iterator[dict]:
+    """Per item, how many documents cover it, partially cover it or miss it: the "never covered" view."""
+    for item in items:
+        found = counts.get(item.id, {})
+        yield {"item_id": item.id, "framework": item.framework, "group": item.group, "title": item.title,
+               "item_text": item.text, **{f"{status.value}_in": found.get(status.value, 0) for status in Status},
+               "covered_documents": names_cell(names[item.id][Status.COVERED.value]),
+               "partial_documents": names_cell(names[item.id][Status.PARTIAL.value])}
+
+
+def error_rows(problems: Iterable[Skipped]) -> Iterator[dict]:
+    return ({"file": problem.file, "stage": problem.stage, "reason": problem.reason} for problem in problems)
+
+
+def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: ReferenceSet) -> None:
+    """Every sheet's rows, streamed from the store one document at a time; the workbook opens on the overview."""
+    formats = Formats(workbook)
+    items = reference.items
+    overview_columns = OVERVIEW_COUNT_COLUMNS + tuple(item.id for item in items)
+    overview = StreamedSheet(workbook, formats, "overview", overview_columns,
+                             status_columns=frozenset(overview_columns[len(OVERVIEW_COUNT_COLUMNS):]),
+                             rotated_from=len(OVERVIEW_COUNT_COLUMNS), freeze_column=len(OVERVIEW_COUNT_COLUMNS),
+                             header_height=OVERVIEW_HEADER_HEIGHT)
+    gap_table = StreamedSheet(workbook, formats, "gap_table", GAP_TABLE_COLUMNS)
+    items_sheet = StreamedSheet(workbook, formats, "items", ITEM_SUMMARY_COLUMNS)
+    evidence = StreamedSheet(workbook, formats, "evidence", EVIDENCE_COLUMNS)
+    errors = StreamedSheet(workbook, formats, "errors", ERROR_COLUMNS)
+    names = {item.id: {Status.COVERED.value: [], Status.PARTIAL.value: []} for item in items}
+    for info in store.documents():
+        coverages = store.coverages(info.id, reference)
+        overview.append(overview_row(coverages, info.name))
+        for row in gap_table_rows(coverages, {info.id: info.name}):
+            gap_table.append(row)
+        for row in evidence_rows(coverages, info.name):
+            evidence.append(row)
+        for coverage in coverages:
+            if coverage.status is not Status.MISSING and coverage.item.id in names:
+                names[coverage.item.id][coverage.status.value].append(info.name)
+    for row in item_summary_rows(items, store.status_counts(), names):
+        items_sheet.append(row)
+    for row in error_rows(store.problems()):
+        errors.append(row)
+    for sheet in (overview, gap_table, items_sheet, evidence, errors):
+        sheet.close()
+    overview.sheet.activate()
+
+
+def restamped(source: zipfile.ZipFile, target: zipfile.ZipFile) -> None:
+    """Copy every entry with its time set to `WORKBOOK_TIMESTAMP`, streaming, and the core properties' dates."""
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*WORKBOOK_TIMESTAMP).encode()
+    for info in source.infolist():
+        entry = zipfile.ZipInfo(info.filename, date_time=WORKBOOK_TIMESTAMP)
+        entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+        if info.filename == "docProps/core.xml":
+            content = CORE_PROPERTY_TIME.sub(lambda match: match.group(1) + stamp, source.read(info))
+            target.writestr(entry, content)
+            continue
+        with source.open(info) as reading, target.open(entry, "w", force_zip64=True) as writing:
+            shutil.copyfileobj(reading, writing, COPY_CHUNK)
+
+
+def without_save_time(xlsx: bytes) -> bytes:
+    """The same workbook with every timestamp set to `WORKBOOK_TIMESTAMP`, so a re-run gives identical bytes."""
+    output = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        restamped(source, target)
+    return output.getvalue()
+
+
+def write_workbook(path: Path, store: RunStore, reference: ReferenceSet) -> None:
+    """Write gap_table.xlsx at `path` from the run store, in constant memory, atomically, with stable bytes.
+
+    The workbook is written to a temporary file beside `path` (its rows through temporary files there too),
+    re-stamped with fixed times and renamed over `path`: a crash never leaves half a workbook, and a re-run
+    on the same input gives the same bytes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as folder:
+        saved, stamped = Path(folder) / "saved.xlsx", Path(folder) / "stamped.xlsx"
+        workbook = xlsxwriter.Workbook(str(saved), {**WORKBOOK_OPTIONS, "tmpdir": folder})
+        workbook.set_properties({"created": datetime.datetime(*WORKBOOK_TIMESTAMP)})
+        fill_workbook(workbook, store, reference)
+        workbook.close()
+        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(stamped, "w", zipfile.ZIP_DEFLATED) as target:
+            restamped(source, target)
+        os.chmod(stamped, NEW_FILE_MODE & ~current_umask())
+        os.replace(stamped, path)
