@@ -68,14 +68,15 @@ def write_under_bytes_name(folder, name: bytes, data: bytes):
 
 
 def test_file_names_that_are_not_utf8_are_mapped_or_reported_under_an_escaped_name(corpus, tmp_path):
-    write_under_bytes_name(corpus, b"Strat\xe9gie.txt", GOOD_TEXT.encode("utf-8"))
+    write_under_bytes_name(corpus, b"Strat\xe9gie.txt", (GOOD_TEXT + "\nLa strat\u00e9gie.\n").encode("utf-8"))
     write_under_bytes_name(corpus, b"Strat\xe9gie.xyz", b"whatever")
     out = tmp_path / "out"
     map_folder(corpus, out)
     assert mapped_documents(out) == ["Strat\\xe9gie.txt", "good.txt"]
     assert [(file, stage) for file, stage, _ in error_rows(out)] == [("Strat\\xe9gie.xyz", "extract")]
     passages = [json.loads(line) for line in (out / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert {passage["doc"] for passage in passages} == {"Strat\\xe9gie.txt", "good.txt"}
+    names = {row["doc_id"]: row["document"] for row in csv.DictReader((out / "gap_table.csv").open(encoding="utf-8"))}
+    assert {names[passage["doc"]] for passage in passages} == {"Strat\\xe9gie.txt", "good.txt"}
     assert "Strat\\xe9gie.txt" in (out / "report.html").read_text(encoding="utf-8")
     assert "Strat\\xe9gie.txt" in (out / "gap_table.csv").read_text(encoding="utf-8")
     map_folder(corpus, out)  # the second run reads the first run's cache entries

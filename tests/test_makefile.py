@@ -47,13 +47,13 @@ def test_the_default_output_folder_is_named_after_a_corpus_with_spaces(tmp_path)
 @pytest.mark.parametrize("target", ["compare", "eval", "train"])
 def test_other_targets_quote_their_paths(target):
     require_make()
-    result = make("-n", target, "A=plan one.txt", "B=plan two.txt", "OUT=outputs/run 1", "MODEL=models/a b.pkl",
-                  "DEV_SET=labelled/dev set.jsonl")
+    result = make("-n", target, "A=plan one.txt", "B=plan two.txt", "OUT=outputs/run 1", "MODEL=models/a b.npz",
+                  "SHARED=my shared")
     assert result.returncode == 0, result.stderr
     commands = result.stdout
     expected = {"compare": ['"plan one.txt" "plan two.txt" --run "outputs/run 1"'],
-                "eval": ['--gold "labelled/dev set.jsonl"'],
-                "train": ['--out "models/a b.pkl"']}[target]
+                "eval": ['"my shared/offtopic-web" "my shared/pdf-corpus"'],
+                "train": ['--out "models/a b.npz"']}[target]
     for fragment in expected:
         assert fragment in commands, commands
 

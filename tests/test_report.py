@@ -123,9 +123,20 @@ LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
 def formula_like_lines(value):
-    """The lines of a cell (split at any line break) that a spreadsheet, or a CSV split at them, could run."""
-    return [line for line in LINE_BREAKS.split(value) if line.startswith(FORMULA_TRIGGERS)] \
+    """The lines of a cell (split at any line break) that a spreadsheet, or a CSV split at them, could run.
+
+    A plain number ("-0.4", a margin below the threshold) is read as that number, never as a formula.
+    """
+    return [line for line in LINE_BREAKS.split(value) if line.startswith(FORMULA_TRIGGERS) and not is_number(line)] \
         if isinstance(value, str) else []
+
+
+def is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip() == text
 
 
 @pytest.mark.parametrize(("value", "guarded"), [

@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.files import write_atomic
+from pipeline.files import display_name, write_atomic
 from pipeline.types import Block, BlockKind, Document
 
 #: Where the cache lives unless told otherwise, relative to the current directory.
@@ -155,10 +155,14 @@ def more_generous(current: dict[str, float | None], stored: dict[str, float | No
 
 
 def document_to_json(document: Document) -> dict:
-    """A Document as plain JSON values; blocks as compact [text, page, kind, level, start, end] rows."""
+    """A Document as plain JSON values; blocks as compact [text, page, kind, level, start, end] rows.
+
+    Name and path as the outputs show them (a name that is not UTF-8 cannot be written as JSON); a loaded
+    entry takes the name and path of the file it is loaded for.
+    """
     return {
-        "name": document.name,
-        "path": document.path,
+        "name": display_name(document.name),
+        "path": display_name(document.path),
         "sha256": document.sha256,
         "page_count": document.page_count,
         "extractor": document.extractor,

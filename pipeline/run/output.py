@@ -40,7 +40,7 @@ def check_output_folder(out: Path, corpus: Path) -> None:
         raise OutputFolderError(f"--out {out} is a file, not a folder: choose another output folder")
     resolved, corpus_folder = out.resolve(), corpus.resolve()
     if resolved == corpus_folder or resolved in corpus_folder.parents:
-        raise OutputFolderError(f"--out {out} holds the corpus {corpus}: choose a folder of its own for the outputs")
+        raise OutputFolderError(f"--out {out} holds the corpus {corpus}: choose an output folder of its own")
     if out.is_dir() and any(out.iterdir()) and not (out / RUN_MARKER).is_file():
         raise OutputFolderError(f"--out {out} holds files that are not a promise-map run (no {RUN_MARKER}); "
                                 "a run replaces its output folder whole, so choose a new or empty folder")

@@ -9,7 +9,8 @@ DuckDB would be one more compiled dependency for what SQLite already does.
 Tables (one row per ...): `documents` (input file, in run order, with its content id or none),
 `passages`, `matches`, `coverage` (document x item verdict), `evidence` (evidence passage of a
 verdict, best first from rank 1; rank 0 is a missing item's near miss), `problems` (a file or part of
-one that could not be used). Documents are keyed by content sha256; two files with the same bytes are
+one that could not be used). Paths are stored as the outputs show them (bytes that are not UTF-8 escaped,
+pipeline/files.py). Documents are keyed by content sha256; two files with the same bytes are
 one document, the second listed as a problem.
 """
 
@@ -20,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from pipeline.files import display_name
 from pipeline.run.serialise import passage_from_row
 from pipeline.types import (
     Coverage,
@@ -112,7 +114,8 @@ class RunStore:
         cursor.execute("BEGIN")
         try:
             cursor.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
-                source.index, info.id if info else None, source.name, source.path, source.relative,
+                source.index, info.id if info else None, source.name, display_name(source.path),
+                display_name(source.relative),
                 info.page_count if info else None, info.extractor if info else None,
                 json.dumps(list(info.notes)) if info else None, len(result.passages), int(result.from_cache),
                 json.dumps({k: round(v, 4) for k, v in sorted(result.seconds.items())})))
