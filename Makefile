@@ -33,11 +33,7 @@ $(BIN)/promise-map: pyproject.toml
 	@touch "$@"
 	@echo "ready: $(BIN)/promise-map ('make map' maps the sample corpus, 'make test' runs the tests)"
 
-setup: $(BIN)/promise-map ## create .venv and install the project (SEMANTIC=1 adds the embedding extra)
-ifdef SEMANTIC
-	@echo "installing the embedding extra (torch, sentence-transformers) ..."
-	@$(PIP) install $(PIP_QUIET) -e '.[dev,semantic]'
-endif
+setup: $(BIN)/promise-map ## create .venv and install the project and everything it needs
 
 browser: ## install Debian's chromium for the HTML report's browser test (needs root; skipped if present)
 	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
