@@ -56,7 +56,7 @@ from pipeline.training import (
     train_all,
     transfer_validate,
 )
-from pipeline.types import DocumentResult, ReferenceSet, SourceFile, Status
+from pipeline.types import DocumentResult, ReferenceSet, Skipped, SourceFile, Status
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 CLASSIFIERS = ("learned", "lexical")
@@ -143,13 +143,14 @@ def map_command(
                                        show_progress=not quiet)
             record = run_record(corpus, reference_set, settings, store, totals, chosen.describe(), executor)
             written = write_reports(staging, store=store, reference=reference_set, run_record=record)
-            print_summary(console, store, reference_set)
+            summary, problems = summary_table(store, reference_set), store.problems()
             store.close()
     except OutputFolderError as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     except OSError as error:
         raise fail(f"could not write the outputs ({error.strerror or error}); {out} is as it was",
                    code=EXIT_BAD_INPUT) from error
+    print_summary(console, summary, problems)
     console.print(f"wrote {len(written)} files to {shown(str(out))}/")
     # Every verdict of a run that formed no passage is "missing" for want of text, not of content: a batch
     # job must not take that gap table for a finding. One mapped document is success; errors.csv lists the rest.
@@ -365,8 +366,15 @@ def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: Refe
 SUMMARY_TABLE_MAX_DOCUMENTS = 100
 
 
-def print_summary(console: Console, store: RunStore, reference_set: ReferenceSet) -> None:
-    """Counts per document and framework, then each skipped file; names and reasons escaped, as they are untrusted."""
+def print_summary(console: Console, table: Table, problems: list[Skipped]) -> None:
+    """The summary table, then each skipped file; names and reasons escaped, as they are untrusted."""
+    print_whole(console, table)
+    for item in problems:
+        console.print(f"[yellow]skipped[/yellow] {shown(item.file)} ({shown(item.stage)}): {shown(item.reason)}")
+
+
+def summary_table(store: RunStore, reference_set: ReferenceSet) -> Table:
+    """Counts per document and framework (per framework only, for a large run), from the run store."""
     frameworks = {item.id: item.framework for item in reference_set.items}
     counts = store.document_status_counts()
     documents = store.documents()
@@ -385,9 +393,7 @@ def print_summary(console: Console, store: RunStore, reference_set: ReferenceSet
         name, pages = names.get(doc_id, (f"all {len(documents)}", ""))
         table.add_row(name, pages, shown(framework), *(str(tally[status.value]) for status in
                                                        (Status.COVERED, Status.PARTIAL, Status.MISSING)))
-    print_whole(console, table)
-    for item in store.problems():
-        console.print(f"[yellow]skipped[/yellow] {shown(item.file)} ({shown(item.stage)}): {shown(item.reason)}")
+    return table
 
 
 def print_whole(console: Console, table: Table) -> None:

@@ -224,14 +224,14 @@ def test_errors_show_control_characters_escaped(tmp_path):
 def test_summary_escapes_control_characters_in_reasons(tmp_path, reference_set):
     from rich.console import Console
 
-    from pipeline.cli import print_summary
+    from pipeline.cli import print_summary, summary_table
     from pipeline.types import Skipped
     from tests.conftest import run_store
 
     console = Console(file=__import__("io").StringIO(), width=200, emoji=False)
     store = run_store(tmp_path / "run.sqlite", [], skipped=[
         Skipped(file="a\rb.pdf", stage="extract", reason="bad \x1b[31mred\x1b[0m\x9b")])
-    print_summary(console, store, reference_set)
+    print_summary(console, summary_table(store, reference_set), store.problems())
     printed = console.file.getvalue()
     assert "\x1b" not in printed and "\r" not in printed and "\x9b" not in printed
     assert "skipped a\\rb.pdf (extract): bad \\x1b[31mred\\x1b[0m\\x9b" in printed
