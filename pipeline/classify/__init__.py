@@ -263,10 +263,14 @@ class PromiseClassifier:
                                words=word_counts(texts), domain=self.domain_.predict_proba(parts["prepared"]))
         rule = self.rule
 
+        explained: dict[tuple[int, int], str] = {}
+
         def explain(row: int, column: int) -> str:
             if (row, column) in spans and quotes[row, column] >= rule.quote_at:
                 return spans[(row, column)]
-            return self.model_.explain(parts["words"][row], column, parts["phrases"][row])
+            if (row, column) not in explained:  # a match and its evidence row ask for the same words
+                explained[(row, column)] = self.model_.explain(parts["words"][row], column, parts["phrases"][row])
+            return explained[(row, column)]
 
         return Scored(scores=scores, explain=explain, quote_spans=spans)
 

@@ -9,6 +9,7 @@ and the spans travel with the evidence (`Evidence.spans`): a report only has to 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 from typing import NamedTuple
@@ -132,11 +133,17 @@ def merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def passage_words(text: str) -> tuple[Word, ...]:
+    """normalised_words, remembered: one passage is often the evidence or near miss of several items."""
+    return tuple(normalised_words(text))
+
+
 def match_spans(text: str, matched: str, signal: Signal | str) -> tuple[tuple[int, int], ...]:
     """The spans of `text` to highlight for a match: the quoted run for a quotation, else the matched words."""
     if not matched:
         return ()
-    words = normalised_words(text)
+    words = passage_words(text)
     kind = signal.value if isinstance(signal, Signal) else signal
     spans = quote_spans(words, matched) if kind == Signal.QUOTE.value else term_spans(words, matched, text)
     return tuple(merged(spans))

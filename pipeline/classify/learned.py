@@ -195,9 +195,21 @@ class LearnedModel:
 
     def decision_scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
         """Each item model's decision score for each row; -10 (never a match) for items that could not learn."""
-        scores = np.asarray(matrix @ self.coef_.T) + self.intercept_
+        scores = np.asarray(matrix @ self.weights_for(matrix.dtype)) + self.intercept_
         return np.where(self.learnable_, scores, UNLEARNABLE_SCORE)
 
+    def weights_for(self, dtype: np.dtype) -> np.ndarray:
+        """The weights as [features, items], contiguous and in the features' dtype, made once per model.
+
+        Rationale: `matrix @ coef_.T` makes scipy copy (and upcast) the whole weight matrix on every call,
+        which costs more than the product itself for one document's passages.
+        """
+        cached = getattr(self, "weights_by_dtype_", None)
+        if cached is None:
+            cached = self.weights_by_dtype_ = {}
+        if dtype not in cached:
+            cached[dtype] = np.ascontiguousarray(self.coef_.T, dtype=dtype)
+        return cached[dtype]
 
     def explain(self, word_row: sparse.csr_matrix, item_index: int, phrases: dict[str, tuple[str, ...]]) -> str:
         """The passage's words that pushed hardest toward this item, strongest first.
@@ -207,11 +219,12 @@ class LearnedModel:
         """
         if not self.learnable_[item_index]:
             return ""
-        word_weights = self.coef_[item_index, : len(self.word_terms_)]
-        row = word_row.tocoo()
-        contributions = sorted(((value * word_weights[col], self.word_terms_[col])
-                                for col, value in zip(row.col, row.data, strict=True)), reverse=True)
-        return ", ".join(readable_terms([term for weight, term in contributions if weight > 0], phrases, TERMS_SHOWN))
+        row = word_row.tocsr()
+        columns = row.indices
+        contributions = row.data * self.coef_[item_index, columns]
+        order = np.lexsort((-columns, -contributions))  # strongest first; ties by term, last first, as before
+        pushing = [self.word_terms_[columns[at]] for at in order if contributions[at] > 0]
+        return ", ".join(readable_terms(pushing, phrases, TERMS_SHOWN))
 
 
 def word_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
