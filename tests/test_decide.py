@@ -101,3 +101,31 @@ def test_a_long_document_needs_relevant_passages_well_above_the_chance_rate():
                   relevance=[0.9] * 5 + [0.1] * 495)
     gated = rule(min_relevant_passages=3, min_relevant_share=0.25, min_relevant_rate=0.02)
     assert gated.relevant_passages_needed(book) == 10 and gated.item_verdicts(book)[0].status is Status.MISSING
+
+
+def test_a_document_needs_its_document_threshold_while_a_passage_needs_the_passage_threshold():
+    """0.6 reaches the passage threshold (0.5) but not the document's (0.7): the passage is partial evidence."""
+    document_rule = rule(document_covered_at=np.full(ITEMS, 0.7))
+    passages = scores([[0.6, 0.8, 0.1], [0.55, 0.2, 0.1]])
+    assert document_rule.passage_decisions(passages)[:, 0].tolist() == [True, True]
+    assert statuses(document_rule.item_verdicts(passages)) == [Status.PARTIAL, Status.COVERED, Status.MISSING]
+
+
+def test_a_passage_outside_the_domain_is_never_evidence():
+    in_and_out = PassageScores(probabilities=np.array([[0.9, 0.0, 0.0], [0.9, 0.0, 0.0], [0.9, 0.0, 0.0]]),
+                               quotes=np.zeros((3, ITEMS)), relevance=np.ones(3), words=np.full(3, 20),
+                               domain=np.array([0.9, 0.2, 0.8]))
+    assert rule(domain_at=0.5).relevant(in_and_out).tolist() == [True, False, True]
+    assert rule(domain_at=0.5, min_relevant_passages=3).item_verdicts(in_and_out)[0].status is Status.MISSING
+
+
+def test_the_document_threshold_is_chosen_for_precision_and_never_below_the_passage_threshold():
+    from pipeline.classify.calibrate import choose_document_threshold
+
+    # two documents x one item: a true one at 0.8, a false one at 0.5; passages of 20 words
+    probabilities = np.array([[0.8], [0.1], [0.5], [0.2]])
+    targets = np.array([[1], [0], [0], [0]])
+    groups = ["doc:a", "doc:a", "doc:b", "doc:b"]
+    chosen = choose_document_threshold(probabilities, targets, groups, np.ones(4, dtype=bool), floor=0.3)
+    assert 0.5 < chosen <= 0.8
+    assert choose_document_threshold(probabilities, targets, groups, np.ones(4, dtype=bool), floor=0.9) == 0.9
