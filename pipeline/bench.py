@@ -92,6 +92,16 @@ def corpus_files(corpus_dir: Path) -> tuple[list[Path], dict[str, str]]:
     return sorted(corpus_dir.glob("*.pdf")), passwords
 
 
+def read_every_page(document) -> None:
+    """Read every page's text of an open pypdfium2 document with get_text_range(): the raw text pass."""
+    for index in range(len(document)):
+        page = document[index]
+        text_page = page.get_textpage()
+        text_page.get_text_range()
+        text_page.close()
+        page.close()
+
+
 def raw_pypdfium2_pass(files: list[Path], passwords: dict[str, str]) -> RawPass:
     """Open each PDF, read every page's text with get_text_range(), close; files it cannot open are listed."""
     import pypdfium2 as pdfium
@@ -105,12 +115,7 @@ def raw_pypdfium2_pass(files: list[Path], passwords: dict[str, str]) -> RawPass:
             raw.unopened.append(path.name)
             continue
         try:
-            for index in range(len(document)):
-                page = document[index]
-                text_page = page.get_textpage()
-                text_page.get_text_range()
-                text_page.close()
-                page.close()
+            read_every_page(document)
             raw.pages_by_file[path] = len(document)
         except pdfium.PdfiumError:
             raw.unopened.append(path.name)

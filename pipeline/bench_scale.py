@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psutil
 
+from pipeline.bench import read_every_page
+
 REPO = Path(__file__).resolve().parent.parent
 SCALE_TOOL = REPO.parent / "shared" / "tools" / "make_scale_corpus.py"
 SCALE_DOCUMENTS = 1000
@@ -68,12 +70,7 @@ def raw_text_pass(files: list[Path]) -> float:
         suffix = path.suffix.lower()
         if suffix == ".pdf":
             document = pdfium.PdfDocument(str(path))
-            for index in range(len(document)):
-                page = document[index]
-                text_page = page.get_textpage()
-                text_page.get_text_range()
-                text_page.close()
-                page.close()
+            read_every_page(document)
             document.close()
         elif suffix == ".docx":
             [paragraph.text for paragraph in docx.Document(str(path)).paragraphs]
@@ -84,8 +81,12 @@ def raw_text_pass(files: list[Path]) -> float:
 
 def tree_rss(process: psutil.Process) -> int:
     """Resident memory of a process and all its descendants now (processes that just ended count as 0)."""
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the run ended between two samples
+        return 0
     total = 0
-    for member in [process, *process.children(recursive=True)]:
+    for member in members:
         try:
             total += member.memory_info().rss
         except psutil.Error:
@@ -102,10 +103,7 @@ def timed_map(corpus: Path, out: Path, cache: Path) -> dict:
     watched = psutil.Process(process.pid)
     peak = 0
     while process.poll() is None:
-        try:
-            peak = max(peak, tree_rss(watched))
-        except psutil.Error:
-            pass
+        peak = max(peak, tree_rss(watched))
         time.sleep(MEMORY_SAMPLE_SECONDS)
     seconds = time.perf_counter() - started
     stderr = process.stderr.read().decode("utf-8", "replace")

@@ -10,8 +10,8 @@ covers none: real ones from care documents (definitions, statistics, scope lists
 written structural ones (corpora/labelled/structural.jsonl), text far from children's care
 (corpora/labelled/offtopic-*.jsonl) and the passages of the off-topic documents in
 corpora/offtopic-written/ (council roads, waste, licensing and adult social care papers, manuals, company
-reports, encyclopaedia articles). The project's evaluation folders (../shared/offtopic-web,
-../shared/pdf-corpus) are never used. (Training it on off-topic text alone was measured too: it let
+reports, encyclopaedia articles). The project's evaluation-only folders are never read here
+(docs/accuracy.md). (Training it on off-topic text alone was measured too: it let
 definitions and table rows of care documents through; docs/accuracy.md.)
 
 Words are the lemmas and domain concepts the item models read (unigrams and bigrams, TF-IDF): measured

@@ -11,6 +11,7 @@ reference set and the settings), so re-mapping an unchanged document costs readi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -144,10 +145,8 @@ def extract_document(source: SourceFile, sha256: str, context: MapContext) -> Do
             return entry
     outcome = read_document(source, sha256)
     if cache is not None and (isinstance(outcome, Document) or outcome.lasting):
-        try:
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time next run, not this file
             cache.store(key, outcome)
-        except OSError:
-            pass  # a cache that cannot be written costs time next run, not this file
     return outcome
 
 
