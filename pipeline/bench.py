@@ -205,14 +205,14 @@ SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "sample"
 def bench_classify(options: BenchOptions) -> SectionResult:
     """Passages per second of the map's classifiers (scoring and the decision rule) over the sample's passages."""
     from pipeline.classify import LexicalClassifier, load_lexicon
-    from pipeline.reference import load_reference
+    from pipeline.reference import reference_for_run
     from pipeline.segment import segment_documents
-    from pipeline.training import DEFAULT_LEXICON, DEFAULT_MODEL_PATH, ensure_model
+    from pipeline.training import DEFAULT_LEXICON, DEFAULT_MODEL_PATH, run_classifier
 
-    reference_set = load_reference(Path(__file__).resolve().parent.parent / "reference")
+    reference_set = reference_for_run()
     documents = [r.document for r in extract_all(sorted(SAMPLE_CORPUS.glob("*")), cache_dir=None) if r.document]
     texts = [passage.text for passage in segment_documents(documents)] * CLASSIFY_REPEATS
-    learned = ensure_model(DEFAULT_MODEL_PATH, reference_set, say=lambda message: print(message, file=sys.stderr))
+    learned = run_classifier(DEFAULT_MODEL_PATH, reference_set, say=lambda message: print(message, file=sys.stderr))
     lexical = LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)
     record: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "passages": len(texts), "repeats": CLASSIFY_REPEATS,

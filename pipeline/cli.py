@@ -15,7 +15,6 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from tqdm import tqdm
@@ -23,9 +22,12 @@ from tqdm import tqdm
 from pipeline import __version__
 from pipeline.classify import LexicalClassifier, PromiseClassifier, load_lexicon
 from pipeline.classify.calibrate import PARTIAL_SHARE
+from pipeline.classify.frameworks import FrameworkClassifier, framework_methods
 from pipeline.classify.persist import ModelFileError
+from pipeline.cli_codebook import codebook_app
 from pipeline.compare import CompareError, compare_documents, read_verdicts
 from pipeline.config import Settings
+from pipeline.console import EXIT_BAD_INPUT, EXIT_NOTHING_MAPPED, fail, framework_names, shown, stderr_console
 from pipeline.display import visible_controls
 from pipeline.evaluate import (
     GoldFileError,
@@ -38,7 +40,7 @@ from pipeline.evaluate import (
 )
 from pipeline.extract import EXTRACTORS, document_names, scan_inputs
 from pipeline.files import display_name
-from pipeline.reference import ReferenceError, load_reference
+from pipeline.reference import ReferenceError, reference_for_run
 from pipeline.report import write_comparison, write_json, write_reports
 from pipeline.run.cache import default_cache_dir
 from pipeline.run.context import ContextSpec, file_sha256
@@ -50,22 +52,20 @@ from pipeline.training import (
     DEFAULT_LEXICON,
     DEFAULT_MODEL_PATH,
     cross_validate,
-    ensure_model,
     load_training_data,
+    run_classifier,
     save_model,
     train_all,
+    training_reference,
     transfer_validate,
 )
 from pipeline.types import DocumentResult, ReferenceSet, Skipped, SourceFile, Status
 
-DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 CLASSIFIERS = ("learned", "lexical")
-#: Exit codes: the command could not start (bad arguments, missing files), or it ran and mapped nothing.
-EXIT_BAD_INPUT = 2
-EXIT_NOTHING_MAPPED = 1
 
 app = typer.Typer(help="Map policy documents against The Promise and write gap tables.", no_args_is_help=True,
                   add_completion=False)
+app.add_typer(codebook_app, name="codebook")
 
 
 @app.callback()
@@ -73,38 +73,16 @@ def main() -> None:
     """promise-map: how documents measure up against The Promise, item by item, with evidence."""
 
 
-def stderr_console(*, quiet: bool = False) -> Console:
-    """Where commands talk to the person: stderr, so stdout stays free for results.
-
-    Emoji codes are off because file names and document text are printed here, and `:name:` in them must
-    stay as written; markup in them is escaped at each print.
-    """
-    return Console(stderr=True, quiet=quiet, soft_wrap=True, emoji=False)
-
-
-def shown(value: object) -> str:
-    r"""Untrusted text (a file name, a reason) as printed: control and bidi characters escaped, Rich markup inert.
-
-    `\x1b[2J` in a file name would otherwise clear the terminal and `[bold]` would style it.
-    """
-    return escape(visible_controls(value))
-
-
-def fail(message: str, *, code: int) -> typer.Exit:
-    """Print `message` as an error on stderr and return the exit to raise.
-
-    Errors are printed whatever --quiet says: quiet silences progress and summaries, but a batch job's log
-    must still say why a run failed.
-    """
-    stderr_console().print(f"[red]error:[/red] {shown(message)}")
-    return typer.Exit(code=code)
-
-
 @app.command("map")
 def map_command(
     corpus: Annotated[Path, typer.Argument(help="Folder of documents (PDF, DOCX, HTML, TXT, Markdown), or one file.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs/CORPUS).")] = None,
-    reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+    reference: Annotated[list[Path] | None, typer.Option(
+        help="A folder of your own framework files (repeatable); they run along with the default frameworks "
+             "unless --framework names others.")] = None,
+    framework: Annotated[str | None, typer.Option(
+        help="Comma-separated frameworks to run, shipped or from --reference (default: the shipped defaults, "
+             "calls_to_action,inspection_principles, plus every --reference framework).")] = None,
     password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs (empty one tried).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
     classifier: Annotated[str, typer.Option(help="learned (default) or lexical (no training data).")] = "learned",
@@ -123,14 +101,15 @@ def map_command(
     out = out or Path("outputs") / corpus.resolve().name
     try:
         check_output_folder(out, corpus)
-        reference_set = load_reference(reference)
+        reference_set = reference_for_run(reference or [], framework_names(framework))
         listing = scan_inputs(corpus, exclude=[out])
         check_inputs(corpus, listing.paths, listing.skipped)
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError, ModelFileError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     settings = Settings(password=password)
-    spec = ContextSpec(reference_dir=str(reference.resolve()), classifier=classifier,
+    spec = ContextSpec(reference_dirs=tuple(str(path.resolve()) for path in reference or []),
+                       frameworks=tuple(fw.id for fw in reference_set.frameworks), classifier=classifier,
                        model_path=None if classifier == "lexical" else str(model.resolve()),
                        model_sha256=None if classifier == "lexical" else file_sha256(model), settings=settings,
                        cache_dir=None if no_cache else str((cache_dir or default_cache_dir()).resolve()))
@@ -141,7 +120,7 @@ def map_command(
             store.add_problems(listing.skipped)
             totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
                                        show_progress=not quiet)
-            record = run_record(corpus, reference_set, settings, store, totals, chosen.describe(), executor)
+            record = run_record(corpus, reference_set, settings, store, totals, chosen, executor)
             written = write_reports(staging, store=store, reference=reference_set, run_record=record)
             summary, problems = summary_table(store, reference_set), store.problems()
             store.close()
@@ -197,8 +176,10 @@ def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -
 
 
 def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
-                     console: Console) -> LexicalClassifier | PromiseClassifier:
+                     console: Console) -> LexicalClassifier | FrameworkClassifier:
     """The classifier a run uses: the saved learned model (trained first if missing or stale), or the lexical one.
+
+    The learned model scores the items it was trained on; the run's other items are scored zero-shot.
 
     Raises ModelFileError for a model file that is not one promise-map wrote (a pickle is never loaded).
     """
@@ -206,8 +187,8 @@ def build_classifier(kind: str, reference_set: ReferenceSet, model_path: Path,
         raise ValueError(f"unknown classifier {kind!r}; choose one of {', '.join(CLASSIFIERS)}")
     if kind == "lexical":
         return LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference_set.items)
-    return ensure_model(model_path, reference_set, progress_bar=not console.quiet,
-                        say=lambda message: console.print(shown(message)))
+    return run_classifier(model_path, reference_set, progress_bar=not console.quiet,
+                          say=lambda message: console.print(shown(message)))
 
 
 def thresholds_in_force(settings: Settings, classifier: dict) -> dict:
@@ -237,9 +218,11 @@ def path_in(corpus: Path, file_path: str) -> str:
 
 
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, store: RunStore, totals: RunTotals,
-               classifier: dict, executor: Executor) -> dict:
+               chosen, executor: Executor) -> dict:
     """What a reader needs to cite and reproduce the run: reference versions, settings, inputs, timings."""
     documents = store.documents()
+    classifier = chosen.describe()
+    methods = framework_methods(chosen, reference_set.items)
     return {
         "tool": {"name": "promise-map", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -247,8 +230,9 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, st
         "corpus_folder": display_name(str(corpus_folder(corpus))),
         "reference": {
             "sha256": reference_set.sha256,
-            "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version, "source": fw.source,
-                            "items": len(fw.items)} for fw in reference_set.frameworks],
+            "frameworks": [{"id": fw.id, "name": fw.name, "short_name": fw.label, "version": fw.version,
+                            "source": fw.source, "file_sha256": fw.sha256, "items": len(fw.items),
+                            "groups": list(fw.groups), "method": methods[fw.id]} for fw in reference_set.frameworks],
         },
         "classifier": classifier,
         "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, classifier)},
@@ -266,12 +250,14 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, st
 @app.command("train")
 def train_command(
     out: Annotated[Path, typer.Option(help="Where to save the model.")] = DEFAULT_MODEL_PATH,
-    reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train the classifier on corpora/labelled/, the off-topic documents, the glossary and the reference texts."""
+    """Train the classifier on corpora/labelled/, the off-topic documents, the glossary and the reference texts.
+
+    It learns the shipped frameworks that have labelled passages; every other framework is scored zero-shot.
+    """
     try:
-        reference_set = load_reference(reference)
+        reference_set = training_reference()
         data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
         with tqdm(total=PromiseClassifier.training_steps(), desc="train", unit="step", disable=quiet) as bar:
             trained = train_all(reference_set, data, DEFAULT_LEXICON, progress=lambda step: bar.update())
@@ -303,12 +289,14 @@ def eval_command(
     off_topic: Annotated[bool, typer.Option("--off-topic", help="With --documents: the folder covers nothing.")
                          ] = False,
     model: Annotated[Path, typer.Option(help="Saved model from `promise-map train`.")] = DEFAULT_MODEL_PATH,
-    reference: Annotated[Path, typer.Option(help="Folder of reference set files.")] = DEFAULT_REFERENCE_DIR,
+    reference: Annotated[list[Path] | None, typer.Option(
+        help="A folder of your own framework files (repeatable), as for `map`.")] = None,
+    framework: Annotated[str | None, typer.Option(help="Comma-separated frameworks to score, as for `map`.")] = None,
 ) -> None:
     """Score the classifier the map uses against labelled passages or documents; last line `micro_f1=… macro_f1=…`."""
     console = stderr_console()
     try:
-        reference_set = load_reference(reference)
+        reference_set = reference_for_run(reference or [], framework_names(framework))
         schemes = [flag for flag, on in (("--gold", gold is not None), ("--cross-validate", cross_validate_dev),
                                          ("--transfer", transfer), ("--documents", documents is not None)) if on]
         if len(schemes) != 1:
@@ -319,6 +307,7 @@ def eval_command(
             raise ValueError(f"{schemes[0]} trains the learned classifier; it cannot be used with "
                              f"--classifier {classifier}")
         if cross_validate_dev or transfer:
+            reference_set = training_reference()
             data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
             validate = transfer_validate if transfer else cross_validate
             with tqdm(desc="eval", unit="step", disable=False) as bar:
@@ -354,7 +343,7 @@ def warn_if_trained_on(gold_passages: list, classifier: str, reference_set: Refe
     """Say so when gold passages are in the training data: such figures are optimistic."""
     if classifier != "learned":
         return
-    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+    data = load_training_data(DEFAULT_LABELLED_DIR, training_reference(), DEFAULT_LEXICON)
     seen = {p.text for p in data.real + data.written}
     overlap = sum(p.text in seen for p in gold_passages)
     if overlap:

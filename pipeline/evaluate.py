@@ -255,6 +255,8 @@ def format_report(report: dict) -> str:
         lines += ["", f"written off-topic documents ({off['documents']}, each scored by models that never saw it): "
                       f"{off['covered_per_document']:.3f} covered verdicts per document, "
                       f"{off['documents_with_any_covered']} with any"]
+    if "zero_shot" in report:
+        lines += ["", *format_zero_shot(report["zero_shot"])]
     calibration = report["calibration"]
     lines += ["", f"calibration: Brier={calibration['brier']:.4f}", "  confidence   count   mean conf   observed"]
     for row in calibration["reliability"]:
@@ -263,6 +265,26 @@ def format_report(report: dict) -> str:
                          f"{row['observed_rate']:.3f}")
     lines += ["", f"micro_f1={passage['micro_f1']:.3f} macro_f1={passage['macro_f1']:.3f}"]
     return "\n".join(lines)
+
+
+def format_zero_shot(zero: dict) -> list[str]:
+    """The zero-shot figures beside the learned ones: the same passages, every item scored as if unlabelled."""
+    passage = zero["passage"]
+    lines = ["zero-shot (the same folds; every item scored by quotation and calibrated similarity to its text, "
+             "as if it had no labelled examples)",
+             f"  passage micro  P={passage['micro_precision']:.3f} R={passage['micro_recall']:.3f} "
+             f"F1={passage['micro_f1']:.3f}  macro F1={passage['macro_f1']:.3f}"]
+    if zero.get("document"):
+        d = zero["document"]
+        lines.append(f"  document level ({d['documents']} documents) P={d['precision']:.3f} R={d['recall']:.3f} "
+                     f"F1={d['f1']:.3f}")
+        for name, figures in zero.get("document_by_set", {}).items():
+            lines.append(f"    {name:22s} ({figures['documents']}) P={figures['precision']:.3f} "
+                         f"R={figures['recall']:.3f} F1={figures['f1']:.3f}")
+    off = zero.get("off_topic_documents")
+    if off:
+        lines.append(f"  written off-topic documents: {off['covered_per_document']:.3f} covered verdicts per document")
+    return lines
 
 
 # ---- whole documents: mapping a folder and scoring its verdicts ------------------------------------------

@@ -1,4 +1,4 @@
-"""Presentation every output shares (workbook, HTML report, plots): status colours and short framework names.
+"""Presentation every output shares (workbook, HTML report, plots): status colours, symbols and order.
 
 One place, so a colour or a label means the same thing in every file of a run.
 
@@ -20,12 +20,3 @@ STATUS_SYMBOLS = {Status.COVERED: "●", Status.PARTIAL: "◐", Status.MISSING: 
 #: Strongest first; the order every table and legend uses.
 STATUS_ORDER = (Status.COVERED, Status.PARTIAL, Status.MISSING)
 STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0}
-#: Short names for the reference frameworks, for column headers too narrow for the full name (run.json has that).
-FRAMEWORK_SHORT_NAMES = {
-    "calls_to_action": "55 calls to action",
-    "inspection_principles": "inspection principles (p.119)",
-}
-
-
-def framework_short_name(framework: str) -> str:
-    return FRAMEWORK_SHORT_NAMES.get(framework, framework.replace("_", " "))

@@ -34,7 +34,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from pipeline.display import visible_controls
-from pipeline.palette import STATUS_COLOURS, STATUS_ORDER, STATUS_RANK, framework_short_name
+from pipeline.palette import STATUS_COLOURS, STATUS_ORDER, STATUS_RANK
 from pipeline.types import Coverage, ReferenceItem, ReferenceSet, Status
 
 if TYPE_CHECKING:
@@ -112,13 +112,15 @@ def left_margin(labels: list[str]) -> float:
     return 0.9 + longest * LABEL_CHAR_INCHES
 
 
-HEATMAP_TITLE = "Coverage of The Promise reference items, by document"
+HEATMAP_TITLE = "Coverage of the reference items, by document"
 
 
-def coverage_heatmap(coverages: list[Coverage], names: dict[str, str] | None = None) -> Figure:
+def coverage_heatmap(coverages: list[Coverage], names: dict[str, str] | None = None,
+                     short_names: dict[str, str] | None = None) -> Figure:
     """Documents (rows) x reference items (columns), each cell coloured by status; columns grouped by foundation.
 
-    `names` maps a coverage's `doc` (a document id) to the name its row is labelled with.
+    `names` maps a coverage's `doc` (a document id) to the name its row is labelled with; `short_names` a
+    framework id to the label over its columns (the framework file's `short_name`).
     """
     documents = run_documents(coverages)
     labels = document_labels(documents, names)
@@ -147,7 +149,7 @@ def coverage_heatmap(coverages: list[Coverage], names: dict[str, str] | None = N
         spine.set_visible(False)
     axes.set_xlabel("Reference item, grouped by framework and foundation", fontsize=LABEL_FONT_SIZE + 1)
     axes.set_ylabel("Document", fontsize=LABEL_FONT_SIZE + 1)
-    label_column_groups(axes, groups)
+    label_column_groups(axes, groups, short_names or {})
 
     figure.text(left / width, 1 - 0.22 / height, HEATMAP_TITLE, fontsize=TITLE_FONT_SIZE, weight="bold",
                 color=INK, va="top")
@@ -162,7 +164,7 @@ def coverage_heatmap(coverages: list[Coverage], names: dict[str, str] | None = N
     return figure
 
 
-def label_column_groups(axes, groups: list[tuple[str, str, list[ReferenceItem]]]) -> None:
+def label_column_groups(axes, groups: list[tuple[str, str, list[ReferenceItem]]], short_names: dict[str, str]) -> None:
     """Foundation names over their columns, framework names over those, and a rule between foundations."""
     start = 0
     framework_starts: dict[str, tuple[int, int]] = {}
@@ -176,7 +178,7 @@ def label_column_groups(axes, groups: list[tuple[str, str, list[ReferenceItem]]]
         framework_starts[framework] = (first, end)
         start = end
     for framework, (first, end) in framework_starts.items():
-        axes.annotate(framework_short_name(framework), xy=((first + end) / 2, 1),
+        axes.annotate(short_names.get(framework, framework), xy=((first + end) / 2, 1),
                       xycoords=("data", "axes fraction"), xytext=(0, 19), textcoords="offset points",
                       ha="center", va="bottom", fontsize=LABEL_FONT_SIZE, style="italic")
         axes.annotate("", xy=(first + 0.1, 1), xytext=(end - 0.1, 1), xycoords=("data", "axes fraction"),
@@ -388,7 +390,7 @@ def run_figures(store: RunStore, reference: ReferenceSet) -> dict[str, bytes]:
     if len(documents) <= PER_DOCUMENT_MAX:
         coverages = [coverage for info in documents for coverage in store.coverages(info.id, reference)]
         names = {info.id: info.name for info in documents}
-        heatmap = coverage_heatmap(coverages, names)
+        heatmap = coverage_heatmap(coverages, names, reference.short_names())
         figures["coverage_heatmap.png"] = figure_bytes(heatmap, "png")
         figures["coverage_heatmap.svg"] = figure_bytes(heatmap, "svg")
         figures["coverage_by_foundation.png"] = figure_bytes(coverage_by_foundation(coverages, names), "png")

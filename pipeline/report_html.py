@@ -45,7 +45,6 @@ from pipeline.palette import (
     STATUS_RANK,
     STATUS_SYMBOLS,
     STATUS_TEXT_COLOUR,
-    framework_short_name,
 )
 from pipeline.types import Coverage, DocumentInfo, Evidence, ReferenceItem, ReferenceSet, Signal, Skipped, Status
 
@@ -367,7 +366,14 @@ def framework_labels(run_record: dict) -> dict[str, str]:
     """Framework id -> "name (version)" from run.json, so a count names the reference set it counts against."""
     frameworks = run_record.get("reference", {}).get("frameworks", []) if isinstance(run_record, dict) else []
     return {fw["id"]: f"{fw.get('name', fw['id'])} ({fw.get('version', 'version not recorded')})"
+                      + (f"; {fw['method']}" if str(fw.get("method", "")).startswith("zero-shot") else "")
             for fw in frameworks if isinstance(fw, dict) and "id" in fw}
+
+
+def framework_short_names(run: dict) -> dict[str, str]:
+    """Framework id -> its short name, from run.json (the id itself for a record that has none)."""
+    frameworks = run.get("reference", {}).get("frameworks", []) if isinstance(run, dict) else []
+    return {fw["id"]: str(fw.get("short_name") or fw["id"]) for fw in frameworks if isinstance(fw, dict) and "id" in fw}
 
 
 def page_stem(doc_id: str) -> str:
@@ -418,18 +424,19 @@ def item_counts(reference: ReferenceSet, status_counts: dict[str, dict[str, int]
     return tuple(rows)
 
 
-def heatmap_columns(items: Iterable[ReferenceItem]) -> tuple[GroupColumns, ...]:
+def heatmap_columns(items: Iterable[ReferenceItem], short_names: dict[str, str]) -> tuple[GroupColumns, ...]:
     """Items grouped by framework, then by foundation, keeping reference order inside each group."""
     groups: dict[tuple[str, str], list[ReferenceItem]] = {}
     for item in items:
         groups.setdefault((item.framework, item.group), []).append(item)
-    return tuple(GroupColumns(framework=framework, framework_label=framework_short_name(framework), group=group,
+    return tuple(GroupColumns(framework=framework, framework_label=short_names.get(framework, framework), group=group,
                               items=tuple(group_items)) for (framework, group), group_items in groups.items())
 
 
 def heatmap_items(reference: ReferenceSet) -> tuple[ReferenceItem, ...]:
     """The heatmap's columns in order: the reference's items, grouped by framework and foundation."""
-    return tuple(item for column in heatmap_columns(reference.items) for item in column.items)
+    return tuple(item for column in heatmap_columns(reference.items, reference.short_names())
+                 for item in column.items)
 
 
 def framework_spans(columns: tuple[GroupColumns, ...]) -> list[tuple[str, int]]:
@@ -457,7 +464,7 @@ def described(value: object) -> str:
     return str(value)
 
 
-FRAMEWORK_KEYS = ("id", "name", "version", "items", "source")
+FRAMEWORK_KEYS = ("id", "name", "short_name", "version", "items", "source", "method")
 #: The classifier's per-item thresholds in run.json: shown as their own table, not in the classifier's line.
 ITEM_THRESHOLDS_KEY = "item_thresholds"
 INPUT_KEYS = ("file", "pages", "extractor", "sha256")
@@ -564,7 +571,7 @@ def index_context(store: RunStore, reference: ReferenceSet, run_record: dict) ->
     """The index's values: the corpus overview, heatmap pages, the document list and the run's details."""
     labels = framework_labels(run_record)
     entries = list(document_entries(store, reference, labels))
-    columns = heatmap_columns(reference.items)
+    columns = heatmap_columns(reference.items, reference.short_names())
     overview = item_counts(reference, store.status_counts(), len(entries))
     return {
         **shared_context(run_view(run_record, store.problems())),
@@ -577,7 +584,7 @@ def index_context(store: RunStore, reference: ReferenceSet, run_record: dict) ->
         "never_covered": sum(1 for row in overview if not row.counts[Status.COVERED.value]),
         "frameworks": tuple(dict.fromkeys(item.framework for item in reference.items)),
         "groups": tuple(dict.fromkeys(item.group for item in reference.items)),
-        "short_names": {item.framework: framework_short_name(item.framework) for item in reference.items},
+        "short_names": reference.short_names(),
     }
 
 
@@ -603,7 +610,7 @@ def document_context(info: DocumentInfo, coverages: list[Coverage], run: dict, l
         "by_framework": framework_counts(coverages, labels),
         "frameworks": tuple(dict.fromkeys(row.item.framework for row in rows)),
         "groups": tuple(dict.fromkeys(row.item.group for row in rows)),
-        "short_names": {row.item.framework: framework_short_name(row.item.framework) for row in rows},
+        "short_names": framework_short_names(run),
         "source": source,
         "index_href": f"../{INDEX_FILE}",
     }

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 #: Colour-blind-safe fills (Okabe-Ito, shared with the HTML report and plots) for status cells.
 STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
 OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
-ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "covered_in", "partial_in", "missing_in",
-                        "covered_documents", "partial_documents")
+ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "item_attributes", "covered_in",
+                        "partial_in", "missing_in", "covered_documents", "partial_documents")
 EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
                     "heading", "matched", "passage_id", "text")
 #: Columns whose cells hold a status and are filled with its colour.
@@ -223,9 +223,15 @@ def item_summary_rows(items: tuple[ReferenceItem, ...], counts: dict[str, dict[s
     for item in items:
         found = counts.get(item.id, {})
         yield {"item_id": item.id, "framework": item.framework, "group": item.group, "title": item.title,
-               "item_text": item.text, **{f"{status.value}_in": found.get(status.value, 0) for status in Status},
+               "item_text": item.text, "item_attributes": attributes_cell(item),
+               **{f"{status.value}_in": found.get(status.value, 0) for status in Status},
                "covered_documents": names_cell(names[item.id][Status.COVERED.value]),
                "partial_documents": names_cell(names[item.id][Status.PARTIAL.value])}
+
+
+def attributes_cell(item: ReferenceItem) -> str:
+    """What the framework file says about the item beyond its text ("progress assessment: Work is underway.")."""
+    return "; ".join(f"{name.replace('_', ' ')}: {value}" for name, value in item.attributes)
 
 
 def error_rows(problems: Iterable[Skipped]) -> Iterator[dict]:

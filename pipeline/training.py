@@ -25,8 +25,10 @@ from sklearn.model_selection import GroupKFold
 
 from pipeline import __version__
 from pipeline.classify import PromiseClassifier, load_lexicon
+from pipeline.classify.frameworks import FrameworkClassifier
 from pipeline.classify.persist import ModelFileError, read_model_file, write_model_file
 from pipeline.evaluate import LabelledPassage, document_verdicts, evaluate, load_labelled
+from pipeline.reference import SHIPPED_DIR, load_frameworks, reference_set
 from pipeline.types import ReferenceSet, Status
 from pipeline.yamlfiles import load_yaml
 
@@ -48,6 +50,8 @@ OFF_TOPIC_DOC = "offtopic"
 STRUCTURAL_SET = "structural.jsonl"
 #: Files in the off-topic documents folder that are about it, not documents of it.
 NOT_DOCUMENTS = frozenset({"README.md"})
+#: Classifier code that runs only at map time, so a change to it does not make the model stale.
+RUN_TIME_ONLY = frozenset({"frameworks.py"})
 #: Cross-validation folds over the real passages' sources.
 DEFAULT_FOLDS = 5
 Progress = Callable[[str], None]
@@ -110,8 +114,9 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
     digest.update(__version__.encode())
     # a change to the classifier's code, or to how training data is made, retrains the model
     package = REPO / "pipeline"
-    for source in [*sorted((package / "classify").glob("*.py")), package / "training.py", package / "decide.py",
-                   package / "segment.py"]:
+    # (frameworks.py only puts trained models together for a run's frameworks: it changes no trained value)
+    classify_code = [path for path in sorted((package / "classify").glob("*.py")) if path.name not in RUN_TIME_ONLY]
+    for source in [*classify_code, package / "training.py", package / "decide.py", package / "segment.py"]:
         digest.update(source.read_bytes())
     return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, structural=structural,
                         glossary=glossary,
@@ -225,6 +230,7 @@ def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path
     confidences = np.zeros(decisions.shape)
     documents: dict[str, np.ndarray] = {}
     off_topic_covered: dict[str, list[int]] = {}
+    zero_shot = ZeroShotFigures(len(real), len(items))
     report_folds = []
     for number, (train_rows, test_rows) in enumerate(fold_sources(real, folds), start=1):
         if progress:
@@ -242,16 +248,50 @@ def cross_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_path
         for name, texts in held_out.items():
             verdicts = classifier.rule.item_verdicts(classifier.score(texts).scores)
             off_topic_covered.setdefault(name, []).append(sum(v.status is Status.COVERED for v in verdicts))
+        zero_shot.add_fold(FrameworkClassifier(classifier, items, learned_items=False), tested, test_rows, held_out)
         report_folds.append({"fold": number, "test_passages": len(test_rows), "train_passages": len(training),
                              "test_sources": len({group_of(p) for p in tested}),
                              "off_topic_documents_held_out": len(held_out)})
     report = evaluate(real, items, decisions, confidences, documents=documents)
     report["document_by_set"] = document_figures_by_set(data, documents, items)
     report["off_topic_documents"] = off_topic_summary(off_topic_covered)
+    report["zero_shot"] = zero_shot.report(real, items, data)
     report["cross_validation"] = {"scheme": f"{len(report_folds)}-fold, grouped by source document or page; the "
                                             "written off-topic documents cross-fitted in two halves",
                                   "folds": report_folds}
     return report
+
+
+class ZeroShotFigures:
+    """The cross-validated figures of zero-shot scoring: the same folds, every item scored as if unlabelled.
+
+    Each fold's zero-shot calibration is fitted on that fold's training passages only, and its gates are
+    the fold classifier's, so a test passage is never scored by anything that saw it.
+    """
+
+    def __init__(self, n_passages: int, n_items: int) -> None:
+        self.decisions = np.zeros((n_passages, n_items), dtype=bool)
+        self.confidences = np.zeros((n_passages, n_items))
+        self.documents: dict[str, np.ndarray] = {}
+        self.off_topic_covered: dict[str, list[int]] = {}
+
+    def add_fold(self, classifier, tested: list[LabelledPassage], test_rows: list[int],
+                 held_out: dict[str, list[str]]) -> None:
+        scores = classifier.score([p.text for p in tested]).scores
+        self.decisions[test_rows] = classifier.rule.passage_decisions(scores)
+        self.confidences[test_rows] = np.clip(scores.scores, 0.0, 1.0)
+        self.documents.update(document_verdicts(tested, scores, classifier.rule))
+        for name, texts in held_out.items():
+            verdicts = classifier.rule.item_verdicts(classifier.score(texts).scores)
+            self.off_topic_covered.setdefault(name, []).append(sum(v.status is Status.COVERED for v in verdicts))
+
+    def report(self, real: list[LabelledPassage], items, data: TrainingData) -> dict:
+        report = evaluate(real, items, self.decisions, self.confidences, documents=self.documents)
+        return {"passage": {key: report["passage"][key] for key in ("micro_precision", "micro_recall", "micro_f1",
+                                                                    "macro_f1", "per_framework")},
+                "document": report.get("document"),
+                "document_by_set": document_figures_by_set(data, self.documents, items),
+                "off_topic_documents": off_topic_summary(self.off_topic_covered)}
 
 
 def off_topic_halves(documents: dict[str, list[str]], fold: int) -> tuple[dict, dict]:
@@ -350,13 +390,40 @@ def load_model(path: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
     return classifier
 
 
-def ensure_model(model_path: Path, reference_set: ReferenceSet, *, progress_bar: bool = True,
+def labelled_item_ids(labelled_dir: Path = DEFAULT_LABELLED_DIR) -> set[str]:
+    """Every item id some labelled passage in `labelled_dir` carries."""
+    return {label for name in (DEV_SET, REAL_REGISTER_SET, SYNTHETIC_SET, STRUCTURAL_SET)
+            for passage in load_labelled(labelled_dir / name) for label in passage.labels}
+
+
+def training_reference(shipped_dir: Path = SHIPPED_DIR, labelled_dir: Path = DEFAULT_LABELLED_DIR) -> ReferenceSet:
+    """The frameworks the model learns: the shipped ones with labelled passages (the rest are scored zero-shot).
+
+    Rationale: the model depends on these frameworks' texts only, so adding or editing a framework without
+    labels (Plan 21-24, a user's own) never retrains it.
+    """
+    labelled = labelled_item_ids(labelled_dir)
+    return reference_set(framework for framework in load_frameworks(shipped_dir)
+                         if any(item.id in labelled for item in framework.items))
+
+
+def run_classifier(model_path: Path, run_reference: ReferenceSet, **options):
+    """The classifier a run over `run_reference` uses: the learned model for its items, zero-shot for the rest."""
+    from pipeline.classify.frameworks import FrameworkClassifier
+
+    return FrameworkClassifier(ensure_model(model_path, **options), run_reference.items)
+
+
+def ensure_model(model_path: Path, reference_set: ReferenceSet | None = None, *, progress_bar: bool = True,
                  say: Callable[[str], None] = print) -> PromiseClassifier:
     """The model at `model_path`, trained and saved first when it is missing or stale (with a progress bar).
 
-    Raises ModelFileError when `model_path` holds something that is not a promise-map model file.
+    `reference_set` is what the model learns (default: `training_reference()`). Raises ModelFileError when
+    `model_path` holds something that is not a promise-map model file.
     """
     from tqdm import tqdm
+
+    reference_set = reference_set if reference_set is not None else training_reference()
 
     data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
     saved = load_model(model_path, reference_set, DEFAULT_LEXICON, training_sha256=data.sha256)

@@ -10,18 +10,20 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-REF_ID_PATTERN = re.compile(
-    r"^(?:VOICE-[1-6]|FAMILY-[1-8]|CARE-(?:[1-9]|1\d|2[0-2])|PEOPLE-[1-8]"
-    r"|SCAFFOLDING-(?:[1-9]|1[01])|IP-(?:0[1-9]|1[0-3]))$"
-)
+#: The form every item id takes, whatever its framework: a letter, then letters and digits, optionally in parts
+#: joined by "-", "_" or "." (VOICE-1, IP-01, PLAN-25, UNCRC-12). Which ids a framework holds is the
+#: framework file's business (its `id_pattern`, checked by pipeline/reference.py); everywhere else an id is
+#: checked for this form only, so a new framework needs no change to the code.
+REF_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_.][A-Za-z0-9]+)*$")
+REF_ID_MAX_LENGTH = 40
 
 
 def check_ref_id(ref_id: str) -> str:
-    """Return `ref_id` unchanged, or raise if it is not one of the 68 stable ids."""
-    if not isinstance(ref_id, str) or not REF_ID_PATTERN.match(ref_id):
+    """Return `ref_id` unchanged, or raise if it does not have the form of a reference item id."""
+    if not isinstance(ref_id, str) or len(ref_id) > REF_ID_MAX_LENGTH or not REF_ID_PATTERN.match(ref_id):
         raise ValueError(
-            f"{ref_id!r} is not a reference id; expected VOICE-1..6, FAMILY-1..8, CARE-1..22, "
-            "PEOPLE-1..8, SCAFFOLDING-1..11 or IP-01..IP-13"
+            f"{ref_id!r} is not a reference id; an id is a letter, then letters and digits in parts joined by "
+            f"'-', '_' or '.' (e.g. VOICE-1, IP-01, PLAN-25), at most {REF_ID_MAX_LENGTH} characters"
         )
     return ref_id
 
@@ -141,7 +143,11 @@ class Passage:
 
 @dataclass(frozen=True)
 class ReferenceItem:
-    """One thing a document is measured against: a call to action or an inspection principle."""
+    """One thing a document is measured against: a call to action, an inspection principle, a plan's action.
+
+    `attributes` are what the framework file says about the item beyond its text, as (name, value) pairs
+    in file order (Plan 21-24's progress assessment): reports show them; nothing scores them.
+    """
 
     id: str
     framework: str
@@ -149,6 +155,7 @@ class ReferenceItem:
     title: str
     text: str
     source: str
+    attributes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_ref_id(self.id)
@@ -158,13 +165,32 @@ class ReferenceItem:
 
 @dataclass(frozen=True)
 class Framework:
-    """A named, versioned reference set; its items are the denominator of every coverage figure."""
+    """A named, versioned reference set; its items are the denominator of every coverage figure.
+
+    `groups` are its groups (foundations, priority areas) in order; `short_name` labels it where the full
+    name does not fit (plot and column headers); `default` frameworks run unless `--framework` names others;
+    `sha256` is its file's, so a run can say exactly which texts it used.
+    """
 
     id: str
     name: str
     version: str
     source: str
     items: tuple[ReferenceItem, ...]
+    short_name: str = ""
+    groups: tuple[str, ...] = ()
+    default: bool = False
+    path: str = ""
+    sha256: str = ""
+    #: What the file declares beyond its items: the id pattern items are held to, each group's expected
+    #: count (None where the file publishes none; aligned with `groups`), and a description.
+    id_pattern: str = ""
+    group_counts: tuple[int | None, ...] = ()
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.short_name or self.name
 
 
 @dataclass(frozen=True)
@@ -183,6 +209,16 @@ class ReferenceSet:
             if candidate.id == item_id:
                 return candidate
         raise KeyError(item_id)
+
+    def framework(self, framework_id: str) -> Framework:
+        for candidate in self.frameworks:
+            if candidate.id == framework_id:
+                return candidate
+        raise KeyError(framework_id)
+
+    def short_names(self) -> dict[str, str]:
+        """Each framework's label for headers too narrow for its full name."""
+        return {framework.id: framework.label for framework in self.frameworks}
 
 
 class Signal(str, Enum):

@@ -30,3 +30,29 @@ class NoAliasLoader(yaml.SafeLoader):
 def load_yaml(path: Path | str):
     """The file's data; raises OSError, UnicodeDecodeError or yaml.YAMLError (AliasRefused for an alias)."""
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=NoAliasLoader)  # noqa: S506 - NoAliasLoader is safe
+
+
+class Lines(dict):
+    """A mapping read from YAML that remembers where it was: `line` of the mapping, `key_lines` of each key."""
+
+    line: int = 0
+    key_lines: dict
+
+
+class LineLoader(NoAliasLoader):
+    """NoAliasLoader whose mappings are `Lines`, so a fault in the data can be reported with its line."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML's hook
+        mapping = Lines(super().construct_mapping(node, deep=True))
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value
+                             if isinstance(key, yaml.ScalarNode)}
+        return mapping
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping)
+
+
+def load_yaml_with_lines(path: Path | str):
+    """As `load_yaml`, but every mapping is a `Lines` dict carrying the line numbers of itself and its keys."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=LineLoader)  # noqa: S506 - safe loader

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.reference import load_reference
+from pipeline.reference import reference_for_run
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO / "corpora" / "sample"
@@ -28,7 +28,7 @@ Winter gritting routes are unchanged. Salt stocks stand at 18,000 tonnes, enough
 
 @pytest.fixture(scope="session")
 def reference_set():
-    return load_reference(REFERENCE_DIR)
+    return reference_for_run()
 
 
 def make_pdf(path: Path, pages: list[list[tuple[str, str]]], *, running_head: str | None = None) -> Path:

@@ -96,7 +96,8 @@ def test_no_passages_give_no_matches_and_every_item_missing(classifier):
 def test_match_validates_itself():
     from pipeline.types import Match
     with pytest.raises(ValueError):
-        Match(passage_id="p", item_id="CARE-23", score=0.5, signal=Signal.TFIDF, matched="")
+        Match(passage_id="p", item_id="CARE 2", score=0.5, signal=Signal.TFIDF, matched="")  # not an id
+    assert Match(passage_id="p", item_id="CARE-23", score=0.5, signal=Signal.TFIDF, matched="").item_id == "CARE-23"
     with pytest.raises(ValueError):
         Match(passage_id="p", item_id="CARE-2", score=1.5, signal=Signal.TFIDF, matched="")
     with pytest.raises(ValueError):

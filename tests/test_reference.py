@@ -64,21 +64,22 @@ def test_empty_text_is_refused(tmp_path):
 def test_wrong_count_is_refused(tmp_path):
     def drop_one(data):
         del data["items"][-1]
-    with pytest.raises(ReferenceError, match=r"wrong item counts.*'Scaffolding': 10"):
+    with pytest.raises(ReferenceError, match=r"wrong item count in group 'Scaffolding': the file declares 11, its "
+                                             r"items give 10"):
         load_reference(copy_reference(tmp_path, drop_one))
 
 
 def test_malformed_id_is_refused(tmp_path):
     def bad_id(data):
         data["items"][0]["id"] = "VOICE-01"
-    with pytest.raises(ReferenceError, match="not a reference id"):
+    with pytest.raises(ReferenceError, match="VOICE-01 does not match the framework's id pattern"):
         load_reference(copy_reference(tmp_path, bad_id))
 
 
 def test_missing_field_is_refused(tmp_path):
     def no_title(data):
         del data["items"][5]["title"]
-    with pytest.raises(ReferenceError, match=r"VOICE-6.*missing \['title'\]"):
+    with pytest.raises(ReferenceError, match=r"VOICE-6.*missing or empty \['title'\]"):
         load_reference(copy_reference(tmp_path, no_title))
 
 

@@ -48,6 +48,7 @@ def test_groups_keep_documents_together():
 def recorded_training(monkeypatch, reference_set):
     """Replace training with a recorder: what each model was trained on, and what it was asked to score."""
     from pipeline.classify import Scored
+    from pipeline.classify.zeroshot import ZeroShotCalibration
     from pipeline.decide import DecisionRule, PassageScores
 
     seen = []
@@ -55,6 +56,9 @@ def recorded_training(monkeypatch, reference_set):
 
     class Silent:
         rule = DecisionRule(covered_at=np.full(n_items, 0.5), partial_at=np.full(n_items, 0.3))
+        items_ = reference_set.items
+        zero_shot_ = ZeroShotCalibration()
+        lexicon = None
 
         def score(self, texts):
             seen[-1].setdefault("tested", set()).update(texts)
@@ -88,6 +92,9 @@ def test_cross_validation_never_puts_a_source_on_both_sides(recorded_training, d
     assert tested - off_topic == {p.text for p in data.real}
     assert report["off_topic_documents"]["documents"] == 36
     assert report["document"]["documents"] == len({p.doc for p in data.real})
+    zero = report["zero_shot"]  # the same folds, every item scored zero-shot
+    assert zero["document"]["documents"] == report["document"]["documents"]
+    assert zero["off_topic_documents"]["documents"] == 36
 
 
 def test_transfer_trains_on_written_examples_only(recorded_training, data, reference_set):

@@ -31,6 +31,7 @@ from pipeline.classify.persist import prefixed, unprefixed
 from pipeline.classify.quote import QuoteMatcher
 from pipeline.classify.relevance import RelevanceModel
 from pipeline.classify.text import Lexicon, load_lexicon, normalise_for_matching
+from pipeline.classify.zeroshot import ZeroShotCalibration
 from pipeline.config import default_thresholds
 from pipeline.decide import DecisionRule, PassageScores
 from pipeline.types import ReferenceItem, Signal
@@ -80,11 +81,17 @@ class Scored:
     explain: Callable[[int, int], str]
 
     def signal(self, row: int, column: int, rule: DecisionRule) -> Signal:
-        quoted = self.scores.quotes[row, column] >= rule.quote_at
-        return Signal.QUOTE if quoted else self.model_signal
+        if self.scores.quotes[row, column] >= rule.quote_at:
+            return Signal.QUOTE
+        return self.column_signals[column] if self.column_signals else self.model_signal
 
     model_signal: Signal = Signal.MODEL
     quote_spans: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: Per item column, the signal its scores come from, when columns differ (learned and zero-shot items).
+    column_signals: tuple[Signal, ...] | None = None
+    #: The passages' prepared words and concept phrases, for a scorer that reads the same passages again.
+    prepared: list[str] | None = None
+    phrases: list[dict] | None = None
 
 
 def quote_matrix(hits, n_texts: int, n_items: int) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
@@ -193,6 +200,7 @@ class PromiseClassifier:
         self.document_threshold_ = choose_document_threshold(
             calibrated[:n_texts], self.model_.oof_targets_[:n_texts], list(groups),
             word_counts(texts) >= MIN_EVIDENCE_WORDS, floor=float(self.thresholds_.max()))
+        self.zero_shot_ = self.fit_zero_shot(texts, groups)
         self.relevance_ = self.fit_relevance(texts, label_sets, list(off_topic_texts))
         if progress is not None:
             progress("relevance model")
@@ -219,6 +227,21 @@ class PromiseClassifier:
         in_domain = [0 if far else 1 for far in off_domain] + [1] * (len(prepared) - len(texts))
         training = list(prepared) + [self.model_.lexical_.prepare(text) for text in off_topic_texts]
         return RelevanceModel(seed=self.seed).fit(training, np.array(in_domain + [0] * len(off_topic_texts)))
+
+    def fit_zero_shot(self, texts: list[str], groups: list[str]) -> ZeroShotCalibration:
+        """What a similarity to an item's text means, learned on the real passages: for items with no examples.
+
+        Rationale: a framework nobody has labelled can only be scored by closeness to its items' words;
+        the labelled frameworks' real passages say how close is close enough (pipeline/classify/zeroshot.py).
+        """
+        real = [row for row, group in enumerate(groups) if group.startswith("doc:")]
+        if not real:
+            return ZeroShotCalibration()
+        similarity, _ = self.model_.lexical_.similarity([texts[row] for row in real],
+                                                        prepared=[self.model_.prepared_[row] for row in real])
+        targets = self.model_.oof_targets_[real]
+        return ZeroShotCalibration().fit(similarity, targets, [groups[row] for row in real],
+                                         word_counts([texts[row] for row in real]) >= MIN_EVIDENCE_WORDS)
 
     def fit_relevance(self, texts: list[str], label_sets: list[frozenset[str]],
                       off_topic_texts: list[str]) -> RelevanceModel:
@@ -272,7 +295,8 @@ class PromiseClassifier:
                 explained[(row, column)] = self.model_.explain(parts["words"][row], column, parts["phrases"][row])
             return explained[(row, column)]
 
-        return Scored(scores=scores, explain=explain, quote_spans=spans)
+        return Scored(scores=scores, explain=explain, quote_spans=spans, prepared=parts["prepared"],
+                      phrases=parts["phrases"])
 
     def decide(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Passage-level decisions and calibrated confidences [texts, items], by the rule `map` uses."""
@@ -296,7 +320,8 @@ class PromiseClassifier:
         domain_arrays, domain_meta = self.domain_.to_state()
         arrays = {**prefixed("items", model_arrays), **prefixed("relevance", relevance_arrays),
                   **prefixed("domain", domain_arrays),
-                  **prefixed("calibration", self.calibration_.to_arrays()), "thresholds": self.thresholds_}
+                  **prefixed("calibration", self.calibration_.to_arrays()),
+                  **prefixed("zero_shot", self.zero_shot_.to_arrays()), "thresholds": self.thresholds_}
         meta = {"classifier": type(self).__name__, "items": model_meta, "relevance": relevance_meta,
                 "domain": domain_meta, "domain_at": self.domain_at,
                 "seed": self.seed, "threshold_margin": self.threshold_margin, "relevance_at": self.relevance_at,
@@ -320,6 +345,7 @@ class PromiseClassifier:
         classifier.relevance_ = RelevanceModel.from_state(unprefixed("relevance", arrays), meta["relevance"])
         classifier.domain_ = RelevanceModel.from_state(unprefixed("domain", arrays), meta["domain"])
         classifier.calibration_ = ItemCalibration.from_arrays(unprefixed("calibration", arrays))
+        classifier.zero_shot_ = ZeroShotCalibration.from_arrays(unprefixed("zero_shot", arrays))
         classifier.thresholds_ = arrays["thresholds"]
         classifier.common_threshold_ = float(meta["common_threshold"])
         classifier.document_threshold_ = float(meta["document_threshold"])

@@ -25,7 +25,8 @@ from pipeline.segment import Segmenter
 class ContextSpec:
     """How to build a MapContext: paths and hashes only, so it is cheap to send to any worker."""
 
-    reference_dir: str
+    reference_dirs: tuple[str, ...]
+    frameworks: tuple[str, ...]
     classifier: str
     model_path: str | None
     model_sha256: str | None
@@ -51,19 +52,21 @@ def file_sha256(path: Path) -> str:
 def build_context(spec: ContextSpec) -> MapContext:
     """Load the reference set and the classifier the spec names; raises if the model file has changed."""
     from pipeline.classify import LexicalClassifier, load_lexicon
-    from pipeline.reference import load_reference
-    from pipeline.training import DEFAULT_LEXICON, load_model
+    from pipeline.classify.frameworks import FrameworkClassifier
+    from pipeline.reference import reference_for_run
+    from pipeline.training import DEFAULT_LEXICON, load_model, training_reference
 
-    reference = load_reference(spec.reference_dir)
+    reference = reference_for_run(spec.reference_dirs, spec.frameworks)
     if spec.classifier == "lexical":
         classifier = LexicalClassifier(lexicon=load_lexicon(DEFAULT_LEXICON)).fit(reference.items)
     else:
         model_path = Path(spec.model_path)
         if file_sha256(model_path) != spec.model_sha256:
             raise RuntimeError(f"{model_path} changed after the run chose it; run again")
-        classifier = load_model(model_path, reference, DEFAULT_LEXICON)
-        if classifier is None:
+        trained = load_model(model_path, training_reference(), DEFAULT_LEXICON)
+        if trained is None:
             raise RuntimeError(f"{model_path} is not a model this version of promise-map can read")
+        classifier = FrameworkClassifier(trained, reference.items)
     fingerprint = spec.fingerprint(reference.sha256)
     extract_cache = result_cache = None
     if spec.cache_dir is not None:
