@@ -15,7 +15,7 @@ MODEL ?= outputs/model/promise-classifier.npz
 #: The project's shared folder beside the repository (evaluation corpora; not needed to run).
 SHARED ?= ../shared
 
-.PHONY: help setup browser map train eval compare bench test test-fast lint clean
+.PHONY: help setup browser map train eval codebook compare bench test test-fast lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ map: $(BIN)/promise-map ## map CORPUS (default corpora/sample) into outputs/<cor
 
 train: $(BIN)/promise-map ## train the classifier on corpora/labelled/ and the off-topic documents into $(MODEL)
 	"$(BIN)/promise-map" train --out "$(MODEL)"
+
+codebook: $(BIN)/promise-map ## the shipped frameworks as a REFI-QDA codebook and a CSV table in outputs/codebook/
+	"$(BIN)/promise-map" codebook export --format qdc --framework calls_to_action,inspection_principles,plan_21_24 --out outputs/codebook/promise-map.qdc
+	"$(BIN)/promise-map" codebook export --format csv --framework calls_to_action,inspection_principles,plan_21_24 --out outputs/codebook/promise-map.csv
 
 compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=... B=... [OUT=outputs/run])
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "name two documents of the run: make compare A=... B=..." >&2; exit 2; fi
