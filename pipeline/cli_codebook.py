@@ -56,7 +56,7 @@ def export_command(
         raise fail(f"could not write {out} ({error.strerror or error})", code=EXIT_BAD_INPUT) from error
     items = sum(len(fw.items) for fw in frameworks)
     stderr_console().print(f"wrote {shown(str(out))}: {len(frameworks)} frameworks, {items} items "
-                    f"({shown(', '.join(fw.id for fw in frameworks))})")
+                           f"({shown(', '.join(fw.id for fw in frameworks))})")
 
 
 @codebook_app.command("import")
@@ -85,7 +85,7 @@ def import_command(
         except ReferenceError as error:  # import_qdc loaded it already: only a change on disk meanwhile gets here
             raise fail(str(error), code=EXIT_BAD_INPUT) from error
         stderr_console().print(f"wrote {shown(str(path))}: framework {shown(loaded.id)}, {len(loaded.items)} items, "
-                        f"{len(loaded.groups)} groups")
+                               f"{len(loaded.groups)} groups")
 
 
 @codebook_app.command("segments")
