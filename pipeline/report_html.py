@@ -77,12 +77,15 @@ SIGNAL_MEANINGS = {
     Signal.QUOTE.value: "near-verbatim quotation of one of the item's sentences (alignment ratio)",
     Signal.TFIDF.value: "shared distinctive wording between passage and item (TF-IDF cosine similarity)",
     "model": "a classifier trained on labelled passages (calibrated probability)",
+    Signal.ZERO_SHOT.value: "similarity of words (TF-IDF) and meaning (sentence embeddings) to the item's text, "
+                            "calibrated on the labelled frameworks (probability)",
 }
 #: File types whose viewers open at the page a link names (`file.pdf#page=4`, PDF's open parameters, which
 #: browsers' PDF viewers follow); other files are linked whole and their passages located by heading path.
 PAGE_LINK_SUFFIXES = (".pdf",)
 #: How the report introduces `Evidence.matched`, by signal.
-MATCHED_LABELS = {Signal.TFIDF.value: "shared words", "model": "words that weighed most"}
+MATCHED_LABELS = {Signal.TFIDF.value: "shared words", "model": "words that weighed most",
+                  Signal.ZERO_SHOT.value: "shared words"}
 #: A heatmap cell by status rank (-1: the document was not assessed on the item). Short, because the index
 #: holds one per document and item; the symbol carries the status for print and for readers who cannot tell
 #: the colours apart. Our own constant markup: no document text is in it.

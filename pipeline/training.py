@@ -104,10 +104,27 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
         raise ValueError(f"{labelled_dir}: off-topic passages cover nothing, so they carry no labels")
     glossary = glossary_examples(glossary_path, known)
     document_files = off_topic_document_files(off_topic_documents)
+    segmenter = None if not document_files else off_topic_segmenter()
+    return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, structural=structural,
+                        glossary=glossary, off_topic=off_topic,
+                        off_topic_documents={path.name: off_topic_passages([path], segmenter)
+                                             for path in document_files},
+                        sha256=training_sha256(labelled_dir, reference_set, lexicon_path, glossary_path=glossary_path,
+                                               off_topic_documents=off_topic_documents))
+
+
+def training_sha256(labelled_dir: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
+                    glossary_path: Path = DEFAULT_GLOSSARY,
+                    off_topic_documents: Path = DEFAULT_OFF_TOPIC_DOCUMENTS) -> str:
+    """What a model is trained from, hashed: the labelled files, lexicon, glossary, off-topic documents, code.
+
+    Rationale: `map` asks whether the saved model is current on every run; that must cost a read of the
+    files' bytes, not the segmentation of every off-topic document (which is what loading the data costs).
+    """
     digest = hashlib.sha256()
     sources = [labelled_dir / DEV_SET, labelled_dir / REAL_REGISTER_SET, labelled_dir / SYNTHETIC_SET,
-               labelled_dir / STRUCTURAL_SET,
-               *(labelled_dir / name for name in OFF_TOPIC_SETS), lexicon_path, glossary_path, *document_files]
+               labelled_dir / STRUCTURAL_SET, *(labelled_dir / name for name in OFF_TOPIC_SETS), lexicon_path,
+               glossary_path, *off_topic_document_files(off_topic_documents)]
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(reference_set.sha256.encode())
@@ -118,11 +135,7 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
     classify_code = [path for path in sorted((package / "classify").glob("*.py")) if path.name not in RUN_TIME_ONLY]
     for source in [*classify_code, package / "training.py", package / "decide.py", package / "segment.py"]:
         digest.update(source.read_bytes())
-    return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, structural=structural,
-                        glossary=glossary,
-                        off_topic=off_topic, off_topic_documents={path.name: off_topic_passages([path])
-                                                                  for path in document_files},
-                        sha256=digest.hexdigest())
+    return digest.hexdigest()
 
 
 def off_topic_document_files(folder: Path) -> list[Path]:
@@ -130,12 +143,20 @@ def off_topic_document_files(folder: Path) -> list[Path]:
                   if path.suffix in (".md", ".txt") and path.name not in NOT_DOCUMENTS)
 
 
-def off_topic_passages(files: list[Path]) -> list[str]:
-    """The passages of the written off-topic documents, segmented as a map segments any document."""
-    from pipeline.extract import extract_file
+def off_topic_segmenter():
     from pipeline.segment import Segmenter
 
-    segmenter = Segmenter()
+    return Segmenter()
+
+
+def off_topic_passages(files: list[Path], segmenter=None) -> list[str]:
+    """The passages of the written off-topic documents, segmented as a map segments any document.
+
+    A segmenter builds a spaCy pipeline (a third of a second): pass one to reuse it across calls.
+    """
+    from pipeline.extract import extract_file
+
+    segmenter = segmenter or off_topic_segmenter()
     return [passage.text for path in files for passage in segmenter.segment(extract_file(path))]
 
 
@@ -425,10 +446,11 @@ def ensure_model(model_path: Path, reference_set: ReferenceSet | None = None, *,
 
     reference_set = reference_set if reference_set is not None else training_reference()
 
-    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
-    saved = load_model(model_path, reference_set, DEFAULT_LEXICON, training_sha256=data.sha256)
+    current = training_sha256(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+    saved = load_model(model_path, reference_set, DEFAULT_LEXICON, training_sha256=current)
     if saved is not None:
         return saved
+    data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
     say(f"training the classifier on {len(data.real) + len(data.written)} labelled examples and "
         f"{len(data.off_topic_texts)} off-topic document passages (no current model at {model_path}); "
         "this takes a few minutes, once")

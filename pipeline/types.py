@@ -227,6 +227,8 @@ class Signal(str, Enum):
     QUOTE = "quote"
     TFIDF = "tfidf"
     MODEL = "model"
+    #: items with no labelled examples: quotation aside, similarity of words and meaning to the item's text
+    ZERO_SHOT = "zero-shot"
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,41 @@ def test_zero_shot_calibration_learns_what_a_similarity_means_and_survives_a_mod
     assert ZeroShotCalibration.from_arrays(calibration.to_arrays()) == calibration
 
 
+def test_zero_shot_calibration_weighs_meaning_beside_words_and_survives_a_model_file():
+    import numpy as np
+
+    from pipeline.classify.zeroshot import ZeroShotCalibration
+
+    generator = np.random.default_rng(1)
+    targets = generator.random((400, 5)) < 0.1
+    words = np.clip(np.where(targets, 0.25, 0.1) + generator.normal(0, 0.1, targets.shape), 0, 1)
+    meaning = np.clip(np.where(targets, 0.6, 0.2) + generator.normal(0, 0.08, targets.shape), -1, 1)
+    groups = [f"doc:{row // 20}" for row in range(400)]
+    calibration = ZeroShotCalibration().fit(words, targets, groups, np.ones(400, dtype=bool), meaning)
+    assert calibration.uses_semantic and calibration.semantic_[1] > calibration.semantic_[0] > 0
+    same_words = np.array([[0.2], [0.2]])
+    close, far = calibration.transform(same_words, np.array([[0.7], [0.1]]))[:, 0]
+    assert close > calibration.covered_at_ > far
+    # a passage the embedding model did not read gets the probability of its words alone
+    unread = calibration.transform(same_words, np.array([[0.7], [0.1]]), np.array([False, True]))
+    assert unread[0, 0] == calibration.transform(same_words)[0, 0]
+    assert ZeroShotCalibration.from_arrays(calibration.to_arrays()) == calibration
+    assert "sentence-embedding" in calibration.describe()["scores"]
+
+
+def test_semantic_similarity_finds_meaning_without_shared_words():
+    from pipeline.classify.semantic import SentenceEncoder
+
+    similarity = SentenceEncoder().similarity(
+        ["Brothers and sisters should be able to grow up living together.",
+         "Gully cleaning will move to a risk-based schedule on steep roads."],
+        ["Siblings must not be separated when they are looked after away from home."])
+    assert similarity[0, 0] > 0.4 > 0.1 > similarity[1, 0]
+
+
 def test_the_run_classifier_scores_known_items_by_their_models_and_the_rest_zero_shot(trained_classifier):
+    import numpy as np
+
     from pipeline.classify.frameworks import FrameworkClassifier
 
     run = reference_for_run([EXAMPLES], ["uncrc_example", "inspection_principles"])
@@ -218,11 +252,16 @@ def test_the_run_classifier_scores_known_items_by_their_models_and_the_rest_zero
     learned = trained_classifier.score(texts).scores
     source = [item.id for item in trained_classifier.items_].index("IP-01")
     assert scored.scores.probabilities[0, columns["IP-01"]] == learned.probabilities[0, source]
-    assert scored.signal(1, columns["UNCRC-12"], classifier.rule).value == "tfidf"
+    assert scored.signal(1, columns["UNCRC-12"], classifier.rule).value == "zero-shot"
     assert scored.signal(1, columns["IP-01"], classifier.rule).value == "model"
     decisions = classifier.rule.passage_decisions(scored.scores)
     assert decisions[0, columns["UNCRC-12"]] and not decisions[1].any()
     assert scored.explain(0, columns["UNCRC-12"])  # the words that drove it
+    assert trained_classifier.zero_shot_.uses_semantic
+    # only passages that can be evidence are read for meaning: the road passage gets its words' probability
+    words_only = classifier.zero_shot_.calibration.transform(
+        classifier.zero_shot_.lexical_.similarity(texts[1:])[0][:, :7])
+    assert np.allclose(scored.scores.probabilities[1, [columns[i] for i in UNCRC_IDS]], words_only[0])
     assert classifier.framework_methods() == {"uncrc_example": "zero-shot: no labelled examples for this framework",
                                               "inspection_principles": "learned: item models trained on labelled "
                                                                        "passages"}
@@ -283,12 +322,14 @@ def test_a_framework_without_examples_is_scored_zero_shot_and_the_report_says_so
     assert record["classifier"]["frameworks"] == methods
     zero = record["classifier"]["rule"]["zero_shot"]
     assert 0 < zero["covered_at"] <= zero["document_covered_at"] < 1
+    assert "all-MiniLM-L6-v2" in zero["semantic_model"] and len(zero["logistic"]) == 3
+    assert "zero-shot" in record["classifier"]["signals"]
     assert record["classifier"]["rule"]["covered_at"]["UNCRC-12"] == zero["covered_at"]
     assert "zero-shot: no labelled examples for this framework" in (example_run / "report.html").read_text("utf-8")
     rows = list(csv.DictReader((example_run / "gap_table.csv").open(encoding="utf-8")))
     fostering = {row["item_id"]: row for row in rows if row["document"] == "fostering.txt"}
     assert fostering["UNCRC-25"]["status"] in ("covered", "partial")
-    assert fostering["UNCRC-25"]["signal"] == "tfidf"
+    assert fostering["UNCRC-25"]["signal"] == "zero-shot"
     assert fostering["UNCRC-28"]["status"] == "missing"
 
 

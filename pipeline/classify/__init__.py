@@ -30,6 +30,7 @@ from pipeline.classify.lexical import LexicalMatcher
 from pipeline.classify.persist import prefixed, unprefixed
 from pipeline.classify.quote import QuoteMatcher
 from pipeline.classify.relevance import RelevanceModel
+from pipeline.classify.semantic import SHARED_ENCODER
 from pipeline.classify.text import Lexicon, load_lexicon, normalise_for_matching
 from pipeline.classify.zeroshot import ZeroShotCalibration
 from pipeline.config import default_thresholds
@@ -170,6 +171,8 @@ class PromiseClassifier:
     min_relevant_share: float = MIN_RELEVANT_SHARE
     min_relevant_rate: float = MIN_RELEVANT_RATE
     domain_at: float = DOMAIN_AT
+    #: Whether zero-shot scoring (items without labels) reads meaning as well as words (semantic.py).
+    zero_shot_semantic: bool = True
 
     def fit(self, items: list[ReferenceItem] | tuple[ReferenceItem, ...], texts: list[str],
             label_sets: list[frozenset[str]], groups: list[str], *, off_topic_texts: list[str] = (),
@@ -201,6 +204,8 @@ class PromiseClassifier:
             calibrated[:n_texts], self.model_.oof_targets_[:n_texts], list(groups),
             word_counts(texts) >= MIN_EVIDENCE_WORDS, floor=float(self.thresholds_.max()))
         self.zero_shot_ = self.fit_zero_shot(texts, groups)
+        if progress is not None:
+            progress("zero-shot calibration")
         self.relevance_ = self.fit_relevance(texts, label_sets, list(off_topic_texts))
         if progress is not None:
             progress("relevance model")
@@ -211,8 +216,8 @@ class PromiseClassifier:
 
     @staticmethod
     def training_steps() -> int:
-        """How many steps `fit` reports: the item model's, then the relevance and domain models."""
-        return LearnedModel().steps + 2
+        """How many steps `fit` reports: the item model's, the zero-shot calibration, relevance and domain."""
+        return LearnedModel().steps + 3
 
     def fit_domain(self, texts: list[str], off_domain: list[bool], off_topic_texts: list[str]) -> RelevanceModel:
         """The domain model: care documents' text (and the item texts) against text about anything else.
@@ -237,11 +242,15 @@ class PromiseClassifier:
         real = [row for row, group in enumerate(groups) if group.startswith("doc:")]
         if not real:
             return ZeroShotCalibration()
-        similarity, _ = self.model_.lexical_.similarity([texts[row] for row in real],
+        real_texts = [texts[row] for row in real]
+        similarity, _ = self.model_.lexical_.similarity(real_texts,
                                                         prepared=[self.model_.prepared_[row] for row in real])
+        semantic = None
+        if self.zero_shot_semantic:
+            semantic = SHARED_ENCODER.similarity(real_texts, [item.text for item in self.items_])
         targets = self.model_.oof_targets_[real]
         return ZeroShotCalibration().fit(similarity, targets, [groups[row] for row in real],
-                                         word_counts([texts[row] for row in real]) >= MIN_EVIDENCE_WORDS)
+                                         word_counts(real_texts) >= MIN_EVIDENCE_WORDS, semantic)
 
     def fit_relevance(self, texts: list[str], label_sets: list[frozenset[str]],
                       off_topic_texts: list[str]) -> RelevanceModel:
@@ -324,7 +333,8 @@ class PromiseClassifier:
                   **prefixed("zero_shot", self.zero_shot_.to_arrays()), "thresholds": self.thresholds_}
         meta = {"classifier": type(self).__name__, "items": model_meta, "relevance": relevance_meta,
                 "domain": domain_meta, "domain_at": self.domain_at,
-                "seed": self.seed, "threshold_margin": self.threshold_margin, "relevance_at": self.relevance_at,
+                "seed": self.seed, "zero_shot_semantic": self.zero_shot_semantic,
+                "threshold_margin": self.threshold_margin, "relevance_at": self.relevance_at,
                 "min_relevant_passages": self.min_relevant_passages, "min_relevant_share": self.min_relevant_share,
                 "min_relevant_rate": self.min_relevant_rate, "common_threshold": self.common_threshold_,
                 "document_threshold": self.document_threshold_}
@@ -338,7 +348,7 @@ class PromiseClassifier:
         classifier = cls(lexicon=lexicon, seed=meta["seed"], threshold_margin=meta["threshold_margin"],
                          relevance_at=meta["relevance_at"], min_relevant_passages=meta["min_relevant_passages"],
                          min_relevant_share=meta["min_relevant_share"], min_relevant_rate=meta["min_relevant_rate"],
-                         domain_at=meta["domain_at"])
+                         domain_at=meta["domain_at"], zero_shot_semantic=meta.get("zero_shot_semantic", False))
         classifier.items_ = tuple(items)
         classifier.model_ = LearnedModel.from_state(unprefixed("items", arrays), meta["items"], items=items,
                                                     lexicon=lexicon)

@@ -68,7 +68,8 @@ class FrameworkClassifier:
                  for row in range(n_texts) if (row, source) in base.quote_spans}
         rows = None
         if self.zero_shot_ is not None and n_texts:
-            zero_probabilities, hits, rows = self.zero_shot_.score(texts, prepared=base.prepared)
+            zero_probabilities, hits, rows = self.zero_shot_.score(
+                texts, prepared=base.prepared, evidence=self.trained.rule.relevant(base.scores))
             probabilities[:, self.zero_shot_columns_] = zero_probabilities
             for hit in hits:
                 column = self.zero_shot_columns_[hit.item]
@@ -87,7 +88,7 @@ class FrameworkClassifier:
                 return spans[(row, column)]
             return self.zero_shot_.explain(rows, row, zero_index[column], base.phrases[row])
 
-        signals = tuple(Signal.MODEL if column in source_of else Signal.TFIDF for column in range(n_items))
+        signals = tuple(Signal.MODEL if column in source_of else Signal.ZERO_SHOT for column in range(n_items))
         return Scored(scores=scores, explain=explain, quote_spans=spans, column_signals=signals,
                       prepared=base.prepared, phrases=base.phrases)
 
@@ -133,6 +134,8 @@ class FrameworkClassifier:
                                         for item, t in zip(self.items, rule.covered_at, strict=True)}
         described["rule"] = rule.describe([item.id for item in self.items])
         described["frameworks"] = self.framework_methods()
+        if self.zero_shot_columns_:
+            described["signals"] = [*described["signals"], Signal.ZERO_SHOT.value]
         return described
 
 

@@ -177,9 +177,13 @@ def read_document(source: SourceFile, sha256: str) -> Document | FailedExtractio
 
 
 def code_fingerprint() -> str:
-    """Extraction code and libraries, plus the segmenter's and coverage stage's source: what shapes a result."""
+    """Extraction code and libraries, the segmenter's, coverage stage's and run classifier's source.
+
+    The learned model's own code is in its training hash, so in the model file's sha256, which the result
+    cache key holds too; classify/frameworks.py runs at map time only, so it is named here.
+    """
     digest = hashlib.sha256(extraction_fingerprint().encode())
     package = Path(__file__).resolve().parent.parent
-    for name in ("segment.py", "coverage.py", "config.py", "types.py", "run/document.py"):
+    for name in ("segment.py", "coverage.py", "config.py", "types.py", "run/document.py", "classify/frameworks.py"):
         digest.update((package / name).read_bytes())
     return digest.hexdigest()
