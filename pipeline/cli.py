@@ -46,6 +46,7 @@ from pipeline.run.cache import default_cache_dir
 from pipeline.run.context import ContextSpec, file_sha256
 from pipeline.run.corpus import Executor, RunTotals, map_corpus, store_path
 from pipeline.run.output import OutputFolderError, check_output_folder, staged_output
+from pipeline.run.report_cache import ReportCache
 from pipeline.run.store import RunStore
 from pipeline.training import (
     DEFAULT_LABELLED_DIR,
@@ -121,7 +122,9 @@ def map_command(
             totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
                                        show_progress=not quiet)
             record = run_record(corpus, reference_set, settings, store, totals, chosen, executor)
-            written = write_reports(staging, store=store, reference=reference_set, run_record=record)
+            reports_cache = None if spec.cache_dir is None else ReportCache(spec.cache_dir)
+            written = write_reports(staging, store=store, reference=reference_set, run_record=record,
+                                    cache=reports_cache)
             summary, problems = summary_table(store, reference_set), store.problems()
             store.close()
     except OutputFolderError as error:

@@ -382,6 +382,13 @@ def foundation_bins(store: RunStore, reference: ReferenceSet,
     return bins
 
 
+def figure_names(documents: int) -> list[str]:
+    """The figure files `run_figures` writes for a run of `documents` documents."""
+    if documents <= PER_DOCUMENT_MAX:
+        return ["coverage_by_item.png", "coverage_heatmap.png", "coverage_heatmap.svg", "coverage_by_foundation.png"]
+    return ["coverage_by_item.png", "coverage_by_foundation.png"]
+
+
 def run_figures(store: RunStore, reference: ReferenceSet) -> dict[str, bytes]:
     """Every figure file of a run, by file name; per-document figures only for a run that fits on a page."""
     documents = store.documents()

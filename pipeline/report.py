@@ -26,6 +26,7 @@ from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, 
 from pipeline.display import shortened
 from pipeline.files import write_atomic
 from pipeline.report_html import render_comparison
+from pipeline.run.report_cache import ReportCache, reports_key
 from pipeline.run.store import RunStore
 from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Skipped, Status
 
@@ -252,28 +253,54 @@ def item_rows(reference: ReferenceSet) -> list[dict]:
     return [{"item_id": item.id, "title": item.title, "item_text": item.text} for item in reference.items]
 
 
-def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict) -> list[Path]:
+def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict,
+                  cache: ReportCache | None = None) -> list[Path]:
     """Write every output file of a run into `out` (the run's staging folder) from its store; returns the paths.
 
     report.html is the run's index; each document's page is `report/<document id>.html`. Every file is read
-    from the store one document at a time.
+    from the store one document at a time. With a `cache`, the files that depend only on the store's
+    content (all but the index and run.json) are copied from an earlier run with the same content, or kept
+    for the next one (pipeline/run/report_cache.py).
     """
+    from pipeline.report_html import DOCUMENT_PAGES_FOLDER, render_index
+
+    key = reports_key(store.path, reference, run_record, out) if cache is not None else None
+    names = cached_report_names(store, reference)
+    restored = key is not None and cache.restore(key, names, out)
+    if not restored:
+        write_store_reports(out, store=store, reference=reference, run_record=run_record)
+        if key is not None:
+            cache.keep(key, names, out)
+    if isinstance(run_record.get("counts"), dict):
+        run_record = {**run_record, "counts": {**run_record["counts"], "reports_from_cache": restored}}
+    write_atomic(out / "report.html", render_index(store, reference, run_record, report_dir=out).encode("utf-8"))
+    write_json(out / "run.json", run_record)
+    pages = sorted((out / DOCUMENT_PAGES_FOLDER).glob("*.html"))
+    return [out / name for name in names if name != DOCUMENT_PAGES_FOLDER] + [out / "report.html",
+                                                                              out / "run.json"] + pages
+
+
+def cached_report_names(store: RunStore, reference: ReferenceSet) -> list[str]:
+    """The files (and the document pages' folder) a run writes from its store alone, in writing order."""
+    from pipeline.plots import figure_names
+    from pipeline.report_html import DOCUMENT_PAGES_FOLDER
+
+    return [*STREAMED_FILES, "gap_table.xlsx", "errors.csv", *figure_names(len(store.documents())),
+            DOCUMENT_PAGES_FOLDER]
+
+
+def write_store_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict) -> None:
+    """The tables, workbook, errors, figures and document pages: everything but the index and run.json."""
     from pipeline.plots import run_figures  # not at the top: plotting is heavy, and report_xlsx imports this module
-    from pipeline.report_html import render_index, write_document_pages
+    from pipeline.report_html import write_document_pages
     from pipeline.report_xlsx import write_workbook
 
     write_document_tables(out, store, reference)
     write_workbook(out / "gap_table.xlsx", store, reference)
-    written = {
-        "errors.csv": csv_bytes(ERROR_COLUMNS, error_rows(store.problems())),
-        "report.html": render_index(store, reference, run_record, report_dir=out).encode("utf-8"),
-        **run_figures(store, reference),
-    }
+    written = {"errors.csv": csv_bytes(ERROR_COLUMNS, error_rows(store.problems())), **run_figures(store, reference)}
     for name, data in written.items():
         write_atomic(out / name, data)
-    pages = write_document_pages(out, store, reference, run_record)
-    write_json(out / "run.json", run_record)
-    return [out / name for name in (*STREAMED_FILES, "gap_table.xlsx", *written, "run.json")] + pages
+    write_document_pages(out, store, reference, run_record)
 
 
 def write_comparison(out: Path, comparison: Comparison, *, run_record: dict) -> list[Path]:

@@ -16,13 +16,37 @@ same in every run and under any file name.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import spacy
-from spacy.language import Language
-
 from pipeline.types import Block, BlockKind, Document, Passage
+
+
+@contextmanager
+def torch_hidden() -> Iterator[None]:
+    """Within the block, `import torch` fails (unless torch is loaded already), then works again.
+
+    Rationale: spaCy's machine-learning library (thinc) imports torch whenever it is installed, to offer
+    GPU models we never use (spacy.blank with rule-based parts). torch is installed for the zero-shot
+    embedding model, and loading it in every process that segments would cost each worker some 200 MB
+    and 4 s, and push it over the memory at which workers are replaced (pipeline/extract/worker.py).
+    The embedding model imports torch itself, normally, when a run needs it.
+    """
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # a None entry makes the import raise ImportError
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("torch", ...) is None:
+            del sys.modules["torch"]
+
+
+with torch_hidden():
+    import spacy
+    from spacy.language import Language
 
 #: Paragraphs up to this many sentences and characters stay whole.
 MAX_SENTENCES = 4

@@ -37,6 +37,16 @@ def behave(kind: str, amount: float = 0) -> object:
     return os.getpid()
 
 
+_HELD: list[bytearray] = []
+
+
+def hold(megabytes: int) -> int:
+    """Keep `megabytes` more resident in this worker (as a loaded model would), then return the worker's pid."""
+    if megabytes:
+        _HELD.append(bytearray(b"\x01" * (megabytes * 1024**2)))
+    return os.getpid()
+
+
 def record_pid_and_sleep(folder: str, seconds: float) -> int:
     """Leave this worker's pid in `folder`, then sleep: a call that is still running when its parent dies."""
     Path(folder, f"{os.getpid()}.pid").touch()
@@ -106,6 +116,16 @@ def test_workers_are_recycled_after_their_task_quota():
     outcomes = list(run_isolated(behave, [("value",)] * 4, workers=1, time_limit=10, tasks_per_worker=2))
     pids = [o.value for o in outcomes]
     assert pids[0] == pids[1] != pids[2] == pids[3]
+
+
+def test_what_a_worker_loads_on_its_first_call_is_its_floor_and_growth_past_it_replaces_it():
+    from pipeline.extract.worker import RECYCLE_GROWTH_BYTES, RECYCLE_RSS_BYTES
+
+    loaded = RECYCLE_RSS_BYTES // 1024**2 + 64  # a first call that loads more than the plain ceiling
+    grown = RECYCLE_GROWTH_BYTES // 1024**2 + 64
+    calls = [(loaded,), (0,), (0,), (grown,), (0,)]
+    pids = [o.value for o in run_isolated(hold, calls, workers=1, time_limit=30, memory_limit=None)]
+    assert pids[0] == pids[1] == pids[2] == pids[3] != pids[4]
 
 
 def test_abandoning_the_iteration_stops_every_worker():

@@ -237,6 +237,17 @@ def test_semantic_similarity_finds_meaning_without_shared_words():
     assert similarity[0, 0] > 0.4 > 0.1 > similarity[1, 0]
 
 
+def test_a_run_of_learned_frameworks_never_loads_torch():
+    """spaCy's thinc imports torch when it is installed; a worker that segments must not pay for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import pipeline.cli, pipeline.run.executors; from pipeline.segment import Segmenter; "
+            "Segmenter(); import thinc.compat; print('torch' in sys.modules, thinc.compat.has_torch)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["False", "False"]
+
+
 def test_the_run_classifier_scores_known_items_by_their_models_and_the_rest_zero_shot(trained_classifier):
     import numpy as np
 

@@ -94,6 +94,45 @@ def test_a_rerun_reads_every_document_from_the_cache_and_a_changed_one_is_mapped
     assert changed["counts"]["from_cache"] == 4 and changed["counts"]["documents"] == 5
 
 
+def report_files(out):
+    """Every output file but the index and run.json (which carry the run's date and timings), by path."""
+    return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*"))
+            if path.is_file() and path.name not in ("report.html", "run.json", "run.sqlite")}
+
+
+def test_an_unchanged_rerun_copies_its_reports_and_any_change_renders_them_again(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 3)
+    cache = tmp_path / "cache"
+    cold = map_run(corpus, tmp_path / "cold", cache=cache)
+    warm = map_run(corpus, tmp_path / "warm", cache=cache)
+    assert (cold["counts"]["reports_from_cache"], warm["counts"]["reports_from_cache"]) == (False, True)
+    assert report_files(tmp_path / "cold") == report_files(tmp_path / "warm")
+    assert len([name for name in report_files(tmp_path / "warm") if name.startswith("report/")]) == 3
+    assert "Run of " + warm["created"] in (tmp_path / "warm" / "report.html").read_text(encoding="utf-8")
+    # the same reports from a fresh render, with no cache at all
+    map_run(corpus, tmp_path / "fresh")
+    assert report_files(tmp_path / "cold") == report_files(tmp_path / "fresh")
+    (corpus / "doc001.txt").write_text(TEXT + "\nEdited since.\n", encoding="utf-8")
+    edited = map_run(corpus, tmp_path / "edited", cache=cache)
+    assert edited["counts"]["reports_from_cache"] is False
+    assert "Edited since." in (tmp_path / "edited" / "passages.jsonl").read_text(encoding="utf-8")
+    (corpus / "doc001.txt").rename(corpus / "renamed.txt")
+    renamed = map_run(corpus, tmp_path / "renamed", cache=cache)
+    assert renamed["counts"]["reports_from_cache"] is False  # names are in the tables and pages
+    assert "renamed.txt" in (tmp_path / "renamed" / "gap_table.csv").read_text(encoding="utf-8")
+
+
+def test_the_report_cache_keeps_its_newest_entries_only(tmp_path):
+    from pipeline.run.report_cache import KEPT_ENTRIES
+
+    corpus = write_corpus(tmp_path / "corpus", 1)
+    cache = tmp_path / "cache"
+    for number in range(KEPT_ENTRIES + 2):
+        (corpus / "doc000.txt").write_text(f"{TEXT}\nVersion {number}.\n", encoding="utf-8")
+        map_run(corpus, tmp_path / f"out{number}", cache=cache)
+    assert len([path for path in (cache / "reports").iterdir() if path.is_dir()]) == KEPT_ENTRIES
+
+
 def test_a_rerun_into_the_same_folder_replaces_it_whole(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", 2)
     out = tmp_path / "out"

@@ -49,8 +49,11 @@ MAX_DEFAULT_WORKERS = 4
 #: warming up; measured on the PDF corpus: 11.9 s of extraction without replacement, 16.7 s replacing
 #: every 25 calls, 21.2 s replacing after each).
 DEFAULT_TASKS_PER_WORKER = 500
-#: A worker still holding more than this much resident memory after a call is replaced straight away.
+#: A worker still holding more than this much resident memory after a call is replaced straight away,
+#: unless it held nearly as much after its first call: then what it loads once (a model, torch for the
+#: zero-shot embedding model) is the floor, and it is replaced when it grows `RECYCLE_GROWTH_BYTES` past it.
 RECYCLE_RSS_BYTES = 512 * 1024**2
+RECYCLE_GROWTH_BYTES = 256 * 1024**2
 #: A worker that has not finished its imports in this time is treated as broken.
 STARTUP_TIMEOUT_SECONDS = 60.0
 #: How long a worker asked to stop may take before it is killed.
@@ -182,6 +185,8 @@ class _Worker:
         self.started = time.monotonic()
         self.deadline = self.started + STARTUP_TIMEOUT_SECONDS
         self.tasks_done = 0
+        #: resident memory after a call past which the worker is replaced (set by its first call)
+        self.recycle_at = RECYCLE_RSS_BYTES
         with contextlib.suppress(OSError):  # it died already; its pipe reports end-of-file and _Pool says why
             self.to_worker.send(function)
             self.to_worker.send(memory_limit)
@@ -288,8 +293,10 @@ class _Pool:
         finished[message.index] = message
         worker.state, worker.task = _State.IDLE, None
         worker.tasks_done += 1
+        if worker.tasks_done == 1:
+            worker.recycle_at = max(RECYCLE_RSS_BYTES, message.rss_bytes + RECYCLE_GROWTH_BYTES)
         if (message.failure is Failure.MEMORY or worker.tasks_done >= self.tasks_per_worker
-                or message.rss_bytes > RECYCLE_RSS_BYTES):
+                or message.rss_bytes > worker.recycle_at):
             self.retire(worker)
 
     def record_death(self, worker: _Worker, finished: dict[int, Outcome]) -> None:
