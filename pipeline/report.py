@@ -265,7 +265,7 @@ def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_re
     from pipeline.report_html import DOCUMENT_PAGES_FOLDER, render_index
 
     key = reports_key(store.path, reference, run_record, out) if cache is not None else None
-    names = cached_report_names(store, reference)
+    names = cached_report_names(store)
     restored = key is not None and cache.restore(key, names, out)
     if not restored:
         write_store_reports(out, store=store, reference=reference, run_record=run_record)
@@ -280,7 +280,7 @@ def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_re
                                                                               out / "run.json"] + pages
 
 
-def cached_report_names(store: RunStore, reference: ReferenceSet) -> list[str]:
+def cached_report_names(store: RunStore) -> list[str]:
     """The files (and the document pages' folder) a run writes from its store alone, in writing order."""
     from pipeline.plots import figure_names
     from pipeline.report_html import DOCUMENT_PAGES_FOLDER
