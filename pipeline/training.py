@@ -104,7 +104,9 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
         raise ValueError(f"{labelled_dir}: off-topic passages cover nothing, so they carry no labels")
     glossary = glossary_examples(glossary_path, known)
     document_files = off_topic_document_files(off_topic_documents)
-    segmenter = None if not document_files else off_topic_segmenter()
+    from pipeline.segment import Segmenter
+
+    segmenter = Segmenter()  # one spaCy pipeline for every document, not one each
     return TrainingData(dev=dev, real_register=real_register, synthetic=synthetic, structural=structural,
                         glossary=glossary, off_topic=off_topic,
                         off_topic_documents={path.name: off_topic_passages([path], segmenter)
@@ -143,20 +145,15 @@ def off_topic_document_files(folder: Path) -> list[Path]:
                   if path.suffix in (".md", ".txt") and path.name not in NOT_DOCUMENTS)
 
 
-def off_topic_segmenter():
-    from pipeline.segment import Segmenter
-
-    return Segmenter()
-
-
 def off_topic_passages(files: list[Path], segmenter=None) -> list[str]:
     """The passages of the written off-topic documents, segmented as a map segments any document.
 
     A segmenter builds a spaCy pipeline (a third of a second): pass one to reuse it across calls.
     """
     from pipeline.extract import extract_file
+    from pipeline.segment import Segmenter
 
-    segmenter = segmenter or off_topic_segmenter()
+    segmenter = segmenter or Segmenter()
     return [passage.text for path in files for passage in segmenter.segment(extract_file(path))]
 
 

@@ -80,11 +80,10 @@ def reports_key(store_path: Path, reference: ReferenceSet, run_record: dict, out
 
 
 class ReportCache:
-    """Report files by key under `folder/reports/`, with a hit count for run.json."""
+    """Report files by key under `folder/reports/`."""
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder) / REPORTS_FOLDER
-        self.hits = 0
 
     def entry(self, key: str) -> Path:
         return self.folder / key
@@ -100,7 +99,6 @@ class ReportCache:
             os.utime(entry)  # the entry was used: pruning keeps it longest
         except OSError:
             return False
-        self.hits += 1
         return True
 
     def keep(self, key: str, names: list[str], out_dir: Path) -> None:
