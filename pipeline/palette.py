@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from pipeline.types import Status
 
-STATUS_COLOURS = {Status.COVERED: "#009E73", Status.PARTIAL: "#E69F00", Status.MISSING: "#D9D9D9"}
+STATUS_COLOURS = {Status.COVERED: "#009E73", Status.PARTIAL: "#E69F00", Status.MISSING: "#D9D9D9",
+                  Status.NOT_APPLICABLE: "#FFFFFF"}
 #: Text drawn on a status colour: black has at least 6:1 contrast on all three.
 STATUS_TEXT_COLOUR = "#000000"
 #: Symbols shown with the colour (heatmap cells), for print and for readers who cannot tell the colours apart.
-STATUS_SYMBOLS = {Status.COVERED: "●", Status.PARTIAL: "◐", Status.MISSING: ""}
+STATUS_SYMBOLS = {Status.COVERED: "●", Status.PARTIAL: "◐", Status.MISSING: "", Status.NOT_APPLICABLE: ""}
 #: Strongest first; the order every table and legend uses.
 STATUS_ORDER = (Status.COVERED, Status.PARTIAL, Status.MISSING)
-STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0}
+#: The machine's statuses, plus what only a reviewer says: the choices of the review app and the workbook.
+REVIEW_STATUSES = (*STATUS_ORDER, Status.NOT_APPLICABLE)
+#: -1: the document is not assessed on the item (a reviewer said it does not apply): no cell colour at all.
+STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0, Status.NOT_APPLICABLE: -1}

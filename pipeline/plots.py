@@ -86,10 +86,15 @@ def grouped_items(coverages: list[Coverage]) -> list[tuple[str, str, list[Refere
 
 
 def status_matrix(coverages: list[Coverage], documents: list[str], items: list[ReferenceItem]) -> np.ndarray:
-    """Documents x items, 2 covered / 1 partial / 0 missing (an item a document was not assessed on counts as 0)."""
+    """Documents x items, 2 covered / 1 partial / 0 missing (an item a document was not assessed on counts as 0).
+
+    An item a reviewer said does not apply is NaN: an empty cell, neither a gap nor coverage.
+    """
     status_by_key = {(coverage.doc, coverage.item.id): coverage.status for coverage in coverages}
-    return np.array([[STATUS_RANK[status_by_key.get((document, item.id), Status.MISSING)] for item in items]
-                     for document in documents], dtype=float)
+    ranks = np.array([[STATUS_RANK[status_by_key.get((document, item.id), Status.MISSING)] for item in items]
+                      for document in documents], dtype=float)
+    ranks[ranks < 0] = np.nan
+    return ranks
 
 
 def new_figure(width: float, height: float) -> Figure:

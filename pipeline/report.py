@@ -28,11 +28,16 @@ from pipeline.files import write_atomic
 from pipeline.report_html import render_comparison
 from pipeline.run.report_cache import ReportCache, reports_key
 from pipeline.run.store import RunStore
-from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Skipped, Status
+from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Review, Skipped, Status
 
-GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status", "score",
-                     "threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
-                     "near_miss_score", "near_miss_page", "near_miss")
+#: A verdict's review in the gap table: the reviewer's status and note (the columns a reviewer types into in
+#: gap_table.xlsx, which `promise-map reviews import` reads back), who decided and when, and whether the
+#: decision holds ("reviewed") or was made on a version of the document that has since changed ("review again").
+REVIEW_COLUMNS = ("reviewed_status", "review_note", "reviewed_by", "reviewed_at", "review_state")
+
+GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
+                     "machine_status", "score", "threshold", "margin", "signal", "evidence", "page", "heading",
+                     "evidence_pages", "near_miss_score", "near_miss_page", "near_miss", *REVIEW_COLUMNS)
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
@@ -90,6 +95,7 @@ def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dic
             "title": coverage.item.title,
             "item_text": coverage.item.text,
             "status": coverage.status.value,
+            "machine_status": coverage.machine_status.value,
             "score": f"{coverage.score:.3f}",
             "signal": best.signal.value if best else "",
             "evidence": one_line(best.text) if best else "",
@@ -97,8 +103,26 @@ def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dic
             "heading": best.heading if best else "",
             "evidence_pages": ";".join(str(page) for page in sorted({e.page for e in coverage.evidence})),
             **threshold_cells(coverage),
+            **review_row_cells(coverage.review),
         })
     return rows
+
+
+def review_row_cells(review: Review | None) -> dict:
+    """The gap table's review columns: empty for an item nobody reviewed; no status where it is to review again."""
+    if review is None:
+        return dict.fromkeys(REVIEW_COLUMNS, "")
+    applied = review.state == "reviewed"
+    return {"reviewed_status": review.status.value if applied else "", "review_note": review.note,
+            "reviewed_by": review.reviewer, "reviewed_at": review.decided_at, "review_state": review.state}
+
+
+def review_record(review: Review | None) -> dict | None:
+    """A verdict's review in coverage.jsonl (None when nobody reviewed the item)."""
+    if review is None:
+        return None
+    return {"status": review.status.value, "machine_status": review.machine_status.value,
+            "reviewer": review.reviewer, "decided_at": review.decided_at, "note": review.note, "state": review.state}
 
 
 
@@ -153,14 +177,17 @@ def evidence_record(evidence: Evidence) -> dict:
     """One evidence passage in coverage.jsonl: where it is, its score, and the character spans that drove it."""
     return {"passage_id": evidence.passage_id, "page": evidence.page, "heading": evidence.heading,
             "score": evidence.score, "signal": evidence.signal.value, "matched": evidence.matched,
-            "spans": [list(span) for span in evidence.spans], "text": evidence.text}
+            "spans": [list(span) for span in evidence.spans], "text": evidence.text,
+            "review": evidence.review.value if evidence.review else None}
 
 
 def coverage_record(coverage: Coverage, name: str) -> dict:
     """One verdict of coverage.jsonl, typed and unguarded (numbers are numbers; no formula guard: not a sheet)."""
     return {"doc_id": coverage.doc, "document": name, "framework": coverage.item.framework,
             "group": coverage.item.group, "item_id": coverage.item.id, "title": coverage.item.title,
-            "item_text": coverage.item.text, "status": coverage.status.value, "score": coverage.score,
+            "item_text": coverage.item.text, "status": coverage.status.value,
+            "machine_status": coverage.machine_status.value, "review": review_record(coverage.review),
+            "score": coverage.score,
             "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
             "evidence": [evidence_record(evidence) for evidence in coverage.evidence],
             "near_miss": evidence_record(coverage.near_miss) if coverage.near_miss is not None else None}
@@ -192,15 +219,25 @@ def markdown_document(name: str, doc_rows: list[dict]) -> list[str]:
     lines = [f"## {markdown_cell(name)}", "",
              f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
              f"of {len(doc_rows)} items", "",
-             "| item | title | item text | status | score | page | evidence |", "|---|---|---|---|---|---|---|"]
+             "| item | title | item text | status | machine | score | page | evidence | review |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in doc_rows:
         evidence = row["evidence"]
         if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
             evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
         lines.append("| " + " | ".join(markdown_cell(value) for value in (
-            row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"], row["score"],
-            row["page"], evidence)) + " |")
+            row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"],
+            row.get("machine_status", row["status"]), row["score"], row["page"], evidence,
+            review_summary(row))) + " |")
     return lines + [""]
+
+
+def review_summary(row: dict) -> str:
+    """A gap table row's review in a few words: "reviewed by Ann, 2026-12-02: note" or ""."""
+    if not row.get("reviewed_by"):
+        return ""
+    said = f"{row['review_state']} ({row['reviewed_by']}, {row['reviewed_at'][:10]})"
+    return f"{said}: {row['review_note']}" if row.get("review_note") else said
 
 
 def gap_table_markdown(rows: list[dict]) -> str:

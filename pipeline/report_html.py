@@ -46,7 +46,17 @@ from pipeline.palette import (
     STATUS_SYMBOLS,
     STATUS_TEXT_COLOUR,
 )
-from pipeline.types import Coverage, DocumentInfo, Evidence, ReferenceItem, ReferenceSet, Signal, Skipped, Status
+from pipeline.types import (
+    Coverage,
+    DocumentInfo,
+    Evidence,
+    ReferenceItem,
+    ReferenceSet,
+    Review,
+    Signal,
+    Skipped,
+    Status,
+)
 
 if TYPE_CHECKING:
     from pipeline.compare import Comparison
@@ -158,6 +168,8 @@ class EvidenceView:
     segments: Segments
     lead_in_segments: Segments = ()
     heading_segments: Segments = ()
+    #: a reviewer's decision on the passage ("accepted", "rejected", "review again"), or ""
+    review: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,9 @@ class GapRow:
     first_page: int
     evidence: tuple[EvidenceView, ...]
     near_miss: EvidenceView | None
+    machine_status: str = ""
+    #: the reviewer's decision in force, when there is one
+    review: Review | None = None
 
     @property
     def item_text_short(self) -> str:
@@ -325,7 +340,8 @@ def evidence_view(rank: int, evidence: Evidence) -> EvidenceView:
                         score=f"{evidence.score:.3f}", matched=evidence.matched,
                         segments=span_segments(evidence.text, evidence.spans),
                         lead_in_segments=highlight_segments(lead_in, evidence.matched, evidence.signal),
-                        heading_segments=highlight_segments(evidence.heading, evidence.matched, evidence.signal))
+                        heading_segments=highlight_segments(evidence.heading, evidence.matched, evidence.signal),
+                        review=evidence.review.value if evidence.review else "")
 
 
 def pages_text(coverage: Coverage) -> str:
@@ -346,6 +362,7 @@ def gap_row(order: int, coverage: Coverage) -> GapRow:
         first_page=min((evidence.page for evidence in coverage.evidence), default=0),
         evidence=tuple(evidence_view(rank, evidence) for rank, evidence in enumerate(coverage.evidence, start=1)),
         near_miss=evidence_view(0, coverage.near_miss) if coverage.near_miss is not None else None,
+        machine_status=coverage.machine_status.value, review=coverage.review,
     )
 
 

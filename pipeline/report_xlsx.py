@@ -33,7 +33,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from xlsxwriter.worksheet import Worksheet
 
 from pipeline.files import NEW_FILE_MODE, current_umask
-from pipeline.palette import STATUS_COLOURS
+from pipeline.palette import REVIEW_STATUSES, STATUS_COLOURS
 from pipeline.report import ERROR_COLUMNS, GAP_TABLE_COLUMNS, gap_table_rows, neutralise_cell, one_line
 from pipeline.types import Coverage, ReferenceItem, ReferenceSet, Skipped, Status
 
@@ -46,13 +46,16 @@ OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
 ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "item_attributes", "covered_in",
                         "partial_in", "missing_in", "covered_documents", "partial_documents")
 EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
-                    "heading", "matched", "passage_id", "text")
+                    "heading", "matched", "passage_id", "text", "review")
 #: Columns whose cells hold a status and are filled with its colour.
-STATUS_COLUMNS = frozenset({"status", "status_a", "status_b"})
+STATUS_COLUMNS = frozenset({"status", "status_a", "status_b", "machine_status", "reviewed_status"})
+#: The gap_table sheet's column a reviewer types a status into; a list of the statuses guards it.
+REVIEWED_STATUS_COLUMN = "reviewed_status"
 COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "heading": 30, "document": 28, "text": 90,
                  "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40,
                  "file": 40, "passage_id": 24, "framework": 20, "group": 14, "item_id": 14, "evidence_pages": 14,
-                 "near_miss": 60, "doc_id": 20}
+                 "near_miss": 60, "doc_id": 20, "review_note": 40, "reviewed_status": 14, "machine_status": 14,
+                 "reviewed_at": 20}
 #: Width of a column not listed above. Rows stream past once, so widths cannot be fitted to their content.
 DEFAULT_COLUMN_WIDTH = 10
 #: Width of a column whose cells are statuses ("covered", "partial", "missing").
@@ -190,7 +193,8 @@ def evidence_rows(coverages: Iterable[Coverage], document: str) -> Iterator[dict
                    "group": coverage.item.group, "title": coverage.item.title, "status": coverage.status.value,
                    "rank": rank, "signal": evidence.signal.value, "score": round(evidence.score, 4),
                    "page": evidence.page, "heading": evidence.heading, "matched": evidence.matched,
-                   "passage_id": evidence.passage_id, "text": one_line(evidence.text)}
+                   "passage_id": evidence.passage_id, "review": evidence.review.value if evidence.review else "",
+                   "text": one_line(evidence.text)}
 
 
 def overview_row(coverages: list[Coverage], document: str) -> dict:
@@ -238,6 +242,14 @@ def error_rows(problems: Iterable[Skipped]) -> Iterator[dict]:
     return ({"file": problem.file, "stage": problem.stage, "reason": problem.reason} for problem in problems)
 
 
+def review_status_choices(sheet: StreamedSheet) -> None:
+    """A drop-down of the statuses on every row's `reviewed_status` cell: what `reviews import` accepts."""
+    column = sheet.columns.index(REVIEWED_STATUS_COLUMN)
+    sheet.sheet.data_validation(1, column, max(sheet.rows, 1), column, {
+        "validate": "list", "source": [status.value for status in REVIEW_STATUSES], "ignore_blank": True,
+        "error_title": "status", "error_message": "covered, partial, missing or not_applicable (or leave it empty)"})
+
+
 def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: ReferenceSet) -> None:
     """Every sheet's rows, streamed from the store one document at a time; the workbook opens on the overview."""
     formats = Formats(workbook)
@@ -268,6 +280,7 @@ def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: Ref
         errors.append(row)
     for sheet in (overview, gap_table, items_sheet, evidence, errors):
         sheet.close()
+    review_status_choices(gap_table)
     overview.sheet.activate()
 
 

@@ -262,6 +262,35 @@ class Status(str, Enum):
     COVERED = "covered"
     PARTIAL = "partial"
     MISSING = "missing"
+    #: a reviewer's verdict only: the item does not apply to this document (the classifier never says it)
+    NOT_APPLICABLE = "not_applicable"
+
+
+class EvidenceDecision(str, Enum):
+    """What a reviewer said of one evidence passage; REVIEW_AGAIN marks a decision on text that has changed."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REVIEW_AGAIN = "review again"
+
+
+@dataclass(frozen=True)
+class Review:
+    """A reviewer's decision in force on one document x item, as a run applies it (pipeline/review/).
+
+    `machine_status` and `machine_score` are the classifier's verdict in this run, kept beside the reviewer's
+    `status` so every output shows both. `state` is "reviewed", or "review again" when the decision was made
+    on a version of the document whose evidence has since changed: then `status` is the machine's and the
+    old decision is shown, not applied.
+    """
+
+    status: Status
+    machine_status: Status
+    machine_score: float
+    reviewer: str
+    decided_at: str
+    note: str = ""
+    state: str = "reviewed"
 
 
 @dataclass(frozen=True)
@@ -283,6 +312,8 @@ class Evidence:
     matched: str
     lead_in: str = ""
     spans: tuple[tuple[int, int], ...] = ()
+    #: a reviewer's decision on this passage as evidence for the item, when there is one
+    review: EvidenceDecision | None = None
 
     def __post_init__(self) -> None:
         for start, end in self.spans:
@@ -308,10 +339,20 @@ class Coverage:
     threshold: float | None = None
     partial_threshold: float | None = None
     near_miss: Evidence | None = None
+    #: the reviewer's decision in force, when the item has been reviewed (then `status` is the reviewer's)
+    review: Review | None = None
 
     def __post_init__(self) -> None:
-        if self.status is not Status.MISSING and not self.evidence:
+        # a reviewer may say "covered" where the machine found nothing: their evidence is their note
+        if self.status in (Status.COVERED, Status.PARTIAL) and not self.evidence and self.review is None:
             raise ValueError(f"{self.doc} {self.item.id}: a {self.status.value} verdict needs evidence")
+        if self.status is Status.NOT_APPLICABLE and self.review is None:
+            raise ValueError(f"{self.doc} {self.item.id}: only a reviewer says an item does not apply")
+
+    @property
+    def machine_status(self) -> Status:
+        """What the classifier said, whatever a reviewer has decided since."""
+        return self.review.machine_status if self.review is not None else self.status
 
     @property
     def margin(self) -> float | None:

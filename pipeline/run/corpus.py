@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.review.apply import ReviewBook
 from pipeline.run.context import ContextSpec
 from pipeline.run.executors import map_dask, map_in_process, map_local
 from pipeline.run.store import RunStore
@@ -74,12 +75,17 @@ class RunTotals:
 
 
 def map_corpus(sources: list[SourceFile], spec: ContextSpec, store: RunStore, *, executor: Executor,
-               on_result: Callable[[DocumentResult], None] | None = None) -> RunTotals:
-    """Map every source into `store`; `on_result` sees each stored result (for progress), in input order."""
+               on_result: Callable[[DocumentResult], None] | None = None,
+               reviews: ReviewBook | None = None) -> RunTotals:
+    """Map every source into `store`; `on_result` sees each stored result (for progress), in input order.
+
+    With `reviews`, each result is stored with the reviewers' decisions applied (pipeline/review/apply.py):
+    after the executor and the result cache, which hold the machine's verdicts only.
+    """
     totals = RunTotals()
     started = time.perf_counter()
     for result in executor.results(sources, spec):
-        stored = store.add(result)
+        stored = store.add(reviews.apply(result) if reviews is not None else result)
         totals.add(stored)
         if on_result is not None:
             on_result(stored)

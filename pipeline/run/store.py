@@ -7,7 +7,8 @@ in bounded memory however large the corpus. Parquet would need pyarrow and does 
 DuckDB would be one more compiled dependency for what SQLite already does.
 
 Tables (one row per ...): `documents` (input file, in run order, with its content id or none),
-`passages`, `matches`, `coverage` (document x item verdict), `evidence` (evidence passage of a
+`passages`, `matches`, `coverage` (document x item verdict: the final status, the machine's, and the
+reviewer's decision when there is one), `evidence` (evidence passage of a
 verdict, best first from rank 1; rank 0 is a missing item's near miss), `problems` (a file or part of
 one that could not be used). Paths are stored as the outputs show them (bytes that are not UTF-8 escaped,
 pipeline/files.py). Documents are keyed by content sha256; two files with the same bytes are
@@ -28,8 +29,10 @@ from pipeline.types import (
     DocumentInfo,
     DocumentResult,
     Evidence,
+    EvidenceDecision,
     Match,
     ReferenceSet,
+    Review,
     Signal,
     Skipped,
     SourceFile,
@@ -57,16 +60,33 @@ CREATE TABLE matches (
 CREATE INDEX matches_doc ON matches (doc_id, position);
 CREATE TABLE coverage (
     doc_id TEXT NOT NULL, item_id TEXT NOT NULL, status TEXT NOT NULL, score REAL, threshold REAL,
-    partial_threshold REAL, position INTEGER,
+    partial_threshold REAL, position INTEGER, machine_status TEXT NOT NULL, reviewer TEXT, reviewed_at TEXT,
+    review_note TEXT, review_state TEXT,
     PRIMARY KEY (doc_id, item_id)
 );
 CREATE TABLE evidence (
     doc_id TEXT NOT NULL, item_id TEXT NOT NULL, rank INTEGER NOT NULL, passage_id TEXT NOT NULL, page INTEGER,
-    heading TEXT, text TEXT, score REAL, signal TEXT, matched TEXT, lead_in TEXT, spans TEXT,
+    heading TEXT, text TEXT, score REAL, signal TEXT, matched TEXT, lead_in TEXT, spans TEXT, review TEXT,
     PRIMARY KEY (doc_id, item_id, rank)
 );
 CREATE TABLE problems (ordinal INTEGER NOT NULL, file TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL);
 """
+
+
+def review_cells(review: Review | None) -> tuple:
+    """A verdict's review as the coverage table's reviewer, reviewed_at, review_note and review_state cells."""
+    if review is None:
+        return None, None, None, None
+    return review.reviewer, review.decided_at, review.note, review.state
+
+
+def review_of(status: str, score: float, fields: list) -> Review | None:
+    """The Review a coverage row holds (machine_status, reviewer, reviewed_at, review_note, review_state)."""
+    machine_status, reviewer, reviewed_at, note, state = fields
+    if reviewer is None:
+        return None
+    return Review(status=Status(status), machine_status=Status(machine_status), machine_score=score,
+                  reviewer=reviewer, decided_at=reviewed_at, note=note or "", state=state)
 
 
 def ranked_evidence(coverage: Coverage) -> list[tuple[int, Evidence]]:
@@ -144,12 +164,13 @@ class RunStore:
         cursor.executemany("INSERT INTO matches VALUES (?,?,?,?,?,?,?,?,?)", [
             (doc, m.passage_id, m.item_id, m.signal.value, m.score, m.matched, m.covered_at, m.partial_at, n)
             for n, m in enumerate(result.matches)])
-        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?)", [
-            (doc, c.item.id, c.status.value, c.score, c.threshold, c.partial_threshold, n)
+        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+            (doc, c.item.id, c.status.value, c.score, c.threshold, c.partial_threshold, n, c.machine_status.value,
+             *review_cells(c.review))
             for n, c in enumerate(result.coverages)])
-        cursor.executemany("INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+        cursor.executemany("INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             (doc, c.item.id, rank, e.passage_id, e.page, e.heading, e.text, e.score, e.signal.value, e.matched,
-             e.lead_in, json.dumps(e.spans))
+             e.lead_in, json.dumps(e.spans), e.review.value if e.review else None)
             for c in result.coverages for rank, e in ranked_evidence(c)])
 
     # ---- reading ----------------------------------------------------------------------------------
@@ -175,22 +196,25 @@ class RunStore:
         evidence: dict[str, list[Evidence]] = {}
         near_misses: dict[str, Evidence] = {}
         for item_id, rank, *fields in self.connection.execute(
-                "SELECT item_id, rank, passage_id, page, heading, text, score, signal, matched, lead_in, spans "
-                "FROM evidence WHERE doc_id = ? ORDER BY item_id, rank", (doc_id,)):
-            passage_id, page, heading, text, score, signal, matched, lead_in, spans = fields
+                "SELECT item_id, rank, passage_id, page, heading, text, score, signal, matched, lead_in, spans, "
+                "review FROM evidence WHERE doc_id = ? ORDER BY item_id, rank", (doc_id,)):
+            passage_id, page, heading, text, score, signal, matched, lead_in, spans, review = fields
             found = Evidence(passage_id=passage_id, page=page, heading=heading, text=text, score=score,
                              signal=Signal(signal), matched=matched, lead_in=lead_in,
-                             spans=tuple(tuple(span) for span in json.loads(spans or "[]")))
+                             spans=tuple(tuple(span) for span in json.loads(spans or "[]")),
+                             review=EvidenceDecision(review) if review else None)
             if rank == 0:
                 near_misses[item_id] = found
             else:
                 evidence.setdefault(item_id, []).append(found)
         return [Coverage(doc=doc_id, item=reference.item(item_id), status=Status(status), score=score,
                          evidence=tuple(evidence.get(item_id, ())), threshold=threshold,
-                         partial_threshold=partial_threshold, near_miss=near_misses.get(item_id))
-                for item_id, status, score, threshold, partial_threshold in self.connection.execute(
-                    "SELECT item_id, status, score, threshold, partial_threshold FROM coverage WHERE doc_id = ? "
-                    "ORDER BY position", (doc_id,))]
+                         partial_threshold=partial_threshold, near_miss=near_misses.get(item_id),
+                         review=review_of(status, score, review_fields))
+                for item_id, status, score, threshold, partial_threshold, *review_fields in self.connection.execute(
+                    "SELECT item_id, status, score, threshold, partial_threshold, machine_status, reviewer, "
+                    "reviewed_at, review_note, review_state FROM coverage WHERE doc_id = ? ORDER BY position",
+                    (doc_id,))]
 
     def passages(self, doc_id: str) -> Iterator:
         for row in self.connection.execute(
