@@ -42,6 +42,8 @@ from pipeline.extract import EXTRACTORS, document_names, scan_inputs
 from pipeline.files import display_name
 from pipeline.reference import ReferenceError, reference_for_run
 from pipeline.report import write_comparison, write_json, write_reports
+from pipeline.review.apply import ReviewBook
+from pipeline.review.store import ReviewStore
 from pipeline.run.cache import default_cache_dir
 from pipeline.run.context import ContextSpec, file_sha256
 from pipeline.run.corpus import Executor, RunTotals, map_corpus, store_path
@@ -96,6 +98,9 @@ def map_command(
         help="Worker processes (default: one per core; 0 maps in this process, without limits).")] = None,
     dask: Annotated[str | None, typer.Option(
         help="Map on a dask.distributed cluster: a scheduler address (tcp://host:8786) or `local`.")] = None,
+    reviews: Annotated[Path | None, typer.Option(
+        help="A review store (reviews.sqlite, from `promise-map review`): every output shows the reviewers' "
+             "decisions, the machine's status beside them.")] = None,
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
     console = stderr_console(quiet=quiet)
@@ -105,6 +110,7 @@ def map_command(
         reference_set = reference_for_run(reference or [], framework_names(framework))
         listing = scan_inputs(corpus, exclude=[out])
         check_inputs(corpus, listing.paths, listing.skipped)
+        review_book = None if reviews is None else ReviewBook(ReviewStore(reviews, create=False))
         chosen = build_classifier(classifier, reference_set, model, console)
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError, ModelFileError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
@@ -120,8 +126,9 @@ def map_command(
             store = RunStore(store_path(staging), create=True)
             store.add_problems(listing.skipped)
             totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
-                                       show_progress=not quiet)
-            record = run_record(corpus, reference_set, settings, store, totals, chosen, executor)
+                                       show_progress=not quiet, reviews=review_book)
+            record = run_record(corpus, reference_set, settings, store, totals, chosen, executor,
+                                reviews=review_book)
             reports_cache = None if spec.cache_dir is None else ReportCache(spec.cache_dir)
             written = write_reports(staging, store=store, reference=reference_set, run_record=record,
                                     cache=reports_cache)
@@ -148,7 +155,7 @@ def sources_of(corpus: Path, paths: list[Path], password: str | None) -> list[So
 
 
 def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunStore, executor: Executor, *,
-                      show_progress: bool) -> RunTotals:
+                      show_progress: bool, reviews: ReviewBook | None = None) -> RunTotals:
     """map_corpus with a progress bar of files mapped (and how many came from the cache)."""
     with tqdm(total=len(sources), desc="map", unit="file", disable=not show_progress) as bar:
         def advance(result: DocumentResult) -> None:
@@ -156,7 +163,7 @@ def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunSt
             if result.from_cache:
                 bar.set_postfix_str("from cache", refresh=False)
 
-        return map_corpus(sources, spec, store, executor=executor, on_result=advance)
+        return map_corpus(sources, spec, store, executor=executor, on_result=advance, reviews=reviews)
 
 
 def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -> None:
@@ -221,7 +228,7 @@ def path_in(corpus: Path, file_path: str) -> str:
 
 
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, store: RunStore, totals: RunTotals,
-               chosen, executor: Executor) -> dict:
+               chosen, executor: Executor, *, reviews: ReviewBook | None = None) -> dict:
     """What a reader needs to cite and reproduce the run: reference versions, settings, inputs, timings."""
     documents = store.documents()
     classifier = chosen.describe()
@@ -240,6 +247,7 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, st
         "classifier": classifier,
         "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, classifier)},
         "executor": executor.describe(),
+        "reviews": None if reviews is None else reviews.describe(),
         "inputs": [{"file": d.name, "path": path_in(corpus, d.path), "sha256": d.id, "pages": d.page_count,
                     "extractor": d.extractor} for d in documents],
         "skipped": [{"file": s.file, "stage": s.stage, "reason": s.reason} for s in store.problems()],

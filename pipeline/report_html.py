@@ -46,6 +46,7 @@ from pipeline.palette import (
     STATUS_SYMBOLS,
     STATUS_TEXT_COLOUR,
 )
+from pipeline.review.agreement import agreement
 from pipeline.types import (
     Coverage,
     DocumentInfo,
@@ -605,6 +606,7 @@ def index_context(store: RunStore, reference: ReferenceSet, run_record: dict) ->
         "frameworks": tuple(dict.fromkeys(item.framework for item in reference.items)),
         "groups": tuple(dict.fromkeys(item.group for item in reference.items)),
         "short_names": reference.short_names(),
+        "agreement": agreement(store, reference),
     }
 
 

@@ -272,7 +272,7 @@ def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: Ref
         for row in evidence_rows(coverages, info.name):
             evidence.append(row)
         for coverage in coverages:
-            if coverage.status is not Status.MISSING and coverage.item.id in names:
+            if coverage.status in (Status.COVERED, Status.PARTIAL) and coverage.item.id in names:
                 names[coverage.item.id][coverage.status.value].append(info.name)
     for row in item_summary_rows(items, store.status_counts(), names):
         items_sheet.append(row)

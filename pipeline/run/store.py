@@ -251,6 +251,15 @@ class RunStore:
             pairs.setdefault(doc_id, []).append((item_id, status))
         return pairs
 
+    def reviewed_verdicts(self) -> list[tuple[str, str, str, str]]:
+        """(item id, status, machine status, review state) of every verdict a reviewer decided on."""
+        return list(self.connection.execute(
+            "SELECT item_id, status, machine_status, review_state FROM coverage WHERE reviewer IS NOT NULL "
+            "ORDER BY doc_id, position"))
+
+    def verdict_count(self) -> int:
+        return self.connection.execute("SELECT COUNT(*) FROM coverage").fetchone()[0]
+
     def totals(self) -> dict[str, int]:
         one = self.connection.execute
         return {"documents": one("SELECT COUNT(*) FROM documents WHERE doc_id IS NOT NULL").fetchone()[0],
