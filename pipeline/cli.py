@@ -25,6 +25,7 @@ from pipeline.classify.calibrate import PARTIAL_SHARE
 from pipeline.classify.frameworks import FrameworkClassifier, framework_methods
 from pipeline.classify.persist import ModelFileError
 from pipeline.cli_codebook import codebook_app
+from pipeline.cli_review import review_command, reviews_app
 from pipeline.compare import CompareError, compare_documents, read_verdicts
 from pipeline.config import Settings
 from pipeline.console import EXIT_BAD_INPUT, EXIT_NOTHING_MAPPED, fail, framework_names, shown, stderr_console
@@ -69,6 +70,8 @@ CLASSIFIERS = ("learned", "lexical")
 app = typer.Typer(help="Map policy documents against The Promise and write gap tables.", no_args_is_help=True,
                   add_completion=False)
 app.add_typer(codebook_app, name="codebook")
+app.command("review")(review_command)
+app.add_typer(reviews_app, name="reviews")
 
 
 @app.callback()

@@ -1,4 +1,6 @@
-"""Reviewers' decisions: kept (store.py), applied to a run (apply.py), measured against the machine
-(agreement.py), read back from the workbook (workbook.py), made in the local review app (app.py), and
-turned into training and evaluation passages (passages.py).
+"""Reviewers' decisions: kept, applied to a run, measured against the machine, and learned from.
+
+store.py keeps them, apply.py applies them to a run, agreement.py measures the machine against them,
+workbook.py reads them back from gap_table.xlsx, app.py is the local review app, and passages.py turns
+them into training and evaluation passages.
 """

@@ -49,8 +49,9 @@ class ReviewBook:
 
     def describe(self) -> dict:
         """What run.json records: which store, its history's hash, and what this run applied."""
+        in_force = len(self.on_items) + sum(map(len, self.on_passages.values()))
         return {"store": str(self.store.path), "sha256": self.sha256, "decisions": self.store.count(),
-                "in_force": len(self.on_items) + sum(map(len, self.on_passages.values())), **{key: self.counts[key] for key in (
+                "in_force": in_force, **{key: self.counts[key] for key in (
                     "items_reviewed", "items_review_again", "passages_decided", "passages_review_again",
                     "documents_carried_from_earlier_version")}}
 

@@ -64,6 +64,9 @@ BEGIN SELECT RAISE(ABORT, 'the review history is append-only'); END;
 COLUMNS = ("id", "decided_at", "reviewer", "doc_id", "document", "item_id", "passage_hash", "decision", "note",
            "machine_status", "machine_score", "passage_text", "evidence_hashes", "origin")
 
+#: A new row: every column but the id, which SQLite assigns in order.
+INSERT = f"INSERT INTO decisions ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))})"
+
 
 class ReviewStoreError(ValueError):
     """The review store cannot be used (not a review store, a newer schema) or a decision is not valid."""
@@ -177,9 +180,7 @@ class ReviewStore:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 for decision in batch:
-                    cursor = connection.execute(
-                        f"INSERT INTO decisions ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))})",
-                        decision.row()[1:])
+                    cursor = connection.execute(INSERT, decision.row()[1:])
                     ids.append(cursor.lastrowid)
                 connection.execute("COMMIT")
             except BaseException:
