@@ -44,6 +44,7 @@ from pipeline.files import display_name
 from pipeline.reference import ReferenceError, reference_for_run
 from pipeline.report import write_comparison, write_json, write_reports
 from pipeline.review.apply import ReviewBook
+from pipeline.review.passages import format_review_figures, judgements, review_figures
 from pipeline.review.store import ReviewStore
 from pipeline.run.cache import default_cache_dir
 from pipeline.run.context import ContextSpec, file_sha256
@@ -62,6 +63,7 @@ from pipeline.training import (
     train_all,
     training_reference,
     transfer_validate,
+    with_reviews,
 )
 from pipeline.types import DocumentResult, ReferenceSet, Skipped, SourceFile, Status
 
@@ -265,6 +267,9 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, st
 def train_command(
     out: Annotated[Path, typer.Option(help="Where to save the model.")] = DEFAULT_MODEL_PATH,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    reviews: Annotated[Path | None, typer.Option(
+        help="A review store: evidence passages reviewers accepted (positive for the item) or rejected "
+             "(negative) are learned too, and the store's hash joins the model's training hash.")] = None,
 ) -> None:
     """Train the classifier on corpora/labelled/, the off-topic documents, the glossary and the reference texts.
 
@@ -273,17 +278,22 @@ def train_command(
     try:
         reference_set = training_reference()
         data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
+        if reviews is not None:
+            data = with_reviews(data, ReviewStore(reviews, create=False), reference_set)
         with tqdm(total=PromiseClassifier.training_steps(), desc="train", unit="step", disable=quiet) as bar:
             trained = train_all(reference_set, data, DEFAULT_LEXICON, progress=lambda step: bar.update())
     except (ReferenceError, GoldFileError, ValueError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
-    save_model(trained, out, training_sha256=data.sha256, reference_set=reference_set)
+    save_model(trained, out, training_sha256=data.sha256, reference_set=reference_set,
+               base_training_sha256=data.base_sha256, reviewed_passages=len(data.reviewed))
     thresholds = trained.rule.covered_at
+    reviewed = f", {len(data.reviewed)} reviewed passages" if reviews is not None else ""
     typer.echo(f"trained on {len(data.dev)} seed + {len(data.real_register)} real-register passages, "
                f"{len(data.synthetic)} synthetic, {len(data.off_topic)} off-topic, {len(data.glossary)} glossary "
                f"examples, {len(data.off_topic_texts)} off-topic document passages and "
-               f"{len(reference_set.items)} item texts; thresholds {thresholds.min():.2f}-{thresholds.max():.2f}; "
-               f"training data sha256 {data.sha256[:12]}; saved to {visible_controls(out)}")
+               f"{len(reference_set.items)} item texts{reviewed}; thresholds "
+               f"{thresholds.min():.2f}-{thresholds.max():.2f}; training data sha256 {data.sha256[:12]}; "
+               f"saved to {visible_controls(out)}")
 
 
 @app.command("eval")
@@ -306,15 +316,20 @@ def eval_command(
     reference: Annotated[list[Path] | None, typer.Option(
         help="A folder of your own framework files (repeatable), as for `map`.")] = None,
     framework: Annotated[str | None, typer.Option(help="Comma-separated frameworks to score, as for `map`.")] = None,
+    reviews: Annotated[Path | None, typer.Option(
+        help="Score the model on the evidence passages reviewers accepted or rejected in this review store.")
+    ] = None,
 ) -> None:
     """Score the classifier the map uses against labelled passages or documents; last line `micro_f1=… macro_f1=…`."""
     console = stderr_console()
     try:
         reference_set = reference_for_run(reference or [], framework_names(framework))
         schemes = [flag for flag, on in (("--gold", gold is not None), ("--cross-validate", cross_validate_dev),
-                                         ("--transfer", transfer), ("--documents", documents is not None)) if on]
+                                         ("--transfer", transfer), ("--documents", documents is not None),
+                                         ("--reviews", reviews is not None)) if on]
         if len(schemes) != 1:
-            raise ValueError("choose one of --gold FILE, --cross-validate, --transfer and --documents DIR")
+            raise ValueError("choose one of --gold FILE, --cross-validate, --transfer, --documents DIR and "
+                             "--reviews FILE")
         if off_topic and documents is None:
             raise ValueError("--off-topic goes with --documents DIR")
         if (cross_validate_dev or transfer) and classifier != "learned":
@@ -327,6 +342,14 @@ def eval_command(
             with tqdm(desc="eval", unit="step", disable=False) as bar:
                 report = validate(reference_set, data, DEFAULT_LEXICON,
                                   progress=lambda step: (bar.set_postfix_str(step), bar.update()))
+        elif reviews is not None:
+            chosen = build_classifier(classifier, reference_set, model, console)
+            found = judgements(ReviewStore(reviews, create=False), {item.id for item in reference_set.items})
+            figures = review_figures(chosen, found, [item.id for item in reference_set.items])
+            if json_out is not None:
+                write_json(json_out, figures)
+            typer.echo(format_review_figures(figures))
+            return
         elif documents is not None:
             chosen = build_classifier(classifier, reference_set, model, console)
             report = evaluate_folder(documents, chosen, reference_set, off_topic=off_topic)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,10 @@ class TrainingData:
     #: The written off-topic documents' passages, by file name (corpora/offtopic-written/).
     off_topic_documents: dict[str, list[str]]
     sha256: str
+    #: Passages reviewers accepted or rejected as evidence (`train --reviews`): trained on, never scored.
+    reviewed: tuple[LabelledPassage, ...] = ()
+    #: The hash of the data without the reviews, which `map` checks a model against (see `with_reviews`).
+    base_sha256: str = ""
 
     @property
     def real(self) -> list[LabelledPassage]:
@@ -113,6 +117,19 @@ def load_training_data(labelled_dir: Path, reference_set: ReferenceSet, lexicon_
                                              for path in document_files},
                         sha256=training_sha256(labelled_dir, reference_set, lexicon_path, glossary_path=glossary_path,
                                                off_topic_documents=off_topic_documents))
+
+
+def with_reviews(data: TrainingData, store, reference_set: ReferenceSet) -> TrainingData:
+    """`data` plus the review store's accepted and rejected evidence passages, its hash joined to the data's.
+
+    The model's training hash then pins the reviews it learned from; `base_sha256` stays the repository's,
+    so `map` still takes the model as current (it was trained from today's data, and more).
+    """
+    from pipeline.review.passages import reviewed_passages
+
+    passages = tuple(reviewed_passages(store, {item.id for item in reference_set.items}))
+    joined = hashlib.sha256(f"{data.sha256}\0reviews\0{store.sha256()}".encode()).hexdigest()
+    return replace(data, reviewed=passages, sha256=joined, base_sha256=data.sha256)
 
 
 def training_sha256(labelled_dir: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
@@ -221,7 +238,7 @@ def train(reference_set: ReferenceSet, passages: list[LabelledPassage], lexicon_
 def train_all(reference_set: ReferenceSet, data: TrainingData, lexicon_path: Path, *,
               seed: int = 0, progress: Progress | None = None) -> PromiseClassifier:
     """The classifier `map` uses: trained on every passage and off-topic document in the repository."""
-    classifier = train(reference_set, data.real + data.written, lexicon_path,
+    classifier = train(reference_set, data.real + list(data.reviewed) + data.written, lexicon_path,
                        off_topic_documents=data.off_topic_texts, seed=seed, progress=progress)
     classifier.training_sha256_ = data.sha256
     return classifier
@@ -377,11 +394,17 @@ def transfer_validate(reference_set: ReferenceSet, data: TrainingData, lexicon_p
 
 
 def save_model(classifier: PromiseClassifier, path: Path, *, training_sha256: str,
-               reference_set: ReferenceSet) -> None:
-    """Write the model as arrays and JSON (never pickle), with what it was trained from."""
+               reference_set: ReferenceSet, base_training_sha256: str = "", reviewed_passages: int = 0) -> None:
+    """Write the model as arrays and JSON (never pickle), with what it was trained from.
+
+    A model trained with reviews also records the hash of the repository's data alone
+    (`base_training_sha256`), by which `map` knows it is current, and how many reviewed passages it learned.
+    """
     arrays, meta = classifier.to_state()
+    reviews = ({"base_training_sha256": base_training_sha256, "reviewed_passages": reviewed_passages}
+               if base_training_sha256 else {})
     write_model_file(path, arrays, {**meta, "version": __version__, "training_sha256": training_sha256,
-                                    "reference_sha256": reference_set.sha256})
+                                    "reference_sha256": reference_set.sha256, **reviews})
 
 
 def load_model(path: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
@@ -396,7 +419,8 @@ def load_model(path: Path, reference_set: ReferenceSet, lexicon_path: Path, *,
     arrays, meta = read_model_file(path)
     if meta.get("version") != __version__ or meta.get("reference_sha256") != reference_set.sha256:
         return None
-    if training_sha256 is not None and meta.get("training_sha256") != training_sha256:
+    if training_sha256 is not None and training_sha256 not in (meta.get("training_sha256"),
+                                                                meta.get("base_training_sha256")):
         return None
     try:
         classifier = PromiseClassifier.from_state(arrays, meta, items=reference_set.items,

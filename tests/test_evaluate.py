@@ -121,7 +121,8 @@ def test_a_text_holding_a_unicode_line_separator_reads(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--cross-validate", "--transfer"], "choose one of --gold FILE, --cross-validate, --transfer and --documents"),
+    (["--cross-validate", "--transfer"],
+     "choose one of --gold FILE, --cross-validate, --transfer, --documents DIR and --reviews"),
     (["--gold", "GOLD", "--transfer"], "choose one of --gold FILE"),
     ([], "choose one of --gold FILE"),
     (["--cross-validate", "--classifier", "lexical"], "cannot be used with --classifier lexical"),
