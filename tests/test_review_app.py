@@ -11,6 +11,7 @@ Skipped, saying why, where Chromium or the Playwright package is not installed (
 import re
 import threading
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -32,15 +33,17 @@ CORPUS = {
     "plan.txt": "Our Promise Plan\n\nBrothers and sisters will be kept together wherever it is safe to do so. "
                 "Siblings who are separated will keep in touch.\n\nWe will listen to children and young people. "
                 "Children's views will shape every decision about their care, and we will ask what matters to "
-                "them.\n\nYoung people leaving care will have a trusted adult who stays in their life.\n",
+                "them.\n\nYoung people leaving care will have a trusted adult who stays in their life. Care "
+                "experienced young people will get help with housing.\n",
     "care.txt": "Children's Services Update\n\nListening to children: every child in care will be heard, and their "
                 "voice will be recorded in their plan.\n\nKeeping siblings together: brothers and sisters will "
-                "live together when they want to.\n",
+                "live together when they want to.\n\nWe will reduce the stigma of care language and stop using "
+                "words like placement.\n",
     "hostile.txt": f"Hostile notes {HOSTILE[0]}\n\nBrothers and sisters {HOSTILE[1]} will be kept together and "
                    f"siblings will live together in care.\n\nListen to children {HOSTILE[2]} and their views will "
                    "shape decisions about their care.\n",
 }
-REVIEWER = "Ada Reviewer"
+REVIEWER, NOTE = "Ada Reviewer", "Only the heading says so."
 CURRENT = re.compile(r"\bcurrent\b")
 
 
@@ -50,12 +53,6 @@ class Doc:
     order: list[str]             # item ids as the page lists them
     machine: dict[str, str]      # item id -> machine status
     with_evidence: list[str]     # items with evidence passages, in page order
-
-
-@dataclass
-class Served:
-    url: str
-    store: ReviewStore
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +67,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(run_dir):
-    return run_reference(run_dir, [], None)
+    return run_reference(run_dir, [], None)  # the run's own frameworks, checked against its recorded sha256
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +91,8 @@ def served(run_dir, reference, tmp_path):
     server = make_server("127.0.0.1", 0, create_app(run_dir, store, reference), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Served(f"http://127.0.0.1:{server.server_port}", store)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", store=store)
     server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -110,24 +106,19 @@ def browser():
         launched.close()
 
 
-class View:
-    """A page in a context of its own, recording console errors, page errors and every URL it asked for."""
-
-    def __init__(self, browser):
-        self.console_errors, self.page_errors, self.requests = [], [], []
-        self.context = browser.new_context(viewport=VIEWPORT)
-        self.context.set_default_timeout(10_000)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
-        self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
-        self.page.on("request", lambda request: self.requests.append(request.url))
-
-
 @pytest.fixture
 def view(browser):
-    opened = View(browser)
+    """A page in a context of its own, recording console errors, page errors and every URL it asked for."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(10_000)
+    # Chromium asks for /favicon.ico on its own; the app has none, and its 404 would be a console error.
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    opened = SimpleNamespace(page=context.new_page(), console_errors=[], page_errors=[], requests=[])
+    opened.page.on("console", lambda message: message.type == "error" and opened.console_errors.append(message.text))
+    opened.page.on("pageerror", lambda error: opened.page_errors.append(str(error)))
+    opened.page.on("request", lambda request: opened.requests.append(request.url))
     yield opened
-    opened.context.close()
+    context.close()
 
 
 def open_document(view, served, name):
@@ -173,21 +164,18 @@ def test_decisions_made_on_the_page_are_saved_and_shown_after_a_reload(view, ser
     passage = row.locator("li.passage").first
     saved(page, lambda: passage.get_by_role("button", name="Reject").click(), "/api/evidence")
     expect(passage.locator(".passage-decision")).to_have_text("rejected")
-    row.locator("textarea").fill("Only the heading says so.")
+    row.locator("textarea").fill(NOTE)
     saved(page, lambda: row.locator("textarea").blur())
-    expect(row.locator(".decided")).to_contain_text(f"Saved: missing by {REVIEWER}")
-
-    page.reload()
-    row, passage = item(page, target), item(page, target).locator("li.passage").first
-    expect(row.locator("input[type=radio][value='missing']")).to_be_checked()
-    expect(row.locator("textarea")).to_have_value("Only the heading says so.")
-    expect(passage.locator(".passage-decision")).to_have_text("rejected")
-    expect(row.locator(".decided")).to_contain_text(f"Saved: missing by {REVIEWER}")
+    for reloaded in (False, True):
+        if reloaded:
+            page.reload()
+        expect(row.locator(".decided")).to_contain_text(f"Saved: missing by {REVIEWER}")
+        expect(row.locator("input[type=radio][value='missing']")).to_be_checked()
+        expect(row.locator("textarea")).to_have_value(NOTE)
+        expect(passage.locator(".passage-decision")).to_have_text("rejected")
     items, passages = in_force(served, doc)
-    assert set(items) == {target} and set(passages) == {target}
-    assert (items[target].decision, items[target].note, items[target].reviewer) == \
-        ("missing", "Only the heading says so.", REVIEWER)
-    assert (passages[target].decision, passages[target].reviewer) == ("rejected", REVIEWER)
+    assert [(key, d.decision, d.note, d.reviewer) for key, d in items.items()] == [(target, "missing", NOTE, REVIEWER)]
+    assert [(key, d.decision, d.reviewer) for key, d in passages.items()] == [(target, "rejected", REVIEWER)]
     assert view.console_errors == [] and view.page_errors == []
 
 
@@ -196,8 +184,7 @@ def test_keyboard_shortcuts_move_set_the_status_and_reject_a_passage(view, serve
     page, rows = open_document(view, served, "plan.txt"), view.page.locator("li.review-item")
     expect(rows.nth(0)).to_have_class(CURRENT)
     page.keyboard.press("j")
-    expect(rows.nth(1)).to_have_class(CURRENT)
-    expect(rows.nth(0)).not_to_have_class(CURRENT)
+    expect(page.locator("li.review-item.current")).to_have_attribute("data-item", doc.order[1])
     page.keyboard.press("k")
     expect(rows.nth(0)).to_have_class(CURRENT)
     saved(page, lambda: page.keyboard.press("2"))

@@ -117,7 +117,7 @@ def create_app(run_dir: Path, reviews: ReviewStore, reference: ReferenceSet, *,
         body = request.get_json(silent=True) or {}
         info, coverage = load_item(run_store, body, reference)
         rank = body.get("rank")
-        if not isinstance(rank, int) or not 1 <= rank <= len(coverage.evidence):
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= len(coverage.evidence):
             abort(400, "no such evidence passage")
         evidence = coverage.evidence[rank - 1]
         decision = made(Decision, doc_id=info.id, document=info.name, item_id=coverage.item.id,
@@ -126,6 +126,10 @@ def create_app(run_dir: Path, reviews: ReviewStore, reference: ReferenceSet, *,
                         machine_score=evidence.score, passage_text=evidence.text)
         reviews.add(decision)
         return jsonify({"saved": True, "decided_at": decision.decided_at, "decision": decision.decision})
+
+    @app.get("/favicon.ico")
+    def no_icon() -> Response:
+        return Response(status=204)  # the browser asks by itself; a 404 would be a console error on every page
 
     @app.get("/assets/<name>")
     def asset(name: str) -> Response:

@@ -45,10 +45,13 @@
 
   async function saveItem(item) {
     const said = item.querySelector(".decided");
+    const status = statusOf(item), note = item.querySelector("textarea").value;
+    if (item.dataset.savedStatus === status && item.dataset.savedNote === note) return;  // nothing new to record
     said.textContent = "saving…";
     try {
-      const answer = await send("/api/decisions", {item_id: item.dataset.item, status: statusOf(item),
-                                                   note: item.querySelector("textarea").value});
+      const answer = await send("/api/decisions", {item_id: item.dataset.item, status: status, note: note});
+      item.dataset.savedStatus = answer.status;
+      item.dataset.savedNote = answer.note;
       item.dataset.decision = answer.status;
       said.textContent = "Saved: " + (answer.status.replace("_", " ") || "note") + " by " + answer.reviewer + ", " +
         answer.decided_at;
@@ -68,6 +71,8 @@
   }
 
   items.forEach(function (item) {
+    item.dataset.savedStatus = statusOf(item);
+    item.dataset.savedNote = item.querySelector("textarea").value;
     item.querySelectorAll('input[type="radio"]').forEach(function (radio) {
       radio.addEventListener("change", function () { saveItem(item); });
     });
