@@ -6,7 +6,6 @@ Thin commands over pipeline/review/; errors are reported as every command report
 from __future__ import annotations
 
 import getpass
-import io
 import ipaddress
 import json
 from pathlib import Path
@@ -17,7 +16,7 @@ import typer
 from pipeline.console import EXIT_BAD_INPUT, fail, framework_names, shown, stderr_console
 from pipeline.files import write_atomic
 from pipeline.reference import ReferenceError, reference_for_run
-from pipeline.report import CsvTable
+from pipeline.report import csv_bytes
 from pipeline.review.store import COLUMNS, REVIEWS_FILE, ReviewStore, ReviewStoreError
 from pipeline.review.workbook import WorkbookError, import_workbook
 from pipeline.types import ReferenceSet
@@ -114,10 +113,8 @@ def export_command(
     """Write the audit trail: every decision, oldest first, with who, when and the machine's verdict then."""
     try:
         store = ReviewStore(db, create=False)
-        buffer = io.StringIO()
-        table = CsvTable(buffer, COLUMNS)
-        table.write(dict(zip(COLUMNS, decision.row(), strict=True)) for decision in store.history())
-        write_atomic(out, buffer.getvalue().encode("utf-8"))
+        write_atomic(out, csv_bytes(COLUMNS, (dict(zip(COLUMNS, decision.row(), strict=True))
+                                              for decision in store.history())))
     except (ReviewStoreError, OSError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     typer.echo(f"wrote {store.count()} decision(s) to {shown(str(out))}")
