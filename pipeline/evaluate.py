@@ -25,9 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.types import REF_ID_PATTERN, ReferenceItem
+from pipeline.types import REF_ID_PATTERN, Commitment, ReferenceItem, Stance
 
 RELIABILITY_BINS = 10
+STANCE_VALUES = frozenset(stance.value for stance in Stance)
+COMMITMENT_VALUES = frozenset(kind.value for kind in Commitment)
 
 
 class GoldFileError(ValueError):
@@ -44,6 +46,9 @@ class LabelledPassage:
     doc: str | None = None
     synthetic: bool = False
     strength: dict = field(default_factory=dict, compare=False, hash=False)
+    #: gold stance and commitment per item (docs/stance-labelling.md), when the file carries them
+    stance: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    commitment: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 def load_labelled(path: Path | str, known_ids: set[str] | None = None) -> list[LabelledPassage]:
@@ -83,10 +88,26 @@ def parse_line(line: str, path: Path, number: int, known_ids: set[str] | None) -
         raise GoldFileError(f"{where}: unknown reference id(s) {unknown}")
     if not isinstance(record.get("synthetic", False), bool):
         raise GoldFileError(f"{where}: 'synthetic' must be true or false")
-    doc = record.get("doc", record.get("source"))  # the real-register set names a passage's page `source`
+    # the real-register set names a passage's page `source`, the stance set its document's `group`
+    doc = record.get("doc", record.get("source", record.get("group")))
+    stance = reading_labels(record, "stance", STANCE_VALUES, set(labels), where)
+    commitment = reading_labels(record, "commitment", COMMITMENT_VALUES, set(labels), where)
     return LabelledPassage(id=str(record.get("id", f"line-{number}")), text=text, labels=frozenset(labels),
                            doc=str(doc) if doc is not None else None, synthetic=bool(record.get("synthetic", False)),
-                           strength=record.get("strength") or {})
+                           strength=record.get("strength") or {}, stance=stance, commitment=commitment)
+
+
+def reading_labels(record: dict, key: str, values: frozenset[str], labels: set[str], where: str) -> dict[str, str]:
+    """A line's gold stance or commitment per item: only for items it is labelled with, only known values."""
+    found = record.get(key) or {}
+    if not isinstance(found, dict):
+        raise GoldFileError(f"{where}: '{key}' must map item ids to values ({', '.join(sorted(values))})")
+    for item_id, value in found.items():
+        if item_id not in labels:
+            raise GoldFileError(f"{where}: '{key}' names {item_id!r}, which is not in the line's 'labels'")
+        if value not in values:
+            raise GoldFileError(f"{where}: {key} {value!r} for {item_id}; one of {', '.join(sorted(values))}")
+    return dict(found)
 
 
 def prf(tp: int, fp: int, fn: int) -> dict:

@@ -274,6 +274,55 @@ class EvidenceDecision(str, Enum):
     REVIEW_AGAIN = "review again"
 
 
+class Stance(str, Enum):
+    """Where a passage stands on an item's aim (docs/stance-labelling.md): the first thing a policy team asks."""
+
+    SUPPORTS = "supports"
+    OPPOSES = "opposes"
+    #: support with a limiting condition, support for one part and opposition to another, or both sides reported
+    MIXED = "mixed"
+    #: describes, reports or quotes without taking or reporting a side
+    NEUTRAL = "neutral"
+
+
+class Commitment(str, Enum):
+    """What a passage does about an item: a checkable action, an intention, a description, or a call on others."""
+
+    COMMITS = "commits"
+    INTENDS = "intends"
+    DESCRIBES = "describes"
+    CALLS_FOR = "calls_for"
+
+
+#: When one passage does several things for an item, the strongest counts (docs/stance-labelling.md, 4).
+COMMITMENT_PRECEDENCE = (Commitment.COMMITS, Commitment.CALLS_FOR, Commitment.INTENDS, Commitment.DESCRIBES)
+
+
+def document_stance(stances: list[Stance]) -> Stance | None:
+    """A document's stance on an item from its evidence passages' stances (None when no passage has one).
+
+    Rule: a document that both supports and opposes an item is `mixed` (its passages show both); a passage's
+    `mixed` makes the document mixed; otherwise the side its passages take, and `neutral` only when none takes one.
+    """
+    taken = set(stances)
+    if not taken:
+        return None
+    if Stance.MIXED in taken or {Stance.SUPPORTS, Stance.OPPOSES} <= taken:
+        return Stance.MIXED
+    for side in (Stance.OPPOSES, Stance.SUPPORTS):
+        if side in taken:
+            return side
+    return Stance.NEUTRAL
+
+
+def document_commitment(commitments: list[Commitment]) -> Commitment | None:
+    """A document's commitment on an item: the strongest of its evidence passages' (None when none has one)."""
+    for kind in COMMITMENT_PRECEDENCE:
+        if kind in commitments:
+            return kind
+    return None
+
+
 @dataclass(frozen=True)
 class Review:
     """A reviewer's decision in force on one document x item, as a run applies it (pipeline/review/).
@@ -314,6 +363,9 @@ class Evidence:
     spans: tuple[tuple[int, int], ...] = ()
     #: a reviewer's decision on this passage as evidence for the item, when there is one
     review: EvidenceDecision | None = None
+    #: where the passage stands on the item's aim and what it commits to (pipeline/stance), when read for it
+    stance: Stance | None = None
+    commitment: Commitment | None = None
 
     def __post_init__(self) -> None:
         for start, end in self.spans:
@@ -358,6 +410,25 @@ class Coverage:
     def margin(self) -> float | None:
         """How far the score is above (+) or below (-) the item's covered threshold."""
         return None if self.threshold is None else round(self.score - self.threshold, 4)
+
+    @property
+    def stance(self) -> Stance | None:
+        """The document's stance on the item from its evidence not rejected by a reviewer (both sides: `mixed`).
+
+        None unless the verdict is covered or partial: a reviewer's "missing" withdraws the evidence's claim too.
+        """
+        if self.status not in (Status.COVERED, Status.PARTIAL):
+            return None
+        return document_stance([e.stance for e in self.evidence
+                                if e.stance is not None and e.review is not EvidenceDecision.REJECTED])
+
+    @property
+    def commitment(self) -> Commitment | None:
+        """The strongest commitment among the item's evidence passages; None unless covered or partial."""
+        if self.status not in (Status.COVERED, Status.PARTIAL):
+            return None
+        return document_commitment([e.commitment for e in self.evidence
+                                    if e.commitment is not None and e.review is not EvidenceDecision.REJECTED])
 
     @property
     def best(self) -> Evidence | None:

@@ -85,7 +85,7 @@ def test_outputs_of_a_run(sample_run, reference_set):
     assert {fw["version"] for fw in run["reference"]["frameworks"]} == {"2020-south-ayrshire-55", "2020-promise-p119"}
     assert all(re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]) for entry in run["inputs"])
     assert "wall" in run["timings_seconds"]  # the stages' own seconds only for documents not from the cache
-    assert set(run["timings_seconds"]) <= {"wall", "extract", "segment", "classify", "total"}
+    assert set(run["timings_seconds"]) <= {"wall", "extract", "segment", "classify", "stance", "total"}
     passages = [json.loads(line) for line in (out / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
     ids = {entry["sha256"] for entry in run["inputs"]}
     assert {entry["file"] for entry in run["inputs"]} == {path.name for path in SAMPLE_CORPUS.iterdir()}

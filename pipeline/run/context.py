@@ -33,10 +33,14 @@ class ContextSpec:
     settings: Settings
     cache_dir: str | None
     limits: tuple[tuple[str, float | None], ...] = ()
+    #: the stance and commitment models' file and its sha256 (None: evidence gets no stance)
+    stance_model_path: str | None = None
+    stance_model_sha256: str | None = None
 
     def fingerprint(self, reference_sha256: str) -> str:
         """What besides a file's content determines its result: code, model, reference, settings, limits."""
         material = {"code": code_fingerprint(), "classifier": self.classifier, "model": self.model_sha256,
+                    "stance_model": self.stance_model_sha256,
                     "reference": reference_sha256, "settings": self.settings.to_dict(), "limits": list(self.limits)}
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -68,6 +72,7 @@ def build_context(spec: ContextSpec) -> MapContext:
             raise RuntimeError(f"{model_path} is not a model this version of promise-map can read")
         classifier = FrameworkClassifier(trained, reference.items)
     fingerprint = spec.fingerprint(reference.sha256)
+    stance = None if spec.stance_model_path is None else chosen_stance_model(spec)
     extract_cache = result_cache = None
     if spec.cache_dir is not None:
         limits = dict(spec.limits)
@@ -75,7 +80,21 @@ def build_context(spec: ContextSpec) -> MapContext:
                                      limits={"seconds": limits.get("seconds"), "memory_bytes": limits.get("memory")})
         result_cache = ResultCache(Path(spec.cache_dir) / RESULTS_FOLDER, fingerprint=fingerprint, reference=reference)
     return MapContext(reference=reference, classifier=classifier, settings=spec.settings, fingerprint=fingerprint,
-                      segmenter=Segmenter(), extract_cache=extract_cache, result_cache=result_cache)
+                      segmenter=Segmenter(), extract_cache=extract_cache, result_cache=result_cache,
+                      stance=stance)
+
+
+def chosen_stance_model(spec: ContextSpec):
+    """The stance model file the parent chose; raises if it has changed since or cannot be read."""
+    from pipeline.stance.training import load_stance_model
+
+    path = Path(spec.stance_model_path)
+    if file_sha256(path) != spec.stance_model_sha256:
+        raise RuntimeError(f"{path} changed after the run chose it; run again")
+    model = load_stance_model(path)
+    if model is None:
+        raise RuntimeError(f"{path} is not a stance model this version of promise-map can read")
+    return model
 
 
 _CONTEXTS: dict[str, MapContext] = {}

@@ -1,4 +1,4 @@
-"""One document, start to finish: a file -> extract, segment, classify, coverage -> a DocumentResult.
+"""One document, start to finish: a file -> extract, segment, classify, coverage, stance -> a DocumentResult.
 
 This is the unit every executor runs (worker processes on this machine, or Dask workers elsewhere): a
 plain function of a `SourceFile` and a `MapContext`, so the same chain runs the same way wherever it runs.
@@ -32,6 +32,7 @@ from pipeline.extract import (
 )
 from pipeline.extract.cache import ExtractCache, FailedExtraction
 from pipeline.segment import Segmenter
+from pipeline.stance import read_stances
 from pipeline.types import (
     CONTENT_KINDS,
     Document,
@@ -62,6 +63,8 @@ class MapContext:
     segmenter: Segmenter = field(default_factory=Segmenter)
     extract_cache: ExtractCache | None = None
     result_cache: object | None = None
+    #: the stance and commitment models (pipeline/stance); None leaves evidence without a stance
+    stance: object | None = None
 
 
 def content_sha256(path: Path) -> str:
@@ -129,6 +132,9 @@ def map_content(source: SourceFile, sha256: str, context: MapContext, *, started
     matches, coverages = classify_document(document, passages, context.classifier, context.reference.items,
                                            context.settings)
     seconds["classify"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    coverages = read_stances(coverages, context.stance)
+    seconds["stance"] = time.perf_counter() - clock
     seconds["total"] = time.perf_counter() - started
     return DocumentResult(source=source, document=info, passages=tuple(passages), matches=tuple(matches),
                           coverages=tuple(coverages), problems=tuple(problems), seconds=seconds)

@@ -7,6 +7,7 @@ only ever carry the reference texts of the run that reads it; the cache key pins
 from __future__ import annotations
 
 from pipeline.types import (
+    Commitment,
     Coverage,
     DocumentInfo,
     DocumentResult,
@@ -17,11 +18,12 @@ from pipeline.types import (
     Signal,
     Skipped,
     SourceFile,
+    Stance,
     Status,
 )
 
 #: Layout of a serialised result; bumped when the JSON shape changes.
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 
 
 def passage_row(passage: Passage) -> list:
@@ -48,13 +50,17 @@ def match_from_row(row: list) -> Match:
 
 def evidence_row(evidence: Evidence) -> list:
     return [evidence.passage_id, evidence.page, evidence.heading, evidence.text, evidence.score,
-            evidence.signal.value, evidence.matched, evidence.lead_in, [list(span) for span in evidence.spans]]
+            evidence.signal.value, evidence.matched, evidence.lead_in, [list(span) for span in evidence.spans],
+            evidence.stance.value if evidence.stance else None,
+            evidence.commitment.value if evidence.commitment else None]
 
 
 def evidence_from_row(row: list) -> Evidence:
-    passage_id, page, heading, text, score, signal, matched, lead_in, spans = row
+    passage_id, page, heading, text, score, signal, matched, lead_in, spans, stance, commitment = row
     return Evidence(passage_id=passage_id, page=page, heading=heading, text=text, score=score,
-                    signal=Signal(signal), matched=matched, lead_in=lead_in, spans=tuple(tuple(s) for s in spans))
+                    signal=Signal(signal), matched=matched, lead_in=lead_in, spans=tuple(tuple(s) for s in spans),
+                    stance=Stance(stance) if stance else None,
+                    commitment=Commitment(commitment) if commitment else None)
 
 
 def coverage_record(coverage: Coverage) -> dict:

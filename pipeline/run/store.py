@@ -7,12 +7,12 @@ in bounded memory however large the corpus. Parquet would need pyarrow and does 
 DuckDB would be one more compiled dependency for what SQLite already does.
 
 Tables (one row per ...): `documents` (input file, in run order, with its content id or none),
-`passages`, `matches`, `coverage` (document x item verdict: the final status, the machine's, and the
-reviewer's decision when there is one), `evidence` (evidence passage of a
-verdict, best first from rank 1; rank 0 is a missing item's near miss), `problems` (a file or part of
-one that could not be used). Paths are stored as the outputs show them (bytes that are not UTF-8 escaped,
-pipeline/files.py). Documents are keyed by content sha256; two files with the same bytes are
-one document, the second listed as a problem.
+`passages`, `matches`, `coverage` (document x item verdict: the final status, the machine's, the
+reviewer's decision when there is one, and the document's stance and commitment from its evidence),
+`evidence` (evidence passage of a verdict, best first from rank 1; rank 0 is a missing item's near miss),
+`problems` (a file or part of one that could not be used). Paths are stored as the outputs show them
+(bytes that are not UTF-8 escaped, pipeline/files.py). Documents are keyed by content sha256; two files
+with the same bytes are one document, the second listed as a problem.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from pipeline.files import display_name
 from pipeline.run.serialise import passage_from_row
 from pipeline.types import (
+    Commitment,
     Coverage,
     DocumentInfo,
     DocumentResult,
@@ -36,6 +37,7 @@ from pipeline.types import (
     Signal,
     Skipped,
     SourceFile,
+    Stance,
     Status,
 )
 
@@ -61,12 +63,13 @@ CREATE INDEX matches_doc ON matches (doc_id, position);
 CREATE TABLE coverage (
     doc_id TEXT NOT NULL, item_id TEXT NOT NULL, status TEXT NOT NULL, score REAL, threshold REAL,
     partial_threshold REAL, position INTEGER, machine_status TEXT NOT NULL, reviewer TEXT, reviewed_at TEXT,
-    review_note TEXT, review_state TEXT,
+    review_note TEXT, review_state TEXT, stance TEXT, commitment TEXT,
     PRIMARY KEY (doc_id, item_id)
 );
 CREATE TABLE evidence (
     doc_id TEXT NOT NULL, item_id TEXT NOT NULL, rank INTEGER NOT NULL, passage_id TEXT NOT NULL, page INTEGER,
     heading TEXT, text TEXT, score REAL, signal TEXT, matched TEXT, lead_in TEXT, spans TEXT, review TEXT,
+    stance TEXT, commitment TEXT,
     PRIMARY KEY (doc_id, item_id, rank)
 );
 CREATE TABLE problems (ordinal INTEGER NOT NULL, file TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL);
@@ -87,6 +90,11 @@ def review_of(status: str, score: float, fields: list) -> Review | None:
         return None
     return Review(status=Status(status), machine_status=Status(machine_status), machine_score=score,
                   reviewer=reviewer, decided_at=reviewed_at, note=note or "", state=state)
+
+
+def value_of(member) -> str | None:
+    """An enum member's stored value; None stays None."""
+    return None if member is None else member.value
 
 
 def ranked_evidence(coverage: Coverage) -> list[tuple[int, Evidence]]:
@@ -164,13 +172,13 @@ class RunStore:
         cursor.executemany("INSERT INTO matches VALUES (?,?,?,?,?,?,?,?,?)", [
             (doc, m.passage_id, m.item_id, m.signal.value, m.score, m.matched, m.covered_at, m.partial_at, n)
             for n, m in enumerate(result.matches)])
-        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             (doc, c.item.id, c.status.value, c.score, c.threshold, c.partial_threshold, n, c.machine_status.value,
-             *review_cells(c.review))
+             *review_cells(c.review), value_of(c.stance), value_of(c.commitment))
             for n, c in enumerate(result.coverages)])
-        cursor.executemany("INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+        cursor.executemany("INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             (doc, c.item.id, rank, e.passage_id, e.page, e.heading, e.text, e.score, e.signal.value, e.matched,
-             e.lead_in, json.dumps(e.spans), e.review.value if e.review else None)
+             e.lead_in, json.dumps(e.spans), value_of(e.review), value_of(e.stance), value_of(e.commitment))
             for c in result.coverages for rank, e in ranked_evidence(c)])
 
     # ---- reading ----------------------------------------------------------------------------------
@@ -197,12 +205,14 @@ class RunStore:
         near_misses: dict[str, Evidence] = {}
         for item_id, rank, *fields in self.connection.execute(
                 "SELECT item_id, rank, passage_id, page, heading, text, score, signal, matched, lead_in, spans, "
-                "review FROM evidence WHERE doc_id = ? ORDER BY item_id, rank", (doc_id,)):
-            passage_id, page, heading, text, score, signal, matched, lead_in, spans, review = fields
+                "review, stance, commitment FROM evidence WHERE doc_id = ? ORDER BY item_id, rank", (doc_id,)):
+            passage_id, page, heading, text, score, signal, matched, lead_in, spans, review, stance, commitment = fields
             found = Evidence(passage_id=passage_id, page=page, heading=heading, text=text, score=score,
                              signal=Signal(signal), matched=matched, lead_in=lead_in,
                              spans=tuple(tuple(span) for span in json.loads(spans or "[]")),
-                             review=EvidenceDecision(review) if review else None)
+                             review=EvidenceDecision(review) if review else None,
+                             stance=Stance(stance) if stance else None,
+                             commitment=Commitment(commitment) if commitment else None)
             if rank == 0:
                 near_misses[item_id] = found
             else:
@@ -241,6 +251,14 @@ class RunStore:
         for item_id, status, number in self.connection.execute(
                 "SELECT item_id, status, COUNT(*) FROM coverage GROUP BY item_id, status"):
             counts.setdefault(item_id, {})[status] = number
+        return counts
+
+    def stance_counts(self) -> dict[str, dict[str, int]]:
+        """Per item, how many documents support, oppose or are mixed on it (their evidence's stance), in one query."""
+        counts: dict[str, dict[str, int]] = {}
+        for item_id, stance, number in self.connection.execute(
+                "SELECT item_id, stance, COUNT(*) FROM coverage WHERE stance IS NOT NULL GROUP BY item_id, stance"):
+            counts.setdefault(item_id, {})[stance] = number
         return counts
 
     def document_status_counts(self) -> dict[str, list[tuple[str, str]]]:

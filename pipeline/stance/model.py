@@ -1,0 +1,190 @@
+"""The stance and commitment models: two linear classifiers over a passage's scoped words and cues.
+
+An estimator in scikit-learn's manner (`fit`, `predict`, learned values ending in `_`), stored as arrays and
+JSON (pipeline/classify/persist.py), never pickle. Both models read the passage only: in the labelled set a
+passage's stance differs between the items it covers in 7 passages of 1,345, so reading it once per passage
+costs little accuracy and keeps this stage a small fraction of classification.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.stance.cues import CUE_NAMES, PassageCues, read_cues
+from pipeline.types import Commitment, Stance
+
+STANCES = tuple(stance.value for stance in Stance)
+COMMITMENTS = tuple(kind.value for kind in Commitment)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One passage's stance and commitment, each with the model's probability for it."""
+
+    stance: Stance
+    commitment: Commitment
+    stance_probability: float
+    commitment_probability: float
+
+
+def word_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    """Unigrams and bigrams of scoped words (`not_support` is a word), TF-IDF with sublinear counts."""
+    return TfidfVectorizer(lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                           token_pattern=r"[^ ]+", vocabulary=vocabulary)
+
+
+class StanceModel:
+    """Predicts a passage's stance (supports/opposes/mixed/neutral) and commitment (commits/intends/...).
+
+    `cue_weight` scales the cue features against the words (both are regularised together); `C_stance` and
+    `C_commitment` are the inverse regularisation of each model. A class is weighted by its inverse frequency
+    raised to `balance` (1: fully balanced; 0: unweighted), so the rare `opposes` and `mixed` are not drowned
+    by `supports` without the model calling every real plan's evidence opposed. The defaults are the best of
+    the grid in docs/accuracy.md (grouped cross-validation).
+    """
+
+    def __init__(self, *, cue_weight: float = 0.25, C_stance: float = 16.0, C_commitment: float = 16.0,
+                 balance: float = 0.5, seed: int = 0) -> None:
+        self.cue_weight = cue_weight
+        self.C_stance = C_stance
+        self.C_commitment = C_commitment
+        self.balance = balance
+        self.seed = seed
+
+    def features(self, read: list[PassageCues]) -> sparse.csr_matrix:
+        words = self.vectorizer_.transform([passage.scoped_words for passage in read])
+        cues = sparse.csr_matrix(np.vstack([passage.cues for passage in read]) * self.cue_weight)
+        return sparse.hstack([words, cues], format="csr")
+
+    def fit(self, texts: list[str], stances: list[str], commitments: list[str]) -> StanceModel:
+        """Learn both models from passages and their labels (values of Stance and Commitment)."""
+        read = [read_cues(text) for text in texts]
+        self.vectorizer_ = word_vectorizer()
+        self.vectorizer_.fit([passage.scoped_words for passage in read])
+        matrix = self.features(read)
+        self.stance_ = self.fitted(matrix, stances, STANCES, self.C_stance)
+        self.commitment_ = self.fitted(matrix, commitments, COMMITMENTS, self.C_commitment)
+        self.joint_ = None
+        return self
+
+    def fitted(self, matrix: sparse.csr_matrix, labels: list[str], classes: tuple[str, ...],
+               C: float) -> tuple[np.ndarray, np.ndarray]:
+        """Weights [classes, features] and intercepts [classes], in `classes` order (a class never seen: -inf)."""
+        present = Counter(labels)
+        weights = {label: (len(labels) / (len(present) * count)) ** self.balance for label, count in present.items()}
+        model = LogisticRegression(C=C, class_weight=weights, solver="newton-cg", max_iter=2000,
+                                   random_state=self.seed)
+        model.fit(matrix, labels)
+        coef = np.zeros((len(classes), matrix.shape[1]))
+        intercept = np.full(len(classes), -1e9)
+        for row, label in enumerate(model.classes_):
+            coef[classes.index(label)] = model.coef_[row] if len(model.classes_) > 2 else (
+                model.coef_[0] if row == 1 else -model.coef_[0])
+            intercept[classes.index(label)] = model.intercept_[row] if len(model.classes_) > 2 else (
+                model.intercept_[0] if row == 1 else -model.intercept_[0])
+        return coef, intercept
+
+    def probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage's probability of every stance and every commitment (rows: passages).
+
+        Both models' weights are one [features, stances + commitments] array, multiplied once per batch: the
+        run reads a document's evidence in one batch, so what a batch costs beyond its passages matters.
+        """
+        read = [read_cues(text) for text in texts]
+        weights, intercepts = self.joint_weights()
+        words = tfidf_rows([passage.scoped_words for passage in read], self.vectorizer_.vocabulary_,
+                           self.vectorizer_.idf_)
+        vocabulary = words.shape[1]
+        cues = np.vstack([passage.cues for passage in read]) * self.cue_weight
+        logits = words @ weights[:vocabulary] + cues @ weights[vocabulary:] + intercepts
+        return softmax(logits[:, :len(STANCES)]), softmax(logits[:, len(STANCES):])
+
+    def joint_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        if getattr(self, "joint_", None) is None:
+            self.joint_ = (np.ascontiguousarray(np.vstack([self.stance_[0], self.commitment_[0]]).T),
+                           np.concatenate([self.stance_[1], self.commitment_[1]]))
+        return self.joint_
+
+    def predict(self, texts: list[str]) -> list[Reading]:
+        if not texts:
+            return []
+        stance, commitment = self.probabilities(texts)
+        readings = []
+        for stance_row, commitment_row in zip(stance, commitment, strict=True):
+            s, c = int(stance_row.argmax()), int(commitment_row.argmax())
+            readings.append(Reading(stance=Stance(STANCES[s]), commitment=Commitment(COMMITMENTS[c]),
+                                    stance_probability=round(float(stance_row[s]), 4),
+                                    commitment_probability=round(float(commitment_row[c]), 4)))
+        return readings
+
+    # ---- a model file: arrays and JSON ----
+
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {"idf": self.vectorizer_.idf_, "stance_coef": self.stance_[0].astype(np.float32),
+                  "stance_intercept": self.stance_[1], "commitment_coef": self.commitment_[0].astype(np.float32),
+                  "commitment_intercept": self.commitment_[1]}
+        meta = {"model": "stance", "stances": list(STANCES), "commitments": list(COMMITMENTS),
+                "cues": list(CUE_NAMES), "vocabulary": {term: int(index) for term, index in
+                                                       self.vectorizer_.vocabulary_.items()},
+                "settings": {"cue_weight": self.cue_weight, "C_stance": self.C_stance,
+                             "C_commitment": self.C_commitment, "balance": self.balance, "seed": self.seed}}
+        return arrays, meta
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict) -> StanceModel:
+        """The model a file holds; ValueError when it was written for other classes or cues than this code's."""
+        if meta.get("model") != "stance":
+            raise ValueError("not a stance model")
+        if (tuple(meta["stances"]) != STANCES or tuple(meta["commitments"]) != COMMITMENTS
+                or tuple(meta["cues"]) != CUE_NAMES):
+            raise ValueError("written for other classes or cues than this version's")
+        model = cls(**meta["settings"])
+        model.vectorizer_ = word_vectorizer(meta["vocabulary"])
+        model.vectorizer_.idf_ = arrays["idf"]
+        n_features = len(meta["vocabulary"]) + len(CUE_NAMES)
+        model.stance_ = (arrays["stance_coef"].astype(np.float64), arrays["stance_intercept"])
+        model.commitment_ = (arrays["commitment_coef"].astype(np.float64), arrays["commitment_intercept"])
+        for coef, intercept in (model.stance_, model.commitment_):
+            if coef.shape[1] != n_features or coef.shape[0] != intercept.shape[0]:
+                raise ValueError("its weights do not fit its vocabulary")
+        return model
+
+
+def tfidf_rows(scoped: list[str], vocabulary: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
+    """What `word_vectorizer(...).transform` gives for these passages, computed in a third of its time.
+
+    The run reads every document's evidence in a batch of a few dozen passages, where the vectorizer's own
+    re-tokenising and per-batch checks cost more than the stance model itself; the words are already split
+    here, so the unigrams and bigrams are looked up directly. Same sublinear TF, IDF and L2 norm
+    (tests/test_stance.py checks the two agree).
+    """
+    rows, columns, values = [], [], []
+    for row, text in enumerate(scoped):
+        words = text.split(" ") if text else []
+        counts: dict[int, int] = {}
+        for gram in (*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))):
+            column = vocabulary.get(gram)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        if not counts:
+            continue
+        found = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[found]
+        rows.append(np.full(len(found), row))
+        columns.append(found)
+        values.append(weights / np.sqrt(weights @ weights))
+    if not rows:
+        return sparse.csr_matrix((len(scoped), len(idf)))
+    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
+                             shape=(len(scoped), len(idf)))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
