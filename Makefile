@@ -55,10 +55,11 @@ compare: $(BIN)/promise-map ## items covered in document A and missing in B (A=.
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "name two documents of the run: make compare A=... B=..." >&2; exit 2; fi
 	"$(BIN)/promise-map" compare "$(A)" "$(B)" --run "$(OUT)"
 
-eval: $(BIN)/promise-map ## accuracy: cross-validated, written-examples-only, held-back documents, off-topic folders (outputs/eval/)
+eval: $(BIN)/promise-map ## accuracy: cross-validated, written-examples-only, held-back documents, stance, off-topic folders (outputs/eval/)
 	"$(BIN)/promise-map" eval --cross-validate --json outputs/eval/cv.json
 	"$(BIN)/promise-map" eval --transfer --json outputs/eval/transfer.json
 	"$(BIN)/promise-map" eval --documents corpora/heldback --json outputs/eval/heldback.json
+	"$(BIN)/promise-map" eval --stance --json outputs/eval/stance.json | tail -3
 	@for folder in "$(SHARED)/offtopic-web" "$(SHARED)/pdf-corpus"; do \
 	  if [ -d "$$folder" ]; then "$(BIN)/promise-map" eval --documents "$$folder" --off-topic \
 	    --json "outputs/eval/offtopic-$$(basename "$$folder").json" | tail -1; \

@@ -52,6 +52,15 @@ from pipeline.run.corpus import Executor, RunTotals, map_corpus, store_path
 from pipeline.run.output import OutputFolderError, check_output_folder, staged_output
 from pipeline.run.report_cache import ReportCache
 from pipeline.run.store import RunStore
+from pipeline.stance.training import (
+    DEFAULT_STANCE_MODEL,
+    ensure_stance_model,
+    format_stance_figures,
+    gold_figures,
+    stance_agreement,
+    stance_passages,
+)
+from pipeline.stance.training import cross_validate as stance_cross_validate
 from pipeline.training import (
     DEFAULT_LABELLED_DIR,
     DEFAULT_LEXICON,
@@ -106,6 +115,9 @@ def map_command(
     reviews: Annotated[Path | None, typer.Option(
         help="A review store (reviews.sqlite, from `promise-map review`): every output shows the reviewers' "
              "decisions, the machine's status beside them.")] = None,
+    stance_model: Annotated[Path, typer.Option(
+        help="Saved stance and commitment models (trained from corpora/labelled/stance.jsonl first if missing "
+             "or stale).")] = DEFAULT_STANCE_MODEL,
 ) -> None:
     """Extract, segment, classify and report coverage for every document in CORPUS."""
     console = stderr_console(quiet=quiet)
@@ -117,6 +129,7 @@ def map_command(
         check_inputs(corpus, listing.paths, listing.skipped)
         review_book = None if reviews is None else ReviewBook(ReviewStore(reviews, create=False))
         chosen = build_classifier(classifier, reference_set, model, console)
+        ensure_stance_model(stance_model, say=lambda message: console.print(shown(message)))
     except (ReferenceError, FileNotFoundError, GoldFileError, ValueError, ModelFileError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     settings = Settings(password=password)
@@ -124,7 +137,8 @@ def map_command(
                        frameworks=tuple(fw.id for fw in reference_set.frameworks), classifier=classifier,
                        model_path=None if classifier == "lexical" else str(model.resolve()),
                        model_sha256=None if classifier == "lexical" else file_sha256(model), settings=settings,
-                       cache_dir=None if no_cache else str((cache_dir or default_cache_dir()).resolve()))
+                       cache_dir=None if no_cache else str((cache_dir or default_cache_dir()).resolve()),
+                       stance_model_path=str(stance_model.resolve()), stance_model_sha256=file_sha256(stance_model))
     executor = Executor(workers=workers, dask=dask)
     try:
         with staged_output(out) as staging:
@@ -133,7 +147,7 @@ def map_command(
             totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
                                        show_progress=not quiet, reviews=review_book)
             record = run_record(corpus, reference_set, settings, store, totals, chosen, executor,
-                                reviews=review_book)
+                                reviews=review_book, stance_sha256=spec.stance_model_sha256)
             reports_cache = None if spec.cache_dir is None else ReportCache(spec.cache_dir)
             written = write_reports(staging, store=store, reference=reference_set, run_record=record,
                                     cache=reports_cache)
@@ -233,7 +247,8 @@ def path_in(corpus: Path, file_path: str) -> str:
 
 
 def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, store: RunStore, totals: RunTotals,
-               chosen, executor: Executor, *, reviews: ReviewBook | None = None) -> dict:
+               chosen, executor: Executor, *, reviews: ReviewBook | None = None,
+               stance_sha256: str | None = None) -> dict:
     """What a reader needs to cite and reproduce the run: reference versions, settings, inputs, timings."""
     documents = store.documents()
     classifier = chosen.describe()
@@ -250,6 +265,9 @@ def run_record(corpus: Path, reference_set: ReferenceSet, settings: Settings, st
                             "groups": list(fw.groups), "method": methods[fw.id]} for fw in reference_set.frameworks],
         },
         "classifier": classifier,
+        "stance_model": None if stance_sha256 is None else {
+            "sha256": stance_sha256, "labelled": "corpora/labelled/stance.jsonl",
+            "guide": "docs/stance-labelling.md"},
         "settings": {**settings.to_dict(), "thresholds": thresholds_in_force(settings, classifier)},
         "executor": executor.describe(),
         "reviews": None if reviews is None else reviews.describe(),
@@ -319,22 +337,40 @@ def eval_command(
     reviews: Annotated[Path | None, typer.Option(
         help="Score the model on the evidence passages reviewers accepted or rejected in this review store.")
     ] = None,
+    stance: Annotated[bool, typer.Option(
+        "--stance", help="Score the stance and commitment models by cross-validation grouped by source document "
+                         "on corpora/labelled/stance.jsonl.")] = False,
+    stance_model: Annotated[Path, typer.Option(
+        help="The stance and commitment model scored on a --gold file's stance labels (trained when missing).")
+    ] = DEFAULT_STANCE_MODEL,
 ) -> None:
-    """Score the classifier the map uses against labelled passages or documents; last line `micro_f1=… macro_f1=…`."""
+    """Score the classifier the map uses against labelled passages or documents; last line `micro_f1=… macro_f1=…`.
+
+    With --stance, the stance and commitment models instead (last line `stance_accuracy=… commitment_macro_f1=…`);
+    a --gold file whose lines carry `stance` or `commitment` is scored for them too.
+    """
     console = stderr_console()
     try:
         reference_set = reference_for_run(reference or [], framework_names(framework))
         schemes = [flag for flag, on in (("--gold", gold is not None), ("--cross-validate", cross_validate_dev),
                                          ("--transfer", transfer), ("--documents", documents is not None),
-                                         ("--reviews", reviews is not None)) if on]
+                                         ("--reviews", reviews is not None), ("--stance", stance)) if on]
         if len(schemes) != 1:
-            raise ValueError("choose one of --gold FILE, --cross-validate, --transfer, --documents DIR and "
-                             "--reviews FILE")
+            raise ValueError("choose one of --gold FILE, --cross-validate, --transfer, --documents DIR, "
+                             "--reviews FILE and --stance")
         if off_topic and documents is None:
             raise ValueError("--off-topic goes with --documents DIR")
         if (cross_validate_dev or transfer) and classifier != "learned":
             raise ValueError(f"{schemes[0]} trains the learned classifier; it cannot be used with "
                              f"--classifier {classifier}")
+        if stance:
+            with console.status("cross-validating the stance and commitment models (five folds, seconds)"):
+                figures = stance_cross_validate(stance_passages())
+            figures["second_coder"] = stance_agreement()
+            if json_out is not None:
+                write_json(json_out, figures)
+            typer.echo(format_stance_figures(figures))
+            return
         if cross_validate_dev or transfer:
             reference_set = training_reference()
             data = load_training_data(DEFAULT_LABELLED_DIR, reference_set, DEFAULT_LEXICON)
@@ -366,6 +402,9 @@ def eval_command(
             report = evaluate(gold_passages, reference_set.items, chosen.rule.passage_decisions(scores),
                               np.clip(scores.scores, 0.0, 1.0),
                               documents=document_verdicts(gold_passages, scores, chosen.rule))
+            if any(p.stance or p.commitment for p in gold_passages):
+                report["stance_reading"] = gold_figures(gold_passages, ensure_stance_model(
+                    stance_model, say=lambda message: console.print(message)))
     except (ReferenceError, GoldFileError, ValueError, ModelFileError) as error:
         raise fail(str(error), code=EXIT_BAD_INPUT) from error
     report["gold"] = str(gold) if gold is not None else "the repository's real passages"
@@ -373,6 +412,13 @@ def eval_command(
     report["classifier"] = f"learned ({scheme})" if scheme else classifier
     if json_out is not None:
         write_json(json_out, report)
+    if "stance_reading" in report:
+        reading = report["stance_reading"]
+        if reading["in_training_set"]:
+            console.print(f"[yellow]warning:[/yellow] {reading['in_training_set']} of {reading['passages']} gold "
+                          "passages with stance labels are in the stance training set, so its figures are "
+                          "optimistic; use --stance for cross-validated ones")
+        typer.echo(format_stance_figures(reading) + "\n")
     typer.echo(visible_controls(format_report(report), keep="\n"))
 
 
@@ -454,7 +500,10 @@ def compare_command(
     include_partial: Annotated[bool, typer.Option(help="List every status difference, partial included.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
 ) -> None:
-    """Items covered in one document of a run and missing in the other: a CSV table and an HTML page."""
+    """Items covered in one document of a run and missing in the other, and items both cover on different sides.
+
+    Writes a CSV table and an HTML page; prints both lists.
+    """
     console = stderr_console(quiet=quiet)
     try:
         comparison = compare_documents(read_verdicts(run), doc_a, doc_b, include_partial=include_partial)
@@ -475,6 +524,16 @@ def compare_command(
             table.add_row(*(shown(value) for value in (entry.item_id, entry.group, entry.title, entry.status_a,
                                                         entry.status_b)))
         print_whole(console, table)
+    if comparison.stance_differs:
+        table = Table(title=f"both cover, different stances: {len(comparison.stance_differs)} items")
+        for column in ("item", "foundation", "title", "A", "B"):
+            table.add_column(column, overflow="fold")
+        for entry in comparison.stance_differs:
+            table.add_row(*(shown(value) for value in (entry.item_id, entry.group, entry.title, entry.stance_a,
+                                                        entry.stance_b)))
+        print_whole(console, table)
+    else:
+        console.print("both cover, different stances: none")
     console.print(f"wrote {shown(', '.join(str(path) for path in written))}")
 
 

@@ -122,7 +122,7 @@ def test_a_text_holding_a_unicode_line_separator_reads(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--cross-validate", "--transfer"],
-     "choose one of --gold FILE, --cross-validate, --transfer, --documents DIR and --reviews"),
+     "choose one of --gold FILE, --cross-validate, --transfer, --documents DIR, --reviews FILE and --stance"),
     (["--gold", "GOLD", "--transfer"], "choose one of --gold FILE"),
     ([], "choose one of --gold FILE"),
     (["--cross-validate", "--classifier", "lexical"], "cannot be used with --classifier lexical"),
