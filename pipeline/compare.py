@@ -8,6 +8,9 @@ every run writes), so it needs no re-run and works on any finished run.
 By default only clear differences are listed: covered in one, missing in the
 other. Partial verdicts mean "look here", not a claim, so they are listed only
 when asked for (`include_partial`), each row then saying which side is stronger.
+Items both documents cover but take different sides on (one supports, the other
+opposes or is mixed) are listed apart, with each side's stance and best evidence:
+for a consultation, where two responses disagree matters as much as what one left out.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ GAP_TABLE_FILE = "gap_table.csv"
 #: The typed verdict file every run writes (pipeline/report.py): what compare reads.
 VERDICTS_FILE = "coverage.jsonl"
 COMPARE_COLUMNS = ("document_a", "document_b", "difference", "item_id", "framework", "group", "title", "item_text",
-                   "status_a", "score_a", "page_a", "evidence_a", "status_b", "score_b", "page_b", "evidence_b")
+                   "status_a", "stance_a", "score_a", "page_a", "evidence_a", "status_b", "stance_b", "score_b",
+                   "page_b", "evidence_b")
+#: Verdicts that have a stance (pipeline/stance: the evidence of covered and partial items is read).
+WITH_STANCE = frozenset({Status.COVERED.value, Status.PARTIAL.value})
 
 
 class CompareError(ValueError):
@@ -49,15 +55,24 @@ class ComparedItem:
     page_b: str
     evidence_b: str
     item_text: str = ""
+    stance_a: str = ""
+    stance_b: str = ""
+    #: What differs: "status" (one covers, the other does not) or "stance" (both cover, on different sides).
+    kind: str = "status"
 
     @property
     def difference(self) -> str:
+        if self.kind == "stance":
+            return f"{self.stance_a} in A, {self.stance_b} in B"
         return f"{self.status_a} in A, {self.status_b} in B"
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Items stronger in A than in B (`only_a`) and the reverse (`only_b`), in reference order."""
+    """Items stronger in A than in B (`only_a`), the reverse (`only_b`), and stance differences, in item order.
+
+    `stance_differs`: items both documents cover (or partly cover) on different sides.
+    """
 
     doc_a: str
     doc_b: str
@@ -65,6 +80,7 @@ class Comparison:
     only_b: tuple[ComparedItem, ...]
     items_compared: int
     include_partial: bool
+    stance_differs: tuple[ComparedItem, ...] = ()
 
     @property
     def rule(self) -> str:
@@ -87,12 +103,25 @@ def read_verdicts(run_folder: Path | str) -> list[dict]:
         for line in stream:
             record = json.loads(line)
             best = record["evidence"][0] if record["evidence"] else None
+            telling = stance_evidence(record) or best
             rows.append({"document": record["document"], "doc_id": record["doc_id"],
                          "framework": record["framework"], "group": record["group"], "item_id": record["item_id"],
                          "title": record["title"], "item_text": record["item_text"], "status": record["status"],
                          "score": f"{record['score']:.3f}", "page": best["page"] if best else "",
-                         "evidence": " ".join(best["text"].split()) if best else ""})
+                         "stance": record.get("stance") or "",
+                         "evidence": " ".join(best["text"].split()) if best else "",
+                         "stance_page": telling["page"] if telling else "",
+                         "stance_evidence": " ".join(telling["text"].split()) if telling else ""})
     return rows
+
+
+def stance_evidence(record: dict) -> dict | None:
+    """The verdict's best evidence passage that shows its stance (for `mixed`, the best one not supporting)."""
+    stance = record.get("stance")
+    if not stance:
+        return None
+    wanted = {"opposes", "mixed"} if stance == "mixed" else {stance}
+    return next((evidence for evidence in record["evidence"] if evidence.get("stance") in wanted), None)
 
 
 def read_gap_table(run_folder: Path | str) -> list[dict]:
@@ -153,12 +182,26 @@ def differs(status_a: str, status_b: str, *, include_partial: bool) -> bool:
     return {status_a, status_b} == {Status.COVERED.value, Status.MISSING.value}
 
 
-def compared_item(row_a: dict, row_b: dict) -> ComparedItem:
+def stance_differs(row_a: dict, row_b: dict) -> bool:
+    """Rule: both documents cover the item (covered or partial) and their stances on it differ.
+
+    A missing verdict has no stance; that difference is the status difference above, not a disagreement.
+    """
+    stance_a, stance_b = row_a.get("stance", ""), row_b.get("stance", "")
+    return (row_a["status"] in WITH_STANCE and row_b["status"] in WITH_STANCE and bool(stance_a) and bool(stance_b)
+            and stance_a != stance_b)
+
+
+def compared_item(row_a: dict, row_b: dict, kind: str = "status") -> ComparedItem:
+    """One compared item; for a stance difference, each side's evidence is the passage that shows its stance."""
+    page, evidence = ("stance_page", "stance_evidence") if kind == "stance" else ("page", "evidence")
     return ComparedItem(
         item_id=row_a["item_id"], framework=row_a["framework"], group=row_a["group"], title=row_a["title"],
-        status_a=row_a["status"], score_a=str(row_a["score"]), page_a=str(row_a["page"]),
-        evidence_a=row_a["evidence"], status_b=row_b["status"], score_b=str(row_b["score"]),
-        page_b=str(row_b["page"]), evidence_b=row_b["evidence"], item_text=row_a.get("item_text", ""),
+        status_a=row_a["status"], score_a=str(row_a["score"]), page_a=str(row_a.get(page, row_a["page"])),
+        evidence_a=row_a.get(evidence, row_a["evidence"]), status_b=row_b["status"], score_b=str(row_b["score"]),
+        page_b=str(row_b.get(page, row_b["page"])), evidence_b=row_b.get(evidence, row_b["evidence"]),
+        item_text=row_a.get("item_text", ""),
+        stance_a=row_a.get("stance", ""), stance_b=row_b.get("stance", ""), kind=kind,
     )
 
 
@@ -173,24 +216,31 @@ def compare_documents(rows: list[dict], doc_a: str, doc_b: str, *, include_parti
     shared = [item_id for item_id in rows_a if item_id in rows_b]
     only_a: list[ComparedItem] = []
     only_b: list[ComparedItem] = []
+    stances: list[ComparedItem] = []
     for item_id in shared:
         row_a, row_b = rows_a[item_id], rows_b[item_id]
+        if stance_differs(row_a, row_b):
+            stances.append(compared_item(row_a, row_b, kind="stance"))
         if not differs(row_a["status"], row_b["status"], include_partial=include_partial):
             continue
         stronger_in_a = STATUS_RANK[Status(row_a["status"])] > STATUS_RANK[Status(row_b["status"])]
         (only_a if stronger_in_a else only_b).append(compared_item(row_a, row_b))
     return Comparison(doc_a=doc_a, doc_b=doc_b, only_a=tuple(only_a), only_b=tuple(only_b),
-                      items_compared=len(shared), include_partial=include_partial)
+                      items_compared=len(shared), include_partial=include_partial, stance_differs=tuple(stances))
 
 
 def comparison_rows(comparison: Comparison) -> list[dict]:
-    """The comparison as table rows (COMPARE_COLUMNS): A's stronger items first, then B's."""
+    """The comparison as table rows (COMPARE_COLUMNS): A's stronger items, then B's, then stance differences.
+
+    An item whose status differs only between covered and partial can be in both lists; it has a row in each.
+    """
     return [{"document_a": comparison.doc_a, "document_b": comparison.doc_b, "difference": item.difference,
              "item_id": item.item_id, "framework": item.framework, "group": item.group, "title": item.title,
-             "item_text": item.item_text, "status_a": item.status_a, "score_a": item.score_a, "page_a": item.page_a,
-             "evidence_a": item.evidence_a,
-             "status_b": item.status_b, "score_b": item.score_b, "page_b": item.page_b, "evidence_b": item.evidence_b}
-            for item in (*comparison.only_a, *comparison.only_b)]
+             "item_text": item.item_text, "status_a": item.status_a, "stance_a": item.stance_a,
+             "score_a": item.score_a, "page_a": item.page_a, "evidence_a": item.evidence_a,
+             "status_b": item.status_b, "stance_b": item.stance_b, "score_b": item.score_b, "page_b": item.page_b,
+             "evidence_b": item.evidence_b}
+            for item in (*comparison.only_a, *comparison.only_b, *comparison.stance_differs)]
 
 
 #: Longest part of a comparison's file name taken from one document's name.

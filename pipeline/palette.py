@@ -10,7 +10,7 @@ Status is always written as text too: colour is never the only carrier.
 
 from __future__ import annotations
 
-from pipeline.types import Status
+from pipeline.types import Stance, Status
 
 STATUS_COLOURS = {Status.COVERED: "#009E73", Status.PARTIAL: "#E69F00", Status.MISSING: "#D9D9D9",
                   Status.NOT_APPLICABLE: "#FFFFFF"}
@@ -24,3 +24,6 @@ STATUS_ORDER = (Status.COVERED, Status.PARTIAL, Status.MISSING)
 REVIEW_STATUSES = (*STATUS_ORDER, Status.NOT_APPLICABLE)
 #: -1: the document is not assessed on the item (a reviewer said it does not apply): no cell colour at all.
 STATUS_RANK = {Status.COVERED: 2, Status.PARTIAL: 1, Status.MISSING: 0, Status.NOT_APPLICABLE: -1}
+#: Heatmap marks of a covered or partial item's stance, shown instead of the status symbol: an opposed item must
+#: not read as one more green dot. Supports and neutral keep the status symbol (most cells; no extra noise).
+STANCE_MARKS = {Stance.OPPOSES: "✕", Stance.MIXED: "±"}

@@ -36,8 +36,9 @@ from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Rev
 REVIEW_COLUMNS = ("reviewed_status", "review_note", "reviewed_by", "reviewed_at", "review_state")
 
 GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
-                     "machine_status", "score", "threshold", "margin", "signal", "evidence", "page", "heading",
-                     "evidence_pages", "near_miss_score", "near_miss_page", "near_miss", *REVIEW_COLUMNS)
+                     "machine_status", "stance", "commitment", "evidence_stances", "score", "threshold", "margin",
+                     "signal", "evidence", "page", "heading", "evidence_pages", "near_miss_score", "near_miss_page",
+                     "near_miss", *REVIEW_COLUMNS)
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
@@ -96,6 +97,7 @@ def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dic
             "item_text": coverage.item.text,
             "status": coverage.status.value,
             "machine_status": coverage.machine_status.value,
+            **stance_cells(coverage),
             "score": f"{coverage.score:.3f}",
             "signal": best.signal.value if best else "",
             "evidence": one_line(best.text) if best else "",
@@ -106,6 +108,18 @@ def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dic
             **review_row_cells(coverage.review),
         })
     return rows
+
+
+def stance_cells(coverage: Coverage) -> dict:
+    """The document's stance and commitment on the item, and each evidence passage's ("p.3 opposes, describes").
+
+    Empty for a missing item. `evidence_stances` lets a reader of a `mixed` row find the passages on each side.
+    """
+    return {"stance": coverage.stance.value if coverage.stance else "",
+            "commitment": coverage.commitment.value if coverage.commitment else "",
+            "evidence_stances": "; ".join(f"p.{e.page} {e.stance.value}, {e.commitment.value}"
+                                          for e in coverage.evidence if e.stance and e.commitment)
+            if coverage.stance else ""}
 
 
 def review_row_cells(review: Review | None) -> dict:
@@ -178,7 +192,9 @@ def evidence_record(evidence: Evidence) -> dict:
     return {"passage_id": evidence.passage_id, "page": evidence.page, "heading": evidence.heading,
             "score": evidence.score, "signal": evidence.signal.value, "matched": evidence.matched,
             "spans": [list(span) for span in evidence.spans], "text": evidence.text,
-            "review": evidence.review.value if evidence.review else None}
+            "review": evidence.review.value if evidence.review else None,
+            "stance": evidence.stance.value if evidence.stance else None,
+            "commitment": evidence.commitment.value if evidence.commitment else None}
 
 
 def coverage_record(coverage: Coverage, name: str) -> dict:
@@ -187,6 +203,8 @@ def coverage_record(coverage: Coverage, name: str) -> dict:
             "group": coverage.item.group, "item_id": coverage.item.id, "title": coverage.item.title,
             "item_text": coverage.item.text, "status": coverage.status.value,
             "machine_status": coverage.machine_status.value, "review": review_record(coverage.review),
+            "stance": coverage.stance.value if coverage.stance else None,
+            "commitment": coverage.commitment.value if coverage.commitment else None,
             "score": coverage.score,
             "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
             "evidence": [evidence_record(evidence) for evidence in coverage.evidence],
@@ -219,15 +237,16 @@ def markdown_document(name: str, doc_rows: list[dict]) -> list[str]:
     lines = [f"## {markdown_cell(name)}", "",
              f"covered {counts['covered']}, partial {counts['partial']}, missing {counts['missing']} "
              f"of {len(doc_rows)} items", "",
-             "| item | title | item text | status | machine | score | page | evidence | review |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| item | title | item text | status | machine | stance | commitment | score | page | evidence | review |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in doc_rows:
         evidence = row["evidence"]
         if len(evidence) > MARKDOWN_EVIDENCE_CHARS:
             evidence = evidence[:MARKDOWN_EVIDENCE_CHARS].rstrip() + "…"
         lines.append("| " + " | ".join(markdown_cell(value) for value in (
             row["item_id"], row["title"], shortened(row.get("item_text", "")), row["status"],
-            row.get("machine_status", row["status"]), row["score"], row["page"], evidence,
+            row.get("machine_status", row["status"]), row.get("stance", ""), row.get("commitment", ""),
+            row["score"], row["page"], evidence,
             review_summary(row))) + " |")
     return lines + [""]
 

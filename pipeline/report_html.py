@@ -27,7 +27,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ from pipeline.classify.highlight import match_spans, merged
 from pipeline.display import shortened, visible_controls
 from pipeline.files import write_atomic
 from pipeline.palette import (
+    STANCE_MARKS,
     STATUS_COLOURS,
     STATUS_ORDER,
     STATUS_RANK,
@@ -48,6 +49,7 @@ from pipeline.palette import (
 )
 from pipeline.review.agreement import agreement
 from pipeline.types import (
+    Commitment,
     Coverage,
     DocumentInfo,
     Evidence,
@@ -56,6 +58,7 @@ from pipeline.types import (
     Review,
     Signal,
     Skipped,
+    Stance,
     Status,
 )
 
@@ -103,6 +106,10 @@ MATCHED_LABELS = {Signal.TFIDF.value: "shared words", "model": "words that weigh
 CELL_HTML = {STATUS_RANK[Status.COVERED]: f'<td class="c2">{STATUS_SYMBOLS[Status.COVERED]}</td>',
              STATUS_RANK[Status.PARTIAL]: f'<td class="c1">{STATUS_SYMBOLS[Status.PARTIAL]}</td>',
              STATUS_RANK[Status.MISSING]: "<td></td>", -1: '<td class="na"></td>'}
+#: A covered or partial cell whose document opposes the item, or is mixed on it: its own mark and outline.
+STANCE_CELL_HTML = {(rank, stance.value): f'<td class="c{rank} st-{stance.value}">{mark}</td>'
+                    for stance, mark in STANCE_MARKS.items()
+                    for rank in (STATUS_RANK[Status.COVERED], STATUS_RANK[Status.PARTIAL])}
 
 Segments = tuple[tuple[str, bool], ...]
 
@@ -171,6 +178,9 @@ class EvidenceView:
     heading_segments: Segments = ()
     #: a reviewer's decision on the passage ("accepted", "rejected", "review again"), or ""
     review: str = ""
+    #: where the passage stands on the item and what it commits to (pipeline/stance), or ""
+    stance: str = ""
+    commitment: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,9 @@ class GapRow:
     machine_status: str = ""
     #: the reviewer's decision in force, when there is one
     review: Review | None = None
+    #: the document's stance on the item and its commitment, from the evidence ("" for a missing item)
+    stance: str = ""
+    commitment: str = ""
 
     @property
     def item_text_short(self) -> str:
@@ -231,11 +244,17 @@ class DocumentEntry:
     counts: dict[str, int]
     by_framework: tuple[FrameworkCount, ...]
     cells: tuple[int, ...]
+    #: per heatmap cell, the document's stance on the item where it is marked (opposes, mixed), else ""
+    stances: tuple[str, ...] = ()
+    #: how many items the document opposes (its evidence's stance)
+    opposed: int = 0
 
     @property
     def cells_html(self) -> Markup:
         """The document's heatmap cells, one per item in column order, from constant markup only."""
-        return Markup("".join(CELL_HTML[rank] for rank in self.cells))
+        stances = self.stances or ("",) * len(self.cells)
+        return Markup("".join(STANCE_CELL_HTML.get((rank, stance), CELL_HTML[rank])
+                              for rank, stance in zip(self.cells, stances, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -246,6 +265,13 @@ class ItemCount:
     item: ReferenceItem
     counts: dict[str, int]
     shares: dict[str, int]
+    #: how many documents support, oppose or are mixed on the item (their evidence's stance)
+    stances: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def opposed_by(self) -> str:
+        """"some" for an item at least one document opposes or is mixed on: the filter for contested items."""
+        return "some" if self.stances.get(Stance.OPPOSES.value) or self.stances.get(Stance.MIXED.value) else "none"
 
     @property
     def covered_by(self) -> str:
@@ -342,7 +368,9 @@ def evidence_view(rank: int, evidence: Evidence) -> EvidenceView:
                         segments=span_segments(evidence.text, evidence.spans),
                         lead_in_segments=highlight_segments(lead_in, evidence.matched, evidence.signal),
                         heading_segments=highlight_segments(evidence.heading, evidence.matched, evidence.signal),
-                        review=evidence.review.value if evidence.review else "")
+                        review=evidence.review.value if evidence.review else "",
+                        stance=evidence.stance.value if evidence.stance else "",
+                        commitment=evidence.commitment.value if evidence.commitment else "")
 
 
 def pages_text(coverage: Coverage) -> str:
@@ -364,6 +392,8 @@ def gap_row(order: int, coverage: Coverage) -> GapRow:
         evidence=tuple(evidence_view(rank, evidence) for rank, evidence in enumerate(coverage.evidence, start=1)),
         near_miss=evidence_view(0, coverage.near_miss) if coverage.near_miss is not None else None,
         machine_status=coverage.machine_status.value, review=coverage.review,
+        stance=coverage.stance.value if coverage.stance else "",
+        commitment=coverage.commitment.value if coverage.commitment else "",
     )
 
 
@@ -415,10 +445,14 @@ def document_entry(number: int, info: DocumentInfo, coverages: list[Coverage], i
                    labels: dict[str, str]) -> DocumentEntry:
     """The index's line for one document; its verdicts are read for their statuses and then let go."""
     rank_by_item = {coverage.item.id: STATUS_RANK[coverage.status] for coverage in coverages}
+    marked = {coverage.item.id: coverage.stance.value for coverage in coverages
+              if coverage.stance is not None and coverage.stance in STANCE_MARKS}
     return DocumentEntry(number=number, id=info.id, name=info.name, href=document_href(info.id),
                          page_count=info.page_count, counts=status_totals(coverages),
                          by_framework=framework_counts(coverages, labels),
-                         cells=tuple(rank_by_item.get(item.id, -1) for item in items))
+                         cells=tuple(rank_by_item.get(item.id, -1) for item in items),
+                         stances=tuple(marked.get(item.id, "") for item in items),
+                         opposed=sum(value == Stance.OPPOSES.value for value in marked.values()))
 
 
 def document_entries(store: RunStore, reference: ReferenceSet, labels: dict[str, str]) -> Iterator[DocumentEntry]:
@@ -434,14 +468,19 @@ def share(part: int, whole: int) -> int:
 
 
 def item_counts(reference: ReferenceSet, status_counts: dict[str, dict[str, int]],
-                documents: int) -> tuple[ItemCount, ...]:
-    """The corpus overview: per item in reference order, documents covering it, partially and not at all."""
+                documents: int, stance_counts: dict[str, dict[str, int]] | None = None) -> tuple[ItemCount, ...]:
+    """The corpus overview: per item in reference order, documents covering, partly covering and missing it.
+
+    Also how many of the documents covering it support, oppose or are mixed on it.
+    """
     rows = []
+    stance_counts = stance_counts or {}
     for order, item in enumerate(reference.items):
-        found = status_counts.get(item.id, {})
+        found, sides = status_counts.get(item.id, {}), stance_counts.get(item.id, {})
         counts = {status.value: int(found.get(status.value, 0)) for status in STATUS_ORDER}
         rows.append(ItemCount(order=order, item=item, counts=counts,
-                              shares={status: share(number, documents) for status, number in counts.items()}))
+                              shares={status: share(number, documents) for status, number in counts.items()},
+                              stances={stance.value: int(sides.get(stance.value, 0)) for stance in Stance}))
     return tuple(rows)
 
 
@@ -583,6 +622,9 @@ def shared_context(run: dict) -> dict:
         "run": run,
         "statuses": tuple(status.value for status in STATUS_ORDER),
         "symbols": {status.value: symbol for status, symbol in STATUS_SYMBOLS.items()},
+        "stances": [stance.value for stance in Stance],
+        "stance_marks": {stance.value: mark for stance, mark in STANCE_MARKS.items()},
+        "commitments": [kind.value for kind in Commitment],
         "signal_meanings": SIGNAL_MEANINGS,
         "matched_labels": MATCHED_LABELS,
     }
@@ -593,7 +635,7 @@ def index_context(store: RunStore, reference: ReferenceSet, run_record: dict) ->
     labels = framework_labels(run_record)
     entries = list(document_entries(store, reference, labels))
     columns = heatmap_columns(reference.items, reference.short_names())
-    overview = item_counts(reference, store.status_counts(), len(entries))
+    overview = item_counts(reference, store.status_counts(), len(entries), store.stance_counts())
     return {
         **shared_context(run_view(run_record, store.problems())),
         "labels": labels,
@@ -675,4 +717,4 @@ def render_comparison(comparison: Comparison, *, run_record: dict) -> str:
     environment = template_environment()
     return environment.get_template(COMPARE_TEMPLATE).render(
         assets=page_assets(environment), title=f"{REPORT_TITLE}: compare", comparison=comparison,
-        run=run_view(run_record, []))
+        run=run_view(run_record, []), stance_marks=STANCE_MARKS)

@@ -35,7 +35,7 @@ from xlsxwriter.worksheet import Worksheet
 from pipeline.files import NEW_FILE_MODE, current_umask
 from pipeline.palette import REVIEW_STATUSES, STATUS_COLOURS
 from pipeline.report import ERROR_COLUMNS, GAP_TABLE_COLUMNS, gap_table_rows, neutralise_cell, one_line
-from pipeline.types import Coverage, ReferenceItem, ReferenceSet, Skipped, Status
+from pipeline.types import Coverage, ReferenceItem, ReferenceSet, Skipped, Stance, Status
 
 if TYPE_CHECKING:
     from pipeline.run.store import RunStore
@@ -44,9 +44,10 @@ if TYPE_CHECKING:
 STATUS_FILLS = {status.value: colour.lstrip("#").upper() for status, colour in STATUS_COLOURS.items()}
 OVERVIEW_COUNT_COLUMNS = ("document", "covered", "partial", "missing")
 ITEM_SUMMARY_COLUMNS = ("item_id", "framework", "group", "title", "item_text", "item_attributes", "covered_in",
-                        "partial_in", "missing_in", "covered_documents", "partial_documents")
+                        "partial_in", "missing_in", "supported_in", "opposed_in", "mixed_in", "covered_documents",
+                        "partial_documents")
 EVIDENCE_COLUMNS = ("document", "item_id", "framework", "group", "title", "status", "rank", "signal", "score", "page",
-                    "heading", "matched", "passage_id", "text", "review")
+                    "stance", "commitment", "heading", "matched", "passage_id", "text", "review")
 #: Columns whose cells hold a status and are filled with its colour.
 STATUS_COLUMNS = frozenset({"status", "status_a", "status_b", "machine_status", "reviewed_status"})
 #: The gap_table sheet's column a reviewer types a status into; a list of the statuses guards it.
@@ -55,7 +56,7 @@ COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "he
                  "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40,
                  "file": 40, "passage_id": 24, "framework": 20, "group": 14, "item_id": 14, "evidence_pages": 14,
                  "near_miss": 60, "doc_id": 20, "review_note": 40, "reviewed_status": 14, "machine_status": 14,
-                 "reviewed_at": 20}
+                 "reviewed_at": 20, "stance": 11, "commitment": 11, "evidence_stances": 30}
 #: Width of a column not listed above. Rows stream past once, so widths cannot be fitted to their content.
 DEFAULT_COLUMN_WIDTH = 10
 #: Width of a column whose cells are statuses ("covered", "partial", "missing").
@@ -68,6 +69,7 @@ OVERVIEW_HEADER_HEIGHT = 90
 #: text "0.610"), so that Excel sorts, filters and sums them instead of flagging "number stored as text".
 NUMBER_COLUMNS = frozenset({"score", "score_a", "score_b", "page", "page_a", "page_b", "rank", "pages",
                             "covered", "partial", "missing", "covered_in", "partial_in", "missing_in",
+                            "supported_in", "opposed_in", "mixed_in",
                             "threshold", "margin", "near_miss_score", "near_miss_page"})
 #: Number columns shown with three decimals, as the CSV and the HTML report show them.
 SCORE_COLUMNS = frozenset({"score", "score_a", "score_b", "threshold", "margin", "near_miss_score"})
@@ -194,6 +196,8 @@ def evidence_rows(coverages: Iterable[Coverage], document: str) -> Iterator[dict
                    "rank": rank, "signal": evidence.signal.value, "score": round(evidence.score, 4),
                    "page": evidence.page, "heading": evidence.heading, "matched": evidence.matched,
                    "passage_id": evidence.passage_id, "review": evidence.review.value if evidence.review else "",
+                   "stance": evidence.stance.value if evidence.stance else "",
+                   "commitment": evidence.commitment.value if evidence.commitment else "",
                    "text": one_line(evidence.text)}
 
 
@@ -222,13 +226,20 @@ def names_cell(names: list[str]) -> str:
 
 
 def item_summary_rows(items: tuple[ReferenceItem, ...], counts: dict[str, dict[str, int]],
-                      names: dict[str, dict[str, list[str]]]) -> Iterator[dict]:
-    """Per item, how many documents cover it, partially cover it or miss it: the "never covered" view."""
+                      names: dict[str, dict[str, list[str]]],
+                      stances: dict[str, dict[str, int]] | None = None) -> Iterator[dict]:
+    """Per item, how many documents cover, partially cover or miss it (the "never covered" view).
+
+    Also how many of the documents covering it support, oppose or are mixed on it.
+    """
+    stances = stances or {}
     for item in items:
-        found = counts.get(item.id, {})
+        found, sides = counts.get(item.id, {}), stances.get(item.id, {})
         yield {"item_id": item.id, "framework": item.framework, "group": item.group, "title": item.title,
                "item_text": item.text, "item_attributes": attributes_cell(item),
                **{f"{status.value}_in": found.get(status.value, 0) for status in Status},
+               "supported_in": sides.get(Stance.SUPPORTS.value, 0), "opposed_in": sides.get(Stance.OPPOSES.value, 0),
+               "mixed_in": sides.get(Stance.MIXED.value, 0),
                "covered_documents": names_cell(names[item.id][Status.COVERED.value]),
                "partial_documents": names_cell(names[item.id][Status.PARTIAL.value])}
 
@@ -274,7 +285,7 @@ def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: Ref
         for coverage in coverages:
             if coverage.status in (Status.COVERED, Status.PARTIAL) and coverage.item.id in names:
                 names[coverage.item.id][coverage.status.value].append(info.name)
-    for row in item_summary_rows(items, store.status_counts(), names):
+    for row in item_summary_rows(items, store.status_counts(), names, store.stance_counts()):
         items_sheet.append(row)
     for row in error_rows(store.problems()):
         errors.append(row)

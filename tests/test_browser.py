@@ -372,3 +372,55 @@ def test_printing_the_index_gives_every_items_counts_and_leaves_the_paged_heatma
     text = " ".join(pdf_page_texts(printed_index)).replace("\ufffe", "-")  # a hyphen the line broke at
     assert all(item.id in text for item in reference_set.items)
     assert "Items across the corpus" in text and "Previous" not in text  # the heatmap's pager is not printed
+
+
+@pytest.fixture(scope="module")
+def responses_report(tmp_path_factory):
+    """report.html of two consultation responses: one opposes two items (tests/test_stance.py), one opposes none."""
+    from tests.test_stance import CONSULTATION_RESPONSE, SUPPORTING_RESPONSE
+
+    corpus = tmp_path_factory.mktemp("responses")
+    (corpus / "response.txt").write_text(CONSULTATION_RESPONSE, encoding="utf-8")
+    (corpus / "second.txt").write_text(SUPPORTING_RESPONSE, encoding="utf-8")
+    out = tmp_path_factory.mktemp("responses-report")
+    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out / "report.html"
+
+
+def test_a_stance_filter_shows_only_the_items_a_response_opposes(browser, responses_report, tmp_path):
+    from bs4 import BeautifulSoup
+
+    index = BeautifulSoup(responses_report.read_text(encoding="utf-8"), "html5lib")
+    link = next(a["href"] for a in index.select("#documents td[data-name] a") if a.text == "response.txt")
+    view = OpenedPage(browser, responses_report.parent / link)
+    page = view.page
+    opposed = page.locator("table.gap-table tbody tr[data-stance='opposes']")
+    assert opposed.count() >= 2
+    page.locator("#gap-table select[data-filter='stance']").select_option("opposes")
+    shown = visible_rows(page)
+    assert shown.count() == opposed.count()
+    assert {"CARE-3", "CARE-19"} <= set(shown.evaluate_all("rows => rows.map(row => row.id)"))
+    assert set(shown.evaluate_all("rows => rows.map(row => row.dataset.stance)")) == {"opposes"}
+    page.screenshot(path=str(tmp_path / "page-opposes.png"))
+    assert view.console_errors == [] and view.page_errors == []
+    page.close()
+
+
+def test_the_heatmap_marks_opposed_items_and_filters_to_the_documents_that_oppose(browser, responses_report,
+                                                                                   tmp_path):
+    view = OpenedPage(browser, responses_report)
+    page = view.page
+    rows = page.locator("#heatmap tbody tr")
+    assert rows.count() == 2
+    assert page.locator("#heatmap tbody td.st-opposes").count() >= 2
+    page.locator("select[data-heatmap-filter='opposes']").select_option("some")
+    shown = page.locator("#heatmap tbody tr:visible")
+    assert shown.count() == 1 and shown.first.locator("th.doc").text_content().strip() == "response.txt"
+    assert page.locator("[data-heatmap-count]").text_content() == "1 of 2 documents shown"
+    page.locator("#overview select[data-filter='opposed-by']").select_option("some")
+    assert {"CARE-3", "CARE-19"} <= set(visible_rows(page, "table.overview").evaluate_all(
+        "rows => rows.map(row => row.id.replace('item-', ''))"))
+    page.screenshot(path=str(tmp_path / "heatmap-opposes.png"))
+    assert view.console_errors == [] and view.page_errors == []
+    page.close()

@@ -131,7 +131,7 @@ def test_markdown_cells_and_headings_hold_no_html_or_links():
     *document_tables, items_table = page.find_all("table")
     cells = [row.find_all("td") for table in document_tables for row in table.select("tbody tr")]
     assert [row[1].get_text() for row in cells] == HOSTILE_MARKDOWN
-    assert [row[7].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
+    assert [row[9].get_text() for row in cells] == [f"{hostile} next" for hostile in HOSTILE_MARKDOWN]
     assert [row.find_all("td")[1].get_text() for row in items_table.select("tbody tr")] == HOSTILE_MARKDOWN[-1:]
 
 

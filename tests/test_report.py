@@ -234,9 +234,9 @@ def test_gap_table_csv_carries_the_item_text_after_the_title(tmp_path, reference
     make_run(tmp_path, reference_set, "Siblings stay together.")
     with (tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="") as stream:
         header = next(csv.reader(stream))
-    assert header[:10] == ["document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
-                           "machine_status", "score"]
-    assert header[10:] == ["threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
+    assert header[:13] == ["document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
+                           "machine_status", "stance", "commitment", "evidence_stances", "score"]
+    assert header[13:] == ["threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
                            "near_miss_score", "near_miss_page", "near_miss", "reviewed_status", "review_note",
                            "reviewed_by", "reviewed_at", "review_state"]
     rows = list(csv.DictReader((tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="")))

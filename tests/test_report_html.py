@@ -247,8 +247,10 @@ def test_overview_counts_documents_per_item_and_filters_by_foundation(fixture_ht
     rows = page.select("#overview table.overview tbody tr")
     assert [row["id"] for row in rows] == [f"item-{item.id}" for item in reference_set.items]
     counts = {row["id"]: [td.get_text(strip=True) for td in row.select("td.num")] for row in rows}
-    assert counts["item-CARE-3"] == ["1", "0", "1"] and counts["item-CARE-4"] == ["0", "1", "1"]
-    assert counts["item-VOICE-1"] == ["0", "0", "2"]
+    # covered, partial, missing; then supporting, opposing, mixed documents (the fixture's evidence has no stance)
+    assert counts["item-CARE-3"] == ["1", "0", "1", "0", "0", "0"]
+    assert counts["item-CARE-4"] == ["0", "1", "1", "0", "0", "0"]
+    assert counts["item-VOICE-1"] == ["0", "0", "2", "0", "0", "0"]
     care_3 = page.select_one("tr#item-CARE-3")
     assert (care_3["data-group"], care_3["data-covered-by"], care_3["data-sort-covered"]) == ("Care", "some", "1")
     assert page.select_one("tr#item-CARE-4")["data-covered-by"] == "none"
@@ -257,10 +259,11 @@ def test_overview_counts_documents_per_item_and_filters_by_foundation(fixture_ht
     filters = {select["data-filter"]: [o["value"] for o in select.select("option")]
                for select in page.select("#overview select[data-filter]")}
     assert filters["covered-by"] == ["", "none", "some"]
+    assert filters["opposed-by"] == ["", "some", "none"]
     assert filters["framework"] == ["", "calls_to_action", "inspection_principles"]
     assert "Inspection and Regulation" in filters["group"]
     assert [th["data-sort-key"] for th in page.select("#overview thead th[data-sort-key]")] == [
-        "order", "covered", "partial", "missing"]
+        "order", "covered", "partial", "missing", "supports", "opposes", "mixed"]
     assert "67 of 68 items are covered by no document" in page.select_one("#overview").get_text(" ", strip=True)
 
 
@@ -381,8 +384,9 @@ def test_gap_table_rows_carry_the_filter_and_sort_keys(fixture_run, reference_se
 def test_gap_table_shows_status_score_and_threshold_of_every_item(fixture_run):
     page = fixture_run.page()
     cells = [td.get_text(" ", strip=True) for td in page.select_one("tr#CARE-3").select("td")]
-    assert cells[3:7] == ["covered", "0.520", "0.400", "tfidf"]
-    assert page.select_one("tr#CARE-4").select("td")[5].get_text(strip=True) == "signal's"  # the run's threshold
+    # item, foundation, title; status, stance, commitment (none: the fixture's evidence was not read), score...
+    assert cells[3:9] == ["covered", "", "", "0.520", "0.400", "tfidf"]
+    assert page.select_one("tr#CARE-4").select("td")[7].get_text(strip=True) == "signal's"  # the run's threshold
 
 
 def test_evidence_shows_page_heading_signal_score_and_highlighted_words(fixture_run):

@@ -117,7 +117,9 @@ def test_evidence_sheet_has_every_passage_wrapped_and_inert(workbook):
     assert rows[1]["text"] == "Siblings matter."  # characters a workbook cannot hold are dropped, not fatal
     text_cells = column(sheet, "text")
     assert all(cell.alignment.wrap_text and cell.data_type == "s" for cell in text_cells)
-    assert sheet.column_dimensions["N"].width >= 60
+    from openpyxl.utils import get_column_letter
+
+    assert sheet.column_dimensions[get_column_letter(header(sheet).index("text") + 1)].width >= 60
     assert [fill_of(cell) for cell in column(sheet, "status")] == [STATUS_FILLS["covered"]] * 2 + [
         STATUS_FILLS["partial"]]
 

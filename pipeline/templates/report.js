@@ -149,6 +149,27 @@
       });
     });
     showPage(0);
+    // "Documents that oppose an item": rows of the other documents are hidden on every page.
+    var opposesSelect = document.querySelector("select[data-heatmap-filter='opposes']");
+    var opposesCount = document.querySelector("[data-heatmap-count]");
+    var heatmapRows = all(heatmap, "tbody tr");
+    function filterHeatmap() {
+      var wanted = opposesSelect.value;
+      var shown = 0;
+      heatmapRows.forEach(function (row) {
+        row.hidden = wanted !== "" && row.getAttribute("data-opposes") !== wanted;
+        if (!row.hidden) {
+          shown += 1;
+        }
+      });
+      if (opposesCount) {
+        opposesCount.textContent = shown + " of " + heatmapRows.length + " documents shown";
+      }
+    }
+    if (opposesSelect) {
+      opposesSelect.addEventListener("change", filterHeatmap);
+      filterHeatmap();
+    }
     // A cell opens its document's page at the item's row: the row names the page, the column the item.
     var items = (heatmap.getAttribute("data-items") || "").trim().split(" ");
     var leadingCells = 3;
