@@ -377,15 +377,9 @@ def test_printing_the_index_gives_every_items_counts_and_leaves_the_paged_heatma
 @pytest.fixture(scope="module")
 def responses_report(tmp_path_factory):
     """report.html of two consultation responses: one opposes two items (tests/test_stance.py), one opposes none."""
-    from tests.test_stance import CONSULTATION_RESPONSE, SUPPORTING_RESPONSE
+    from tests.test_stance import map_responses
 
-    corpus = tmp_path_factory.mktemp("responses")
-    (corpus / "response.txt").write_text(CONSULTATION_RESPONSE, encoding="utf-8")
-    (corpus / "second.txt").write_text(SUPPORTING_RESPONSE, encoding="utf-8")
-    out = tmp_path_factory.mktemp("responses-report")
-    result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out / "report.html"
+    return map_responses(tmp_path_factory) / "report.html"
 
 
 def test_a_stance_filter_shows_only_the_items_a_response_opposes(browser, responses_report, tmp_path):

@@ -285,8 +285,8 @@ def test_eval_stance_cross_validates_the_models(tmp_path):
 # ---- through the map: every output ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def response_run(tmp_path_factory):
+def map_responses(tmp_path_factory):
+    """The run folder of the two responses (response.txt opposes two items; second.txt opposes none)."""
     corpus = tmp_path_factory.mktemp("responses")
     (corpus / "response.txt").write_text(CONSULTATION_RESPONSE, encoding="utf-8")
     (corpus / "second.txt").write_text(SUPPORTING_RESPONSE, encoding="utf-8")
@@ -294,6 +294,11 @@ def response_run(tmp_path_factory):
     result = CliRunner().invoke(app, ["map", str(corpus), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="module")
+def response_run(tmp_path_factory):
+    return map_responses(tmp_path_factory)
 
 
 @pytest.mark.slow

@@ -247,18 +247,21 @@ class RunStore:
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Per item, how many documents have each status: the corpus overview, in one query."""
-        counts: dict[str, dict[str, int]] = {}
-        for item_id, status, number in self.connection.execute(
-                "SELECT item_id, status, COUNT(*) FROM coverage GROUP BY item_id, status"):
-            counts.setdefault(item_id, {})[status] = number
-        return counts
+        return self.counts_per_item("status")
 
     def stance_counts(self) -> dict[str, dict[str, int]]:
         """Per item, how many documents support, oppose or are mixed on it (their evidence's stance), in one query."""
+        return self.counts_per_item("stance")
+
+    def counts_per_item(self, column: str) -> dict[str, dict[str, int]]:
+        """Per item, how many documents have each value of a coverage column (`status` or `stance`; no None)."""
+        if column not in ("status", "stance"):
+            raise ValueError(f"not a column counted per item: {column!r}")
         counts: dict[str, dict[str, int]] = {}
-        for item_id, stance, number in self.connection.execute(
-                "SELECT item_id, stance, COUNT(*) FROM coverage WHERE stance IS NOT NULL GROUP BY item_id, stance"):
-            counts.setdefault(item_id, {})[stance] = number
+        for item_id, value, number in self.connection.execute(
+                f"SELECT item_id, {column}, COUNT(*) FROM coverage WHERE {column} IS NOT NULL "
+                f"GROUP BY item_id, {column}"):
+            counts.setdefault(item_id, {})[value] = number
         return counts
 
     def document_status_counts(self) -> dict[str, list[tuple[str, str]]]:
