@@ -18,7 +18,8 @@ from pipeline.cli import app
 from pipeline.compare import compare_documents, read_verdicts
 from pipeline.evaluate import GoldFileError, load_labelled
 from pipeline.stance import Reading, read_stances
-from pipeline.stance.cues import CUE_NAMES, cue_counts, scoped_words
+from pipeline.stance.cues import CUE_NAMES, cue_counts, read_cues, scoped_words
+from pipeline.stance.model import tfidf_rows
 from pipeline.stance.training import (
     class_figures,
     ensure_stance_model,
@@ -119,6 +120,12 @@ def test_negation_scope_marks_the_words_it_covers():
     assert scoped_words("We do not support this, but we welcome that") == \
         "we do not not_support not_this we welcome that"
     assert scoped_words("We can't agree.") == "we can't not_agree"
+
+
+def test_the_fast_tfidf_rows_are_the_vectorizers(stance_model):
+    scoped = [read_cues(p.text).scoped_words for p in stance_passages()[:200]] + ["", "words no model has seen"]
+    fast = tfidf_rows(scoped, stance_model.vectorizer_.vocabulary_, stance_model.vectorizer_.idf_)
+    assert np.allclose(fast.toarray(), stance_model.vectorizer_.transform(scoped).toarray(), atol=1e-12)
 
 
 def test_cues_count_a_negated_support_and_a_condition():

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 
 from pipeline.stance.cues import CUE_NAMES, PassageCues, read_cues
 from pipeline.types import Commitment, Stance
@@ -157,32 +158,29 @@ class StanceModel:
 
 
 def tfidf_rows(scoped: list[str], vocabulary: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
-    """What `word_vectorizer(...).transform` gives for these passages, computed in a third of its time.
+    """What `word_vectorizer(...).transform` gives for these passages, in about half its time.
 
     The run reads every document's evidence in a batch of a few dozen passages, where the vectorizer's own
-    re-tokenising and per-batch checks cost more than the stance model itself; the words are already split
-    here, so the unigrams and bigrams are looked up directly. Same sublinear TF, IDF and L2 norm
-    (tests/test_stance.py checks the two agree).
+    re-tokenising and per-document bookkeeping cost as much as the cues; here the words are already split, the
+    unigrams and bigrams are counted by `Counter` and weighted for the whole batch at once. Same sublinear TF,
+    IDF and L2 norm (tests/test_stance.py checks the two agree).
     """
-    rows, columns, values = [], [], []
+    rows: list[int] = []
+    columns: list[int] = []
+    counts: list[int] = []
+    lookup = vocabulary.get
     for row, text in enumerate(scoped):
         words = text.split(" ") if text else []
-        counts: dict[int, int] = {}
-        for gram in (*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))):
-            column = vocabulary.get(gram)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        if not counts:
-            continue
-        found = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[found]
-        rows.append(np.full(len(found), row))
-        columns.append(found)
-        values.append(weights / np.sqrt(weights @ weights))
-    if not rows:
-        return sparse.csr_matrix((len(scoped), len(idf)))
-    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
-                             shape=(len(scoped), len(idf)))
+        grams = Counter(map(lookup, words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]))
+        grams.pop(None, None)
+        rows.extend([row] * len(grams))
+        columns.extend(grams)
+        counts.extend(grams.values())
+    column_array = np.array(columns, dtype=np.int64)
+    values = (1.0 + np.log(np.array(counts, dtype=np.float64))) * idf[column_array]
+    matrix = sparse.csr_matrix((values, (np.array(rows, dtype=np.int64), column_array)),
+                               shape=(len(scoped), len(idf)))
+    return normalize(matrix, norm="l2", copy=False)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
