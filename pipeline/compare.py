@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.palette import STATUS_RANK
-from pipeline.types import Status
+from pipeline.types import WITH_STANCE, Status
 
 GAP_TABLE_FILE = "gap_table.csv"
 #: The typed verdict file every run writes (pipeline/report.py): what compare reads.
@@ -30,8 +30,8 @@ VERDICTS_FILE = "coverage.jsonl"
 COMPARE_COLUMNS = ("document_a", "document_b", "difference", "item_id", "framework", "group", "title", "item_text",
                    "status_a", "stance_a", "score_a", "page_a", "evidence_a", "status_b", "stance_b", "score_b",
                    "page_b", "evidence_b")
-#: Verdicts that have a stance (pipeline/stance: the evidence of covered and partial items is read).
-WITH_STANCE = frozenset({Status.COVERED.value, Status.PARTIAL.value})
+#: Verdicts that have a stance, as gap-table values (pipeline/types.py `WITH_STANCE`).
+STATUSES_WITH_STANCE = frozenset(status.value for status in WITH_STANCE)
 
 
 class CompareError(ValueError):
@@ -188,8 +188,8 @@ def stance_differs(row_a: dict, row_b: dict) -> bool:
     A missing verdict has no stance; that difference is the status difference above, not a disagreement.
     """
     stance_a, stance_b = row_a.get("stance", ""), row_b.get("stance", "")
-    return (row_a["status"] in WITH_STANCE and row_b["status"] in WITH_STANCE and bool(stance_a) and bool(stance_b)
-            and stance_a != stance_b)
+    both_read = row_a["status"] in STATUSES_WITH_STANCE and row_b["status"] in STATUSES_WITH_STANCE
+    return both_read and bool(stance_a) and bool(stance_b) and stance_a != stance_b
 
 
 def compared_item(row_a: dict, row_b: dict, kind: str = "status") -> ComparedItem:

@@ -266,6 +266,10 @@ class Status(str, Enum):
     NOT_APPLICABLE = "not_applicable"
 
 
+#: Verdicts whose evidence is read for stance and commitment: those a report presents as evidence of coverage.
+WITH_STANCE = frozenset({Status.COVERED, Status.PARTIAL})
+
+
 class EvidenceDecision(str, Enum):
     """What a reviewer said of one evidence passage; REVIEW_AGAIN marks a decision on text that has changed."""
 
@@ -417,7 +421,7 @@ class Coverage:
 
         None unless the verdict is covered or partial: a reviewer's "missing" withdraws the evidence's claim too.
         """
-        if self.status not in (Status.COVERED, Status.PARTIAL):
+        if self.status not in WITH_STANCE:
             return None
         return document_stance([e.stance for e in self.evidence
                                 if e.stance is not None and e.review is not EvidenceDecision.REJECTED])
@@ -425,7 +429,7 @@ class Coverage:
     @property
     def commitment(self) -> Commitment | None:
         """The strongest commitment among the item's evidence passages; None unless covered or partial."""
-        if self.status not in (Status.COVERED, Status.PARTIAL):
+        if self.status not in WITH_STANCE:
             return None
         return document_commitment([e.commitment for e in self.evidence
                                     if e.commitment is not None and e.review is not EvidenceDecision.REJECTED])

@@ -15,12 +15,9 @@ from __future__ import annotations
 import dataclasses
 
 from pipeline.stance.model import Reading, StanceModel
-from pipeline.types import Coverage, Status
+from pipeline.types import WITH_STANCE, Coverage
 
 __all__ = ["Reading", "StanceModel", "read_stances"]
-
-#: Verdicts whose evidence is read for stance: those a report presents as evidence of coverage.
-READ_FOR = frozenset({Status.COVERED, Status.PARTIAL})
 
 
 def read_stances(coverages: list[Coverage], model: StanceModel | None) -> list[Coverage]:
@@ -29,7 +26,7 @@ def read_stances(coverages: list[Coverage], model: StanceModel | None) -> list[C
         return coverages
     texts: dict[str, str] = {}
     for coverage in coverages:
-        if coverage.status in READ_FOR:
+        if coverage.status in WITH_STANCE:
             for evidence in coverage.evidence:
                 texts.setdefault(evidence.passage_id, evidence.text)
     if not texts:
@@ -39,5 +36,5 @@ def read_stances(coverages: list[Coverage], model: StanceModel | None) -> list[C
                 dataclasses.replace(evidence, stance=readings[evidence.passage_id].stance,
                                     commitment=readings[evidence.passage_id].commitment)
                 for evidence in coverage.evidence))
-            if coverage.status in READ_FOR and coverage.evidence else coverage
+            if coverage.status in WITH_STANCE and coverage.evidence else coverage
             for coverage in coverages]
