@@ -2,6 +2,7 @@
 
 import csv
 import itertools
+import random
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,8 +13,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from pipeline.classify import LexicalClassifier, load_lexicon
-from pipeline.classify.highlight import match_spans, normalised_words
-from pipeline.classify.text import lemma, normalise_for_matching
+from pipeline.classify.highlight import match_spans, normalised_words, place_substituted
+from pipeline.classify.text import folded, lemma, normalise_for_matching
 from pipeline.cli import app
 from pipeline.config import Settings
 from pipeline.coverage import classify_document
@@ -153,6 +154,43 @@ def test_normalised_words_agree_with_the_classifier_on_every_sample_paragraph():
     assert len(paragraphs) > 100
     for paragraph in paragraphs:
         assert " ".join(w.text for w in normalised_words(paragraph)) == normalise_for_matching(paragraph), paragraph
+
+
+def replayed_words(text):
+    """The normalisation replayed character by character: what normalised_words finds in place, spans included."""
+    chars, spans = [], []
+    for index, char in enumerate(text):
+        for lowered in folded(char).lower().replace("’", "'").replace("‘", "'"):
+            chars.append(lowered)
+            spans.append((index, index + 1))
+    chars, spans = place_substituted(chars, spans)
+    words, letters, start, end = [], [], 0, 0
+    for position, char in enumerate(chars):
+        joins = (char == "-" and 0 < position < len(chars) - 1
+                 and "a" <= chars[position - 1] <= "z" and "a" <= chars[position + 1] <= "z")
+        if joins or char == "'":
+            continue
+        if "a" <= char <= "z" or "0" <= char <= "9":
+            if not letters:
+                start = spans[position][0]
+            letters.append(char)
+            end = spans[position][1]
+        elif letters:
+            words.append(("".join(letters), start, end))
+            letters = []
+    if letters:
+        words.append(("".join(letters), start, end))
+    return words
+
+
+def test_normalised_words_find_the_words_and_spans_a_character_by_character_replay_finds():
+    pieces = [*"ab Z9-'’‘ .é–İßﬁ", "\u2011", "\u00ad", "South Ayrshire", "south ayrshire's", " the council ",
+              "THE COUNCIL", "re-orientate", "a'-b", "a-'b", "x--y", "9-a", "a-9"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(20_000)]
+    texts += [p for path in sorted(SAMPLE_CORPUS.iterdir()) for p in path.read_text(encoding="utf-8").split("\n\n")]
+    for text in texts:
+        assert [tuple(word) for word in normalised_words(text)] == replayed_words(text), text
 
 
 def marked(segments):

@@ -10,6 +10,7 @@ and the spans travel with the evidence (`Evidence.spans`): a report only has to 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 from typing import NamedTuple
@@ -47,42 +48,55 @@ def place_substituted(chars: list[str], spans: list[tuple[int, int]]) -> tuple[l
     return chars, spans
 
 
+#: A word as the classifier reads it, in text folded one character for one: letters and digits, with
+#: apostrophes and hyphens between two letters dropped inside it ("children's" -> "childrens", "re-orientate").
+WORD = re.compile(r"[a-z0-9]+(?:(?:'|(?<=[a-z])-(?=[a-z]))+[a-z0-9]+)*")
+
+
+@functools.lru_cache(maxsize=4096)
+def folded_lower(character: str) -> str:
+    """One character as the classifier compares it: folded, lower case, curly apostrophes straight."""
+    return folded(character).lower().replace("’", "'").replace("‘", "'")
+
+
+def one_for_one(text: str) -> str | None:
+    """`text` folded and lower-cased when every character stays one character (so positions carry over), else None."""
+    if text.isascii():
+        return text.lower()
+    parts = [folded_lower(character) for character in text]
+    return "".join(parts) if all(len(part) == 1 for part in parts) else None
+
+
 def normalised_words(text: str) -> list[Word]:
     """The words of `normalise_for_matching(text)`, each with the span of `text` it came from.
 
     The classifier records matched words and quoted spans in its normalised
-    form (lower case, place names folded to "scotland", hyphenated words
-    joined, punctuation and apostrophes dropped). To highlight them in the text
-    a reader sees, this replays the same steps while remembering where each
-    character came from. `" ".join(w.text for w in normalised_words(t))`
-    equals `normalise_for_matching(t)`; the tests hold it to that.
+    form (lower case, characters folded, place names folded to "scotland",
+    hyphenated words joined, punctuation and apostrophes dropped). To highlight
+    them in the text a reader sees, this applies the same steps while
+    remembering where each character came from. Most passages fold one
+    character for one and name no folded place: their words are found in
+    place, positions unchanged; the rest carry a span per character.
+    `" ".join(w.text for w in normalised_words(t))` equals
+    `normalise_for_matching(t)`; the tests hold it to that.
     """
+    lowered = one_for_one(text)
+    if lowered is not None and not any(pattern.search(lowered) for pattern, _ in PLACE_SUBSTITUTIONS):
+        return [Word(word_text(match), match.start(), match.end()) for match in WORD.finditer(lowered)]
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
     for index, char in enumerate(text):
-        for lowered in folded(char).lower().replace("’", "'").replace("‘", "'"):
-            chars.append(lowered)
+        for lowered_char in folded_lower(char):
+            chars.append(lowered_char)
             spans.append((index, index + 1))
     chars, spans = place_substituted(chars, spans)
-    words: list[Word] = []
-    letters: list[str] = []
-    start = end = 0
-    for position, char in enumerate(chars):
-        joins_hyphenated = (char == "-" and 0 < position < len(chars) - 1
-                            and "a" <= chars[position - 1] <= "z" and "a" <= chars[position + 1] <= "z")
-        if joins_hyphenated or char == "'":
-            continue  # dropped without splitting the word, as the classifier does
-        if "a" <= char <= "z" or "0" <= char <= "9":
-            if not letters:
-                start = spans[position][0]
-            letters.append(char)
-            end = spans[position][1]
-        elif letters:
-            words.append(Word("".join(letters), start, end))
-            letters = []
-    if letters:
-        words.append(Word("".join(letters), start, end))
-    return words
+    return [Word(word_text(match), spans[match.start()][0], spans[match.end() - 1][1])
+            for match in WORD.finditer("".join(chars))]
+
+
+def word_text(match: re.Match) -> str:
+    """A word as compared: the apostrophes and joining hyphens inside it dropped."""
+    return match.group().replace("'", "").replace("-", "")
 
 
 def quote_spans(words: list[Word], quoted: str) -> list[tuple[int, int]]:
