@@ -60,6 +60,7 @@ from pipeline.types import (
     Skipped,
     Stance,
     Status,
+    VerdictMark,
 )
 
 if TYPE_CHECKING:
@@ -397,17 +398,17 @@ def gap_row(order: int, coverage: Coverage) -> GapRow:
     )
 
 
-def status_totals(coverages: Iterable[Coverage]) -> dict[str, int]:
+def status_totals(statuses: Iterable[Status]) -> dict[str, int]:
     """Covered / partial / missing counts, every status present (0 when none)."""
-    totals = Counter(coverage.status.value for coverage in coverages)
+    totals = Counter(status.value for status in statuses)
     return {status.value: totals[status.value] for status in STATUS_ORDER}
 
 
-def framework_counts(coverages: list[Coverage], labels: dict[str, str]) -> tuple[FrameworkCount, ...]:
-    """A document's counts per framework, frameworks in reference order."""
+def framework_counts(verdicts: list[tuple[str, Status]], labels: dict[str, str]) -> tuple[FrameworkCount, ...]:
+    """A document's counts per framework from its (framework, status) verdicts, frameworks in reference order."""
     counts = []
-    for framework in dict.fromkeys(coverage.item.framework for coverage in coverages):
-        in_framework = [coverage for coverage in coverages if coverage.item.framework == framework]
+    for framework in dict.fromkeys(framework for framework, _ in verdicts):
+        in_framework = [status for of_framework, status in verdicts if of_framework == framework]
         counts.append(FrameworkCount(framework=framework, label=labels.get(framework, framework),
                                      counts=status_totals(in_framework), total=len(in_framework)))
     return tuple(counts)
@@ -441,25 +442,25 @@ def document_href(doc_id: str) -> str:
     return f"{DOCUMENT_PAGES_FOLDER}/{page_stem(doc_id)}.html"
 
 
-def document_entry(number: int, info: DocumentInfo, coverages: list[Coverage], items: tuple[ReferenceItem, ...],
+def document_entry(number: int, info: DocumentInfo, marks: list[VerdictMark], items: tuple[ReferenceItem, ...],
                    labels: dict[str, str]) -> DocumentEntry:
-    """The index's line for one document; its verdicts are read for their statuses and then let go."""
-    rank_by_item = {coverage.item.id: STATUS_RANK[coverage.status] for coverage in coverages}
-    marked = {coverage.item.id: coverage.stance.value for coverage in coverages
-              if coverage.stance is not None and coverage.stance in STANCE_MARKS}
+    """The index's line for one document, from its verdicts' statuses and stances (no evidence is read)."""
+    rank_by_item = {mark.item.id: STATUS_RANK[mark.status] for mark in marks}
+    marked = {mark.item.id: mark.stance.value for mark in marks
+              if mark.stance is not None and mark.stance in STANCE_MARKS}
     return DocumentEntry(number=number, id=info.id, name=info.name, href=document_href(info.id),
-                         page_count=info.page_count, counts=status_totals(coverages),
-                         by_framework=framework_counts(coverages, labels),
+                         page_count=info.page_count, counts=status_totals(mark.status for mark in marks),
+                         by_framework=framework_counts([(mark.item.framework, mark.status) for mark in marks], labels),
                          cells=tuple(rank_by_item.get(item.id, -1) for item in items),
                          stances=tuple(marked.get(item.id, "") for item in items),
                          opposed=sum(value == Stance.OPPOSES.value for value in marked.values()))
 
 
 def document_entries(store: RunStore, reference: ReferenceSet, labels: dict[str, str]) -> Iterator[DocumentEntry]:
-    """Every mapped document's index line, in run order, reading one document's verdicts at a time."""
+    """Every mapped document's index line, in run order, reading one document's statuses at a time."""
     items = heatmap_items(reference)
     for number, info in enumerate(store.documents(), start=1):
-        yield document_entry(number, info, store.coverages(info.id, reference), items, labels)
+        yield document_entry(number, info, store.verdict_marks(info.id, reference), items, labels)
 
 
 def share(part: int, whole: int) -> int:
@@ -670,8 +671,9 @@ def document_context(info: DocumentInfo, coverages: list[Coverage], run: dict, l
         **shared_context(run),
         "document": info,
         "rows": rows,
-        "counts": status_totals(coverages),
-        "by_framework": framework_counts(coverages, labels),
+        "counts": status_totals(coverage.status for coverage in coverages),
+        "by_framework": framework_counts([(coverage.item.framework, coverage.status) for coverage in coverages],
+                                         labels),
         "frameworks": tuple(dict.fromkeys(row.item.framework for row in rows)),
         "groups": tuple(dict.fromkeys(row.item.group for row in rows)),
         "short_names": framework_short_names(run),

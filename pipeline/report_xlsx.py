@@ -11,19 +11,15 @@ Sheets, one per view: `overview` (documents x items, each cell the status, colou
 counts), `gap_table` (document x item, the verdict and its best evidence), `items` (per item, documents
 covering it, partially, missing it), `evidence` (every evidence passage, best first) and `errors`.
 Numbers are stored as numbers; every text cell is inert (`neutralise_cell`, and written as a string,
-never a formula). The bytes do not depend on when the workbook was saved (`without_save_time`).
+never a formula). The bytes do not depend on when the workbook was saved (`WORKBOOK_TIMESTAMP`).
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
-import io
 import os
-import re
-import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,12 +72,10 @@ SCORE_COLUMNS = frozenset({"score", "score_a", "score_b", "threshold", "margin",
 SCORE_NUMBER_FORMAT = "0.000"
 #: The most characters a cell holds (Excel's limit); a longer list of document names is cut and says so.
 CELL_CHARS = 32_767
-#: The time a workbook says it was made and saved. A writer stamps the moment of saving into the file's
-#: properties and zip entries, so two runs on the same input would differ; the run's time is in run.json.
-WORKBOOK_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
-CORE_PROPERTY_TIME = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*")
-#: Bytes copied at a time when the saved workbook is re-stamped: the copy holds no whole sheet in memory.
-COPY_CHUNK = 1 << 20
+#: The time a workbook says it was made and saved, so two runs on the same input give the same bytes (the
+#: run's time is in run.json). XlsxWriter stamps every zip entry of a constant-memory workbook with this
+#: time already (1980-01-31, for portability); the document properties are given it too.
+WORKBOOK_TIMESTAMP = (1980, 1, 31, 0, 0, 0)
 
 #: Workbook options: every cell is written by type (`write_string`, `write_number`), and no string is ever
 #: read as a formula, a number or a link, whatever it starts with.
@@ -295,44 +289,28 @@ def fill_workbook(workbook: xlsxwriter.Workbook, store: RunStore, reference: Ref
     overview.sheet.activate()
 
 
-def restamped(source: zipfile.ZipFile, target: zipfile.ZipFile) -> None:
-    """Copy every entry with its time set to `WORKBOOK_TIMESTAMP`, streaming, and the core properties' dates."""
-    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*WORKBOOK_TIMESTAMP).encode()
-    for info in source.infolist():
-        entry = zipfile.ZipInfo(info.filename, date_time=WORKBOOK_TIMESTAMP)
-        entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
-        if info.filename == "docProps/core.xml":
-            content = CORE_PROPERTY_TIME.sub(lambda match: match.group(1) + stamp, source.read(info))
-            target.writestr(entry, content)
-            continue
-        with source.open(info) as reading, target.open(entry, "w", force_zip64=True) as writing:
-            shutil.copyfileobj(reading, writing, COPY_CHUNK)
-
-
-def without_save_time(xlsx: bytes) -> bytes:
-    """The same workbook with every timestamp set to `WORKBOOK_TIMESTAMP`, so a re-run gives identical bytes."""
-    output = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
-        restamped(source, target)
-    return output.getvalue()
-
-
 def write_workbook(path: Path, store: RunStore, reference: ReferenceSet) -> None:
     """Write gap_table.xlsx at `path` from the run store, in constant memory, atomically, with stable bytes.
 
-    The workbook is written to a temporary file beside `path` (its rows through temporary files there too),
-    re-stamped with fixed times and renamed over `path`: a crash never leaves half a workbook, and a re-run
-    on the same input gives the same bytes.
+    The workbook is written to a temporary file beside `path` (its rows through temporary files there too)
+    and renamed over `path`: a crash never leaves half a workbook. Its times are fixed (`WORKBOOK_TIMESTAMP`),
+    so a re-run on the same input gives the same bytes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as folder:
-        saved, stamped = Path(folder) / "saved.xlsx", Path(folder) / "stamped.xlsx"
+        saved = Path(folder) / "saved.xlsx"
         workbook = xlsxwriter.Workbook(str(saved), {**WORKBOOK_OPTIONS, "tmpdir": folder})
         workbook.set_properties({"created": datetime.datetime(*WORKBOOK_TIMESTAMP)})
         fill_workbook(workbook, store, reference)
         workbook.close()
-        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(stamped, "w", zipfile.ZIP_DEFLATED) as target:
-            restamped(source, target)
-        os.chmod(stamped, NEW_FILE_MODE & ~current_umask())
-        os.replace(stamped, path)
+        os.chmod(saved, NEW_FILE_MODE & ~current_umask())
+        os.replace(saved, path)
+
+
+def write_workbook_of_store(path: Path, store_path: Path, reference: ReferenceSet) -> None:
+    """write_workbook from the run store at `store_path`: what a second process calls, with a connection of its own."""
+    from pipeline.run.store import RunStore
+
+    with RunStore(store_path) as store:
+        write_workbook(path, store, reference)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 #: The form every item id takes, whatever its framework: a letter, then letters and digits, optionally in parts
 #: joined by "-", "_" or "." (VOICE-1, IP-01, PLAN-25, UNCRC-12). Which ids a framework holds is the
@@ -200,15 +201,20 @@ class ReferenceSet:
     frameworks: tuple[Framework, ...]
     sha256: str
 
-    @property
+    @cached_property
     def items(self) -> tuple[ReferenceItem, ...]:
         return tuple(item for framework in self.frameworks for item in framework.items)
 
+    @cached_property
+    def items_by_id(self) -> dict[str, ReferenceItem]:
+        """Every item by id, made once: a report looks an item up for each of a corpus's verdicts."""
+        found: dict[str, ReferenceItem] = {}
+        for item in self.items:
+            found.setdefault(item.id, item)
+        return found
+
     def item(self, item_id: str) -> ReferenceItem:
-        for candidate in self.items:
-            if candidate.id == item_id:
-                return candidate
-        raise KeyError(item_id)
+        return self.items_by_id[item_id]
 
     def framework(self, framework_id: str) -> Framework:
         for candidate in self.frameworks:
@@ -375,6 +381,15 @@ class Evidence:
         for start, end in self.spans:
             if not 0 <= start < end <= len(self.text):
                 raise ValueError(f"{self.passage_id}: span {start}..{end} outside the passage's text")
+
+
+@dataclass(frozen=True)
+class VerdictMark:
+    """A verdict as a corpus overview draws it: the item, its status, the document's stance on it; no evidence."""
+
+    item: ReferenceItem
+    status: Status
+    stance: Stance | None = None
 
 
 @dataclass(frozen=True)

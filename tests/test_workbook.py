@@ -1,5 +1,7 @@
 """gap_table.xlsx read back with openpyxl: a sheet per view, header frozen, filters on, status coloured, inert text."""
 
+from pathlib import Path
+
 import pytest
 from openpyxl import load_workbook
 
@@ -191,3 +193,20 @@ def test_gap_table_and_items_sheets_carry_the_item_text(workbook, reference_set)
         assert texts["VOICE-1"] == reference_set.item("VOICE-1").text
         assert texts["VOICE-2"] == reference_set.item("VOICE-2").text
         assert column(sheet, "item_text")[0].alignment.wrap_text
+
+
+def test_a_workbook_written_by_a_second_process_is_the_one_written_in_turn(tmp_path, reference_set, monkeypatch):
+    """A large run writes gap_table.xlsx in a second process while it writes the other files: same bytes."""
+    import pipeline.report as report
+
+    store = make_store(tmp_path / "run.sqlite", coverages(reference_set), [Skipped("scan.pdf", "extract", "no text")])
+    written = {}
+    for name, from_documents in (("in-turn", 10**9), ("background", 0)):
+        monkeypatch.setattr(report, "BACKGROUND_WORKBOOK_DOCUMENTS", from_documents)
+        out = tmp_path / name
+        out.mkdir()
+        report.write_store_reports(out, store=store, reference=reference_set, run_record={})
+        written[name] = {path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+    store.close()
+    assert written["background"] == written["in-turn"]
+    assert len(written["background"][Path("gap_table.xlsx")]) > 0

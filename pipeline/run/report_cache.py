@@ -40,6 +40,8 @@ STORE_CONTENT = (
     "SELECT * FROM evidence ORDER BY doc_id, item_id, rank",
     "SELECT * FROM problems ORDER BY ordinal, file, stage, reason",
 )
+#: Store rows hashed at a time when the key is made.
+KEY_CHUNK_ROWS = 10_000
 #: Libraries whose version changes what a report file holds.
 RENDERING_LIBRARIES = ("jinja2", "markupsafe", "xlsxwriter", "openpyxl", "matplotlib")
 
@@ -72,8 +74,10 @@ def reports_key(store_path: Path, reference: ReferenceSet, run_record: dict, out
     try:
         for query in STORE_CONTENT:
             digest.update(query.encode())
-            for row in connection.execute(query):
-                digest.update(json.dumps(row, default=str).encode() + b"\n")
+            rows = connection.execute(query)
+            # repr of a chunk of rows of str, int, float and None is one C call, and as exact as the values
+            for chunk in iter(lambda rows=rows: rows.fetchmany(KEY_CHUNK_ROWS), []):
+                digest.update(repr(chunk).encode("utf-8", "surrogatepass"))
     finally:
         connection.close()
     return digest.hexdigest()

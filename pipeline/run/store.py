@@ -39,6 +39,7 @@ from pipeline.types import (
     SourceFile,
     Stance,
     Status,
+    VerdictMark,
 )
 
 STORE_FILE = "run.sqlite"
@@ -195,6 +196,10 @@ class RunStore:
             yield source, info, {"passages": passages, "from_cache": bool(from_cache),
                                  "seconds": json.loads(seconds or "{}")}
 
+    def document_count(self) -> int:
+        """How many documents were mapped (input files that gave none are not counted)."""
+        return self.connection.execute("SELECT COUNT(*) FROM documents WHERE doc_id IS NOT NULL").fetchone()[0]
+
     def documents(self) -> list[DocumentInfo]:
         """The mapped documents, in run order (small: no passages)."""
         return [info for _, info, _ in self.sources() if info is not None]
@@ -225,6 +230,13 @@ class RunStore:
                     "SELECT item_id, status, score, threshold, partial_threshold, machine_status, reviewer, "
                     "reviewed_at, review_note, review_state FROM coverage WHERE doc_id = ? ORDER BY position",
                     (doc_id,))]
+
+    def verdict_marks(self, doc_id: str, reference: ReferenceSet) -> list[VerdictMark]:
+        """One document's verdicts as the index draws them (item, status, stance), in reference order: no evidence."""
+        return [VerdictMark(item=reference.item(item_id), status=Status(status),
+                            stance=Stance(stance) if stance else None)
+                for item_id, status, stance in self.connection.execute(
+                    "SELECT item_id, status, stance FROM coverage WHERE doc_id = ? ORDER BY position", (doc_id,))]
 
     def passages(self, doc_id: str) -> Iterator:
         for row in self.connection.execute(
