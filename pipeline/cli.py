@@ -145,7 +145,7 @@ def map_command(
             store = RunStore(store_path(staging), create=True)
             store.add_problems(listing.skipped)
             totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
-                                       show_progress=not quiet, reviews=review_book)
+                                       show_progress=not quiet, reviews=review_book, reference=reference_set)
             record = run_record(corpus, reference_set, settings, store, totals, chosen, executor,
                                 reviews=review_book, stance_sha256=spec.stance_model_sha256)
             reports_cache = None if spec.cache_dir is None else ReportCache(spec.cache_dir)
@@ -174,7 +174,8 @@ def sources_of(corpus: Path, paths: list[Path], password: str | None) -> list[So
 
 
 def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunStore, executor: Executor, *,
-                      show_progress: bool, reviews: ReviewBook | None = None) -> RunTotals:
+                      show_progress: bool, reviews: ReviewBook | None = None,
+                      reference: ReferenceSet | None = None) -> RunTotals:
     """map_corpus with a progress bar of files mapped (and how many came from the cache)."""
     with tqdm(total=len(sources), desc="map", unit="file", disable=not show_progress) as bar:
         def advance(result: DocumentResult) -> None:
@@ -182,7 +183,8 @@ def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunSt
             if result.from_cache:
                 bar.set_postfix_str("from cache", refresh=False)
 
-        return map_corpus(sources, spec, store, executor=executor, on_result=advance, reviews=reviews)
+        return map_corpus(sources, spec, store, executor=executor, on_result=advance, reviews=reviews,
+                          reference=reference)
 
 
 def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -> None:

@@ -94,6 +94,35 @@ def test_a_rerun_reads_every_document_from_the_cache_and_a_changed_one_is_mapped
     assert changed["counts"]["from_cache"] == 4 and changed["counts"]["documents"] == 5
 
 
+def test_a_rerun_of_an_unchanged_corpus_starts_no_worker_and_a_changed_file_alone_goes_to_one(tmp_path,
+                                                                                               monkeypatch):
+    """The parent reads cached results itself; only files the cache does not hold are sent to workers."""
+    import pipeline.run.executors as executors
+
+    sent: list[list[str]] = []
+    real_run_isolated = executors.run_isolated
+
+    def spying(function, inputs, **options):
+        inputs = list(inputs)
+        sent.append([os.path.basename(source.path) for source, _ in inputs])
+        return real_run_isolated(function, inputs, **options)
+
+    monkeypatch.setattr(executors, "run_isolated", spying)
+    corpus = write_corpus(tmp_path / "corpus", 3)
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    cache = tmp_path / "cache"
+    cold = map_run(corpus, tmp_path / "cold", cache=cache)
+    warm = map_run(corpus, tmp_path / "warm", cache=cache)
+    (corpus / "doc001.txt").write_text(TEXT + "\nChanged.\n", encoding="utf-8")
+    changed = map_run(corpus, tmp_path / "changed", cache=cache)
+    # a file that cannot be read is a lasting result too: served from the cache with its reason
+    assert sent == [["broken.pdf", "doc000.txt", "doc001.txt", "doc002.txt"], [], ["doc001.txt"]]
+    assert [record["counts"]["from_cache"] for record in (cold, warm, changed)] == [0, 4, 3]
+    assert (tmp_path / "warm" / "errors.csv").read_bytes() == (tmp_path / "cold" / "errors.csv").read_bytes()
+    for name in STREAMED:
+        assert (tmp_path / "cold" / name).read_bytes() == (tmp_path / "warm" / name).read_bytes(), name
+
+
 def report_files(out):
     """Every output file but the index and run.json (which carry the run's date and timings), by path."""
     return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*"))

@@ -48,6 +48,10 @@ class ResultCache:
     def entry_path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json.gz"
 
+    def holds(self, content_sha256: str) -> bool:
+        """Whether an entry for this content is on disk (it may still turn out damaged: `load` says)."""
+        return self.entry_path(self.key(content_sha256)).is_file()
+
     def load(self, content_sha256: str, source: SourceFile) -> DocumentResult | None:
         """The stored result under `source`'s name, or None when absent, damaged or from another fingerprint."""
         key = self.key(content_sha256)

@@ -19,6 +19,7 @@ from pipeline.extract.cache import ExtractCache
 from pipeline.run.cache import EXTRACT_FOLDER, RESULTS_FOLDER, ResultCache
 from pipeline.run.document import MapContext, code_fingerprint
 from pipeline.segment import Segmenter
+from pipeline.types import ReferenceSet
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,23 @@ def build_context(spec: ContextSpec) -> MapContext:
         classifier = FrameworkClassifier(trained, reference.items)
     fingerprint = spec.fingerprint(reference.sha256)
     stance = None if spec.stance_model_path is None else chosen_stance_model(spec)
-    extract_cache = result_cache = None
+    extract_cache = None
     if spec.cache_dir is not None:
         limits = dict(spec.limits)
         extract_cache = ExtractCache(Path(spec.cache_dir) / EXTRACT_FOLDER, fingerprint=extraction_fingerprint(),
                                      limits={"seconds": limits.get("seconds"), "memory_bytes": limits.get("memory")})
-        result_cache = ResultCache(Path(spec.cache_dir) / RESULTS_FOLDER, fingerprint=fingerprint, reference=reference)
+    result_cache = result_cache_of(spec, reference)
     return MapContext(reference=reference, classifier=classifier, settings=spec.settings, fingerprint=fingerprint,
                       segmenter=Segmenter(), extract_cache=extract_cache, result_cache=result_cache,
                       stance=stance)
+
+
+def result_cache_of(spec: ContextSpec, reference: ReferenceSet) -> ResultCache | None:
+    """The run's result cache (None with --no-cache): what a worker stores into and the parent reads from."""
+    if spec.cache_dir is None:
+        return None
+    return ResultCache(Path(spec.cache_dir) / RESULTS_FOLDER, fingerprint=spec.fingerprint(reference.sha256),
+                       reference=reference)
 
 
 def chosen_stance_model(spec: ContextSpec):

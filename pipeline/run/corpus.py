@@ -16,7 +16,7 @@ from pipeline.review.apply import ReviewBook
 from pipeline.run.context import ContextSpec
 from pipeline.run.executors import map_dask, map_in_process, map_local
 from pipeline.run.store import RunStore
-from pipeline.types import DocumentResult, SourceFile
+from pipeline.types import DocumentResult, ReferenceSet, SourceFile
 
 #: `workers=IN_PROCESS` maps in this process: no isolation and no limits (for debugging).
 IN_PROCESS = 0
@@ -39,14 +39,16 @@ class Executor:
         return {"executor": "local", "workers": self.workers or "one per core",
                 "time_limit_seconds": self.time_limit, "memory_limit_bytes": self.memory_limit}
 
-    def results(self, sources: list[SourceFile], spec: ContextSpec) -> Iterator[DocumentResult]:
+    def results(self, sources: list[SourceFile], spec: ContextSpec,
+                reference: ReferenceSet | None = None) -> Iterator[DocumentResult]:
+        """Every source's result in input order; `reference` (the run's) lets the local executor read the cache."""
         if self.dask:
             return map_dask(sources, spec, address=self.dask, time_limit=self.time_limit,
                             memory_limit=self.memory_limit)
         if self.workers == IN_PROCESS:
             return map_in_process(sources, spec)
         return map_local(sources, spec, workers=self.workers, time_limit=self.time_limit,
-                         memory_limit=self.memory_limit)
+                         memory_limit=self.memory_limit, reference=reference)
 
 
 @dataclass
@@ -76,15 +78,16 @@ class RunTotals:
 
 def map_corpus(sources: list[SourceFile], spec: ContextSpec, store: RunStore, *, executor: Executor,
                on_result: Callable[[DocumentResult], None] | None = None,
-               reviews: ReviewBook | None = None) -> RunTotals:
+               reviews: ReviewBook | None = None, reference: ReferenceSet | None = None) -> RunTotals:
     """Map every source into `store`; `on_result` sees each stored result (for progress), in input order.
 
     With `reviews`, each result is stored with the reviewers' decisions applied (pipeline/review/apply.py):
-    after the executor and the result cache, which hold the machine's verdicts only.
+    after the executor and the result cache, which hold the machine's verdicts only. `reference` is the
+    run's reference set: with it, the local executor reads cached results here instead of in workers.
     """
     totals = RunTotals()
     started = time.perf_counter()
-    for result in executor.results(sources, spec):
+    for result in executor.results(sources, spec, reference):
         stored = store.add(reviews.apply(result) if reviews is not None else result)
         totals.add(stored)
         if on_result is not None:

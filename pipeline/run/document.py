@@ -83,9 +83,8 @@ def failed(source: SourceFile, stage: str, reason: str, *, started: float,
                           seconds={"total": time.perf_counter() - started})
 
 
-def map_document(source: SourceFile, context: MapContext) -> DocumentResult:
-    """Map one file; a file that cannot be used gives a result with its reason and no document."""
-    started = time.perf_counter()
+def identified(source: SourceFile, started: float) -> str | DocumentResult:
+    """The file's content sha256 (its document id), or the result of a file that cannot be used at all."""
     path = Path(source.path)
     try:
         extractor_for(path)
@@ -94,11 +93,19 @@ def map_document(source: SourceFile, context: MapContext) -> DocumentResult:
                                   else "file not found")
         with path.open("rb") as handle:
             check_content(path, handle.read(1024))
-        sha256 = content_sha256(path)
+        return content_sha256(path)
     except ExtractionError as error:
         return failed(source, EXTRACT_STAGE, str(error), started=started)
     except OSError as error:
         return failed(source, EXTRACT_STAGE, f"cannot be read ({error.strerror or error})", started=started)
+
+
+def map_document(source: SourceFile, context: MapContext) -> DocumentResult:
+    """Map one file; a file that cannot be used gives a result with its reason and no document."""
+    started = time.perf_counter()
+    sha256 = identified(source, started)
+    if isinstance(sha256, DocumentResult):
+        return sha256
     cache = context.result_cache
     if cache is not None:
         cached = cache.load(sha256, source)

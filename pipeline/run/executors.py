@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from pipeline.extract import STAGE as EXTRACT_STAGE
 from pipeline.extract import failure_reason
 from pipeline.extract.worker import DEFAULT_TASKS_PER_WORKER, Outcome, _Pool, run_isolated
-from pipeline.run.context import ContextSpec, context_for
-from pipeline.run.document import map_document
-from pipeline.types import DocumentResult, Skipped, SourceFile
+from pipeline.run.cache import ResultCache
+from pipeline.run.context import ContextSpec, context_for, result_cache_of
+from pipeline.run.document import identified, map_document
+from pipeline.types import DocumentResult, ReferenceSet, Skipped, SourceFile
 
 #: Each Dask worker thread is given at most this many documents ahead of what has been collected, so the
 #: parent never holds more than a bounded number of results waiting for their turn.
@@ -47,15 +48,42 @@ def outcome_result(source: SourceFile, outcome: Outcome, *, time_limit: float,
 
 
 def map_local(sources: list[SourceFile], spec: ContextSpec, *, workers: int | None, time_limit: float,
-              memory_limit: int | None) -> Iterator[DocumentResult]:
-    """Each file's result from worker processes, in input order; a file past a limit gets a reason instead."""
-    outcomes = run_isolated(map_in_worker, [(source, spec) for source in sources], workers=workers,
+              memory_limit: int | None, reference: ReferenceSet | None = None) -> Iterator[DocumentResult]:
+    """Each file's result, in input order: read here from the result cache, else mapped by worker processes.
+
+    A re-run of an unchanged corpus so starts no worker and loads no model: the parent hashes each file,
+    finds its result in the cache and reads it (a worker would read it too, then send it over a pipe).
+    The files the cache does not hold go to the workers, each call under the run's limits; a file past a
+    limit gets a reason instead. An entry that is gone or damaged by the time it is read is mapped here.
+    """
+    cache = None if reference is None else result_cache_of(spec, reference)
+    served: list[str | DocumentResult | None] = [cached_or_failed(source, cache) for source in sources]
+    missing = [source for source, found in zip(sources, served, strict=True) if found is None]
+    outcomes = run_isolated(map_in_worker, [(source, spec) for source in missing], workers=workers,
                             time_limit=time_limit, memory_limit=memory_limit)
     try:
-        for source, outcome in zip(sources, outcomes, strict=True):
-            yield outcome_result(source, outcome, time_limit=time_limit, memory_limit=memory_limit)
+        for source, found in zip(sources, served, strict=True):
+            if found is None:
+                yield outcome_result(source, next(outcomes), time_limit=time_limit, memory_limit=memory_limit)
+            elif isinstance(found, DocumentResult):
+                yield found
+            else:
+                yield cache.load(found, source) or map_document(source, context_for(spec))
     finally:
         outcomes.close()
+
+
+def cached_or_failed(source: SourceFile, cache: ResultCache | None) -> str | DocumentResult | None:
+    """A file's content sha256 when the cache holds its result, the result of a file that cannot be used, or None.
+
+    None: a worker maps it. Only the sha256 is kept, so the parent holds no result before its turn.
+    """
+    if cache is None:
+        return None
+    found = identified(source, time.perf_counter())
+    if isinstance(found, DocumentResult):
+        return found
+    return found if cache.holds(found) else None
 
 
 def map_in_process(sources: list[SourceFile], spec: ContextSpec) -> Iterator[DocumentResult]:
