@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,11 +48,13 @@ from pipeline.review.apply import ReviewBook
 from pipeline.review.passages import format_review_figures, judgements, review_figures
 from pipeline.review.store import ReviewStore
 from pipeline.run.cache import default_cache_dir
-from pipeline.run.context import ContextSpec, file_sha256
+from pipeline.run.context import ContextSpec, file_sha256, result_cache_of
 from pipeline.run.corpus import Executor, RunTotals, map_corpus, store_path
+from pipeline.run.executors import served_from_cache
 from pipeline.run.output import OutputFolderError, check_output_folder, staged_output
 from pipeline.run.report_cache import ReportCache
-from pipeline.run.store import RunStore
+from pipeline.run.rerun import as_served_from_cache, run_key, totals_of_store
+from pipeline.run.store import STORE_FILE, RunStore
 from pipeline.stance.training import (
     DEFAULT_STANCE_MODEL,
     ensure_stance_model,
@@ -140,17 +143,31 @@ def map_command(
                        cache_dir=None if no_cache else str((cache_dir or default_cache_dir()).resolve()),
                        stance_model_path=str(stance_model.resolve()), stance_model_sha256=file_sha256(stance_model))
     executor = Executor(workers=workers, dask=dask)
+    sources = sources_of(corpus, listing.paths, password)
+    reports_cache = None if spec.cache_dir is None else ReportCache(spec.cache_dir)
+    served = check_cache_with_progress(sources, spec, reference_set, show_progress=not quiet)
+    # A run with reviews applies them as it stores each result: it maps from the cache, never copies a store.
+    key = None if reports_cache is None or review_book is not None else run_key(
+        sources, served, fingerprint=spec.fingerprint(reference_set.sha256), skipped=listing.skipped,
+        corpus=display_name(str(corpus)), corpus_folder=str(corpus_folder(corpus)), out_dir=out)
     try:
         with staged_output(out) as staging:
-            store = RunStore(store_path(staging), create=True)
-            store.add_problems(listing.skipped)
-            totals = map_with_progress(sources_of(corpus, listing.paths, password), spec, store, executor,
-                                       show_progress=not quiet, reviews=review_book, reference=reference_set)
+            started = time.perf_counter()
+            restored = key is not None and reports_cache.restore_run(key, staging, STORE_FILE)
+            if restored:
+                store = RunStore(store_path(staging))
+                as_served_from_cache(store)
+                totals = totals_of_store(store, wall_seconds=time.perf_counter() - started)
+            else:
+                store = RunStore(store_path(staging), create=True)
+                store.add_problems(listing.skipped)
+                totals = map_with_progress(sources, spec, store, executor, show_progress=not quiet,
+                                           reviews=review_book, reference=reference_set, served=served)
             record = run_record(corpus, reference_set, settings, store, totals, chosen, executor,
                                 reviews=review_book, stance_sha256=spec.stance_model_sha256)
-            reports_cache = None if spec.cache_dir is None else ReportCache(spec.cache_dir)
             written = write_reports(staging, store=store, reference=reference_set, run_record=record,
-                                    cache=reports_cache)
+                                    cache=reports_cache, run_key=None if totals.transient else key,
+                                    restored=restored)
             summary, problems = summary_table(store, reference_set), store.problems()
             store.close()
     except OutputFolderError as error:
@@ -173,9 +190,17 @@ def sources_of(corpus: Path, paths: list[Path], password: str | None) -> list[So
             for index, (path, name) in enumerate(zip(paths, document_names(paths), strict=True))]
 
 
+def check_cache_with_progress(sources: list[SourceFile], spec: ContextSpec, reference: ReferenceSet, *,
+                              show_progress: bool) -> list:
+    """executors.served_from_cache with a progress bar of files hashed (nothing to do without a cache)."""
+    cache = result_cache_of(spec, reference)
+    with tqdm(sources, desc="check cache", unit="file", disable=not show_progress or cache is None) as files:
+        return served_from_cache(files, cache)
+
+
 def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunStore, executor: Executor, *,
                       show_progress: bool, reviews: ReviewBook | None = None,
-                      reference: ReferenceSet | None = None) -> RunTotals:
+                      reference: ReferenceSet | None = None, served: list | None = None) -> RunTotals:
     """map_corpus with a progress bar of files mapped (and how many came from the cache)."""
     with tqdm(total=len(sources), desc="map", unit="file", disable=not show_progress) as bar:
         def advance(result: DocumentResult) -> None:
@@ -184,7 +209,7 @@ def map_with_progress(sources: list[SourceFile], spec: ContextSpec, store: RunSt
                 bar.set_postfix_str("from cache", refresh=False)
 
         return map_corpus(sources, spec, store, executor=executor, on_result=advance, reviews=reviews,
-                          reference=reference)
+                          reference=reference, served=served)
 
 
 def check_inputs(corpus: Path, paths: list[Path], left_out: list | tuple = ()) -> None:

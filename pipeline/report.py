@@ -312,23 +312,27 @@ def item_rows(reference: ReferenceSet) -> list[dict]:
 
 
 def write_reports(out: Path, *, store: RunStore, reference: ReferenceSet, run_record: dict,
-                  cache: ReportCache | None = None) -> list[Path]:
+                  cache: ReportCache | None = None, run_key: str | None = None, restored: bool = False) -> list[Path]:
     """Write every output file of a run into `out` (the run's staging folder) from its store; returns the paths.
 
     report.html is the run's index; each document's page is `report/<document id>.html`. Every file is read
     from the store one document at a time. With a `cache`, the files that depend only on the store's
     content (all but the index and run.json) are copied from an earlier run with the same content, or kept
-    for the next one (pipeline/run/report_cache.py).
+    for the next one (pipeline/run/report_cache.py). With a `run_key` (a run whose every result lasts,
+    pipeline/run/rerun.py), they are kept under that key with the store, for a re-run to copy whole;
+    `restored`: they were copied so already, and only the index and run.json are written.
     """
     from pipeline.report_html import DOCUMENT_PAGES_FOLDER, render_index
+    from pipeline.run.store import STORE_FILE
 
-    key = reports_key(store.path, reference, run_record, out) if cache is not None else None
     names = cached_report_names(store)
-    restored = key is not None and cache.restore(key, names, out)
     if not restored:
-        write_store_reports(out, store=store, reference=reference, run_record=run_record)
-        if key is not None:
-            cache.keep(key, names, out)
+        key = None if cache is None else run_key or reports_key(store.path, reference, run_record, out)
+        restored = key is not None and cache.restore(key, names, out)
+        if not restored:
+            write_store_reports(out, store=store, reference=reference, run_record=run_record)
+            if key is not None:
+                cache.keep(key, names + ([STORE_FILE] if run_key else []), out)
     if isinstance(run_record.get("counts"), dict):
         run_record = {**run_record, "counts": {**run_record["counts"], "reports_from_cache": restored}}
     write_atomic(out / "report.html", render_index(store, reference, run_record, report_dir=out).encode("utf-8"))

@@ -115,12 +115,44 @@ def test_a_rerun_of_an_unchanged_corpus_starts_no_worker_and_a_changed_file_alon
     warm = map_run(corpus, tmp_path / "warm", cache=cache)
     (corpus / "doc001.txt").write_text(TEXT + "\nChanged.\n", encoding="utf-8")
     changed = map_run(corpus, tmp_path / "changed", cache=cache)
-    # a file that cannot be read is a lasting result too: served from the cache with its reason
-    assert sent == [["broken.pdf", "doc000.txt", "doc001.txt", "doc002.txt"], [], ["doc001.txt"]]
+    # a file that cannot be read is a lasting result too: served from the cache with its reason; the unchanged
+    # re-run maps nothing at all (its store and reports are copied whole)
+    assert sent == [["broken.pdf", "doc000.txt", "doc001.txt", "doc002.txt"], ["doc001.txt"]]
     assert [record["counts"]["from_cache"] for record in (cold, warm, changed)] == [0, 4, 3]
     assert (tmp_path / "warm" / "errors.csv").read_bytes() == (tmp_path / "cold" / "errors.csv").read_bytes()
     for name in STREAMED:
         assert (tmp_path / "cold" / name).read_bytes() == (tmp_path / "warm" / name).read_bytes(), name
+
+
+def store_tables(path):
+    """Every table of a run store, its rows sorted: what two stores hold, whatever the file's layout."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        names = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: sorted(connection.execute(f"SELECT * FROM {name}").fetchall(), key=repr) for name in names}
+    finally:
+        connection.close()
+
+
+def test_an_unchanged_rerun_copies_its_store_and_reports_whole_as_mapping_from_the_cache_would_build_them(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", 4)
+    (corpus / "copy.txt").write_bytes((corpus / "doc001.txt").read_bytes())  # a second copy: a problem row
+    cache = tmp_path / "cache"
+    cold = map_run(corpus, tmp_path / "cold", cache=cache)
+    copied = map_run(corpus, tmp_path / "copied", cache=cache)
+    assert copied["timings_seconds"].keys() == {"wall"} and copied["counts"]["reports_from_cache"]
+    for entry in (cache / "reports").iterdir():  # without the stores, a re-run maps every result from the cache
+        (entry / "run.sqlite").unlink(missing_ok=True)
+    mapped = map_run(corpus, tmp_path / "mapped", cache=cache)
+    assert store_tables(tmp_path / "copied" / "run.sqlite") == store_tables(tmp_path / "mapped" / "run.sqlite")
+    assert copied["counts"] == {**mapped["counts"], "reports_from_cache": True}
+    assert copied["counts"]["from_cache"] == 4 and cold["counts"]["from_cache"] == 0
+    assert report_files(tmp_path / "copied") == report_files(tmp_path / "cold") == report_files(tmp_path / "mapped")
+    (corpus / "doc003.txt").write_text(TEXT + "\nChanged.\n", encoding="utf-8")
+    changed = map_run(corpus, tmp_path / "changed", cache=cache)
+    assert changed["counts"]["from_cache"] == 3 and not changed["counts"]["reports_from_cache"]
 
 
 def report_files(out):

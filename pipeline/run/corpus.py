@@ -39,16 +39,20 @@ class Executor:
         return {"executor": "local", "workers": self.workers or "one per core",
                 "time_limit_seconds": self.time_limit, "memory_limit_bytes": self.memory_limit}
 
-    def results(self, sources: list[SourceFile], spec: ContextSpec,
-                reference: ReferenceSet | None = None) -> Iterator[DocumentResult]:
-        """Every source's result in input order; `reference` (the run's) lets the local executor read the cache."""
+    def results(self, sources: list[SourceFile], spec: ContextSpec, reference: ReferenceSet | None = None,
+                served: list | None = None) -> Iterator[DocumentResult]:
+        """Every source's result in input order.
+
+        `reference` (the run's) lets the local executor read the cache; `served`
+        (executors.served_from_cache) says what the cache holds when the caller has asked already.
+        """
         if self.dask:
             return map_dask(sources, spec, address=self.dask, time_limit=self.time_limit,
                             memory_limit=self.memory_limit)
         if self.workers == IN_PROCESS:
             return map_in_process(sources, spec)
         return map_local(sources, spec, workers=self.workers, time_limit=self.time_limit,
-                         memory_limit=self.memory_limit, reference=reference)
+                         memory_limit=self.memory_limit, reference=reference, served=served)
 
 
 @dataclass
@@ -61,6 +65,8 @@ class RunTotals:
     passages: int = 0
     matches: int = 0
     problems: int = 0
+    #: results that may differ next time (a worker out of time or memory, a file that could not be opened)
+    transient: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
@@ -71,6 +77,7 @@ class RunTotals:
         self.passages += len(result.passages)
         self.matches += len(result.matches)
         self.problems += len(result.problems)
+        self.transient += not result.lasting
         if not result.from_cache:
             for stage, seconds in result.seconds.items():
                 self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
@@ -78,16 +85,18 @@ class RunTotals:
 
 def map_corpus(sources: list[SourceFile], spec: ContextSpec, store: RunStore, *, executor: Executor,
                on_result: Callable[[DocumentResult], None] | None = None,
-               reviews: ReviewBook | None = None, reference: ReferenceSet | None = None) -> RunTotals:
+               reviews: ReviewBook | None = None, reference: ReferenceSet | None = None,
+               served: list | None = None) -> RunTotals:
     """Map every source into `store`; `on_result` sees each stored result (for progress), in input order.
 
     With `reviews`, each result is stored with the reviewers' decisions applied (pipeline/review/apply.py):
     after the executor and the result cache, which hold the machine's verdicts only. `reference` is the
-    run's reference set: with it, the local executor reads cached results here instead of in workers.
+    run's reference set: with it, the local executor reads cached results here instead of in workers
+    (`served` says which, when the caller has found out already).
     """
     totals = RunTotals()
     started = time.perf_counter()
-    for result in executor.results(sources, spec, reference):
+    for result in executor.results(sources, spec, reference, served):
         stored = store.add(reviews.apply(result) if reviews is not None else result)
         totals.add(stored)
         if on_result is not None:

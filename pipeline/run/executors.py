@@ -16,7 +16,8 @@ from __future__ import annotations
 import atexit
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from typing import NamedTuple
 
 from pipeline.extract import STAGE as EXTRACT_STAGE
 from pipeline.extract import failure_reason
@@ -48,42 +49,61 @@ def outcome_result(source: SourceFile, outcome: Outcome, *, time_limit: float,
 
 
 def map_local(sources: list[SourceFile], spec: ContextSpec, *, workers: int | None, time_limit: float,
-              memory_limit: int | None, reference: ReferenceSet | None = None) -> Iterator[DocumentResult]:
+              memory_limit: int | None, reference: ReferenceSet | None = None,
+              served: list[Checked | None] | None = None) -> Iterator[DocumentResult]:
     """Each file's result, in input order: read here from the result cache, else mapped by worker processes.
 
     A re-run of an unchanged corpus so starts no worker and loads no model: the parent hashes each file,
     finds its result in the cache and reads it (a worker would read it too, then send it over a pipe).
     The files the cache does not hold go to the workers, each call under the run's limits; a file past a
     limit gets a reason instead. An entry that is gone or damaged by the time it is read is mapped here.
+    `served` is `served_from_cache` of these sources when the caller has it already.
     """
     cache = None if reference is None else result_cache_of(spec, reference)
-    served: list[str | DocumentResult | None] = [cached_or_failed(source, cache) for source in sources]
-    missing = [source for source, found in zip(sources, served, strict=True) if found is None]
+    if served is None:
+        served = served_from_cache(sources, cache)
+    missing = [source for source, found in zip(sources, served, strict=True) if to_worker(found)]
     outcomes = run_isolated(map_in_worker, [(source, spec) for source in missing], workers=workers,
                             time_limit=time_limit, memory_limit=memory_limit)
     try:
         for source, found in zip(sources, served, strict=True):
-            if found is None:
+            if to_worker(found):
                 yield outcome_result(source, next(outcomes), time_limit=time_limit, memory_limit=memory_limit)
-            elif isinstance(found, DocumentResult):
-                yield found
+            elif isinstance(found.identity, DocumentResult):
+                yield found.identity
             else:
-                yield cache.load(found, source) or map_document(source, context_for(spec))
+                yield cache.load(found.identity, source) or map_document(source, context_for(spec))
     finally:
         outcomes.close()
 
 
-def cached_or_failed(source: SourceFile, cache: ResultCache | None) -> str | DocumentResult | None:
-    """A file's content sha256 when the cache holds its result, the result of a file that cannot be used, or None.
+class Checked(NamedTuple):
+    """A file as the parent found it before mapping, and whether the result cache holds its result.
 
-    None: a worker maps it. Only the sha256 is kept, so the parent holds no result before its turn.
+    `identity` is its content sha256, or the result of a file that cannot be used at all.
+    """
+
+    identity: str | DocumentResult
+    held: bool
+
+
+def to_worker(found: Checked | None) -> bool:
+    """Whether a file goes to a worker: the cache does not hold its result, and it is not unusable already."""
+    return found is None or (isinstance(found.identity, str) and not found.held)
+
+
+def served_from_cache(sources: Collection[SourceFile], cache: ResultCache | None) -> list[Checked | None]:
+    """Per source, what the parent found (`Checked`); all None without a cache (every file goes to a worker).
+
+    Only the sha256 is kept, so the parent holds no result before its turn.
     """
     if cache is None:
-        return None
-    found = identified(source, time.perf_counter())
-    if isinstance(found, DocumentResult):
-        return found
-    return found if cache.holds(found) else None
+        return [None] * len(sources)
+    checked: list[Checked | None] = []
+    for source in sources:
+        found = identified(source, time.perf_counter())
+        checked.append(Checked(found, isinstance(found, str) and cache.holds(found)))
+    return checked
 
 
 def map_in_process(sources: list[SourceFile], spec: ContextSpec) -> Iterator[DocumentResult]:

@@ -105,6 +105,24 @@ class ReportCache:
             return False
         return True
 
+    def restore_run(self, key: str, out_dir: Path, store_name: str) -> bool:
+        """Copy a whole run's entry (its store `store_name` and every report) into `out_dir`; False when none.
+
+        Only an entry kept under a run key (pipeline/run/rerun.py) holds a store; its files are all of it.
+        `out_dir` is the run's empty staging folder: a copy that fails half way is emptied again.
+        """
+        entry = self.entry(key)
+        if not (entry / store_name).is_file():
+            return False
+        try:
+            for path in sorted(entry.iterdir()):
+                copy_into(path, out_dir / path.name)
+            os.utime(entry)
+        except OSError:
+            emptied(out_dir)
+            return False
+        return True
+
     def keep(self, key: str, names: list[str], out_dir: Path) -> None:
         """Store `out_dir`'s files named `names` as the entry `key`; a cache that cannot be written costs nothing."""
         entry = self.entry(key)
@@ -130,6 +148,15 @@ class ReportCache:
             return
         for stale in entries[KEPT_ENTRIES:]:
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def emptied(folder: Path) -> None:
+    """Delete everything in `folder` (a staging folder), keeping the folder."""
+    for path in folder.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def copy_into(source: Path, target: Path) -> None:
