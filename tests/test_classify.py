@@ -149,3 +149,26 @@ def test_labelled_text_is_read_like_extracted_text():
     must not split or hide words ("beneﬁt" must not become "bene t")."""
     assert (normalise_for_matching("Beneﬁt ﬂexible, South\u00a0Ayrshire must re\u2011orientate; café naïve")
             == "benefit flexible scotland must reorientate cafe naive")
+
+
+def test_tfidf_rows_from_counted_terms_are_the_vectorizers_own_bit_for_bit(trained_classifier):
+    """The item, relevance and domain models' rows come from one count of each passage's terms: the same
+    values as each vectorizer's transform, to the last bit (so no verdict can move)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.classify.vectorize import CountedTerms
+
+    model = trained_classifier.model_
+    paragraphs = [p for path in sorted((REPO / "corpora" / "sample").iterdir())
+                  for p in path.read_text(encoding="utf-8").split("\n\n")]
+    prepared = [model.lexical_.prepare(text) for text in paragraphs + ["", "x", "the the the", "Kinship carers."]]
+    vectorizers = (model.words_, trained_classifier.relevance_.vectorizer_, trained_classifier.domain_.vectorizer_)
+    counted = CountedTerms(vectorizers, prepared)
+    for vectorizer in vectorizers:
+        fast, slow = counted.rows_for(vectorizer), vectorizer.transform(prepared)
+        assert fast.shape == slow.shape and fast.dtype == slow.dtype
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(fast, part), getattr(slow, part)), part
+    other = TfidfVectorizer(token_pattern=r"[a-z]+").fit(prepared)
+    assert counted.rows_for(other) is None  # split otherwise: it transforms the texts itself

@@ -287,12 +287,13 @@ class PromiseClassifier:
             empty = np.zeros((0, n_items))
             return Scored(PassageScores(empty, empty, np.zeros(0), np.zeros(0, dtype=int), np.zeros(0)),
                           explain=lambda r, c: "")
-        matrix, parts = self.model_.features(texts)
+        matrix, parts = self.model_.features(texts, alike=(self.relevance_.vectorizer_, self.domain_.vectorizer_))
         probabilities = self.calibration_.transform(self.model_.decision_scores(matrix))
         quotes, spans = quote_matrix(parts["quote_hits"], len(texts), n_items)
-        relevance = self.relevance_.predict_proba(parts["prepared"])
+        relevance = self.relevance_.predict_proba(parts["prepared"], parts["counts"])
         scores = PassageScores(probabilities=probabilities, quotes=quotes, relevance=relevance,
-                               words=word_counts(texts), domain=self.domain_.predict_proba(parts["prepared"]))
+                               words=word_counts(texts),
+                               domain=self.domain_.predict_proba(parts["prepared"], parts["counts"]))
         rule = self.rule
 
         explained: dict[tuple[int, int], str] = {}

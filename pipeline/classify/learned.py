@@ -27,6 +27,7 @@ from sklearn.model_selection import GroupKFold
 from pipeline.classify.lexical import LexicalMatcher, item_document
 from pipeline.classify.quote import QuoteMatcher
 from pipeline.classify.text import Lexicon, item_text_sentences, normalise_for_matching, readable_terms
+from pipeline.classify.vectorize import CountedTerms
 from pipeline.types import ReferenceItem
 
 DEFAULT_C = 16.0
@@ -72,13 +73,19 @@ class LearnedModel:
             self.chars_.fit([normalise_for_matching(text) for text in texts])
         self.word_terms_ = self.words_.get_feature_names_out()
 
-    def features(self, texts: list[str]) -> tuple[sparse.csr_matrix, dict]:
-        """The feature matrix for `texts`, and the pieces needed to explain a prediction."""
+    def features(self, texts: list[str], *,
+                 alike: tuple[TfidfVectorizer, ...] = ()) -> tuple[sparse.csr_matrix, dict]:
+        """The feature matrix for `texts`, and the pieces needed to explain a prediction.
+
+        `alike`: other models' vectorizers over the same prepared text; the terms are counted once for all
+        (parts["counts"], pipeline/classify/vectorize.py).
+        """
         normalised = [normalise_for_matching(text) for text in texts]
         pairs = [self.lexical_.prepare_with_phrases(text, normalised=norm)
                  for text, norm in zip(texts, normalised, strict=True)]
         prepared, phrases = [text for text, _ in pairs], [found for _, found in pairs]
-        words = self.words_.transform(prepared)
+        counted = CountedTerms((self.words_, *alike), prepared)
+        words = counted.rows_for(self.words_)
         chars = self.chars_.transform(normalised) if self.char_ngrams else sparse.csr_matrix((len(texts), 0))
         similarity, _ = self.lexical_.similarity(texts, prepared=prepared)
         quote_hits = self.quote_.hits(texts, normalised=normalised)
@@ -88,7 +95,7 @@ class LearnedModel:
         blocks = [words, chars, sparse.csr_matrix(similarity * self.similarity_weight), sparse.csr_matrix(quotes)]
         matrix = sparse.hstack(blocks, format="csr", dtype=np.float64)
         return matrix, {"words": words, "phrases": phrases, "quote_hits": quote_hits, "quotes": quotes,
-                        "prepared": prepared}
+                        "prepared": prepared, "counts": counted}
 
     # ---- training -------------------------------------------------------------------------------
 

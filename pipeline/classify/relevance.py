@@ -25,6 +25,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from pipeline.classify.vectorize import CountedTerms
+
 #: Inverse regularisation of the relevance model (grid 1, 10 in docs/accuracy.md).
 RELEVANCE_C = 10.0
 #: A word or bigram must occur in at least this many training texts to be a feature.
@@ -55,11 +57,17 @@ class RelevanceModel:
         self.coef_, self.intercept_ = model.coef_.ravel(), float(model.intercept_[0])
         return self
 
-    def predict_proba(self, prepared: list[str]) -> np.ndarray:
-        """Probability that each prepared text is about children, families and their care, [texts]."""
+    def predict_proba(self, prepared: list[str], counted: CountedTerms | None = None) -> np.ndarray:
+        """Probability that each prepared text is about children, families and their care, [texts].
+
+        `counted`: the texts' terms as the item models counted them, so they are not split and counted again.
+        """
         if not prepared:
             return np.zeros(0)
-        scores = np.asarray(self.vectorizer_.transform(prepared) @ self.coef_).ravel() + self.intercept_
+        rows = None if counted is None else counted.rows_for(self.vectorizer_)
+        if rows is None:
+            rows = self.vectorizer_.transform(prepared)
+        scores = np.asarray(rows @ self.coef_).ravel() + self.intercept_
         return 1.0 / (1.0 + np.exp(-scores))
 
     def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
