@@ -66,8 +66,13 @@ def neutralise_cell(value: object) -> object:
     """
     if not isinstance(value, str):
         return value
-    value = FORMULA_AFTER_LINE_BREAK.sub(r"\1'", value)
+    if "\n" in value or "\r" in value:  # most cells have no line break: no pattern to run
+        value = FORMULA_AFTER_LINE_BREAK.sub(guard_after_line_break, value)
     return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def guard_after_line_break(match: re.Match) -> str:
+    return match.group(1) + "'"
 
 
 def one_line(text: str) -> str:
@@ -153,14 +158,14 @@ class CsvTable:
 
     def __init__(self, stream: TextIO, columns: tuple[str, ...]) -> None:
         self.columns = columns
-        self.writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
-        self.quoting_writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
-        self.writer.writeheader()
+        self.writer = csv.writer(stream, lineterminator="\n")
+        self.quoting_writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        self.writer.writerow(columns)
 
     def write(self, rows: Iterable[dict]) -> None:
         for row in rows:
-            cells = {column: neutralise_cell(row.get(column, "")) for column in self.columns}
-            has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells.values())
+            cells = [neutralise_cell(row.get(column, "")) for column in self.columns]
+            has_carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
             (self.quoting_writer if has_carriage_return else self.writer).writerow(cells)
 
 
