@@ -302,7 +302,7 @@ class PromiseClassifier:
             if (row, column) in spans and quotes[row, column] >= rule.quote_at:
                 return spans[(row, column)]
             if (row, column) not in explained:  # a match and its evidence row ask for the same words
-                explained[(row, column)] = self.model_.explain(parts["words"][row], column, parts["phrases"][row])
+                explained[(row, column)] = self.model_.explain(parts["words"], row, column, parts["phrases"][row])
             return explained[(row, column)]
 
         return Scored(scores=scores, explain=explain, quote_spans=spans, prepared=parts["prepared"],

@@ -218,17 +218,18 @@ class LearnedModel:
             cached[dtype] = np.ascontiguousarray(self.coef_.T, dtype=dtype)
         return cached[dtype]
 
-    def explain(self, word_row: sparse.csr_matrix, item_index: int, phrases: dict[str, tuple[str, ...]]) -> str:
-        """The passage's words that pushed hardest toward this item, strongest first.
+    def explain(self, words: sparse.csr_matrix, row: int, item_index: int, phrases: dict[str, tuple[str, ...]]) -> str:
+        """The words of passage `row` (of `words`, the passages' TF-IDF rows) that pushed hardest toward this item.
 
-        `phrases` are the passage's concepts with the phrases that evoked them (`prepare_with_phrases`), so
-        concept tokens can be shown as the passage's own words.
+        Strongest first. `phrases` are the passage's concepts with the phrases that evoked them
+        (`prepare_with_phrases`), so concept tokens can be shown as the passage's own words. The row is read
+        from the matrix's arrays: slicing a scipy matrix for each of a document's matches cost more than this.
         """
         if not self.learnable_[item_index]:
             return ""
-        row = word_row.tocsr()
-        columns = row.indices
-        contributions = row.data * self.coef_[item_index, columns]
+        start, end = words.indptr[row], words.indptr[row + 1]
+        columns = words.indices[start:end]
+        contributions = words.data[start:end] * self.coef_[item_index, columns]
         order = np.lexsort((-columns, -contributions))  # strongest first; ties by term, last first, as before
         pushing = [self.word_terms_[columns[at]] for at in order if contributions[at] > 0]
         return ", ".join(readable_terms(pushing, phrases, TERMS_SHOWN))
