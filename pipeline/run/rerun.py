@@ -64,6 +64,7 @@ def as_served_from_cache(store: RunStore) -> None:
         store.connection.execute("PRAGMA query_only=OFF")
         store.connection.execute(f"UPDATE documents SET seconds = '{{}}', from_cache = "
                                  f"CASE WHEN ordinal IN ({duplicates}) THEN 0 ELSE 1 END", (LISTING_ORDINAL,))
+    store.connection.execute("PRAGMA query_only=ON")  # the reports only read it
 
 
 def totals_of_store(store: RunStore, *, wall_seconds: float) -> RunTotals:
