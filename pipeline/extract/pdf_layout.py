@@ -441,7 +441,7 @@ def lines_to_blocks(pages: Sequence[PageText]) -> list[Block]:
                 group = _Group(kind=kind, lines=[], size=line.size, text_x0=text_x0, style=style)
                 groups.append(group)
             text = line.text[bullet_at:].strip() if bullet_at is not None and not group.lines else line.text
-            group.lines.append(replace(line, text=text))
+            group.lines.append(line if text == line.text else replace(line, text=text))
             previous = line
     return groups_to_blocks(groups, vocabulary)
 
