@@ -22,10 +22,11 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from pipeline.files import NEW_FILE_MODE, current_umask
@@ -112,24 +113,29 @@ def sheet_number(value: object) -> object:
     return value
 
 
-def sheet_value(value: object, column: str = "") -> object:
-    """A value as a worksheet cell holds it: numbers as numbers, XML-illegal characters removed, text inert."""
-    if column in NUMBER_COLUMNS:
-        value = sheet_number(value)
-    return sheet_text(value) if isinstance(value, str) else value
-
-
 @functools.lru_cache(maxsize=4096)
 def sheet_text(text: str) -> str:
     """Text as a cell holds it, cached: item ids, titles and texts, statuses and names repeat on every row."""
     return neutralise_cell(ILLEGAL_CHARACTERS_RE.sub("", text))
 
 
+class ColumnPlan(NamedTuple):
+    """How a sheet's column writes its cells, decided once: rows stream past by the hundred thousand."""
+
+    name: str
+    holds_numbers: bool
+    holds_statuses: bool
+    text_format: Format | None
+    number_format: Format | None
+
+
 class StreamedSheet:
     """A sheet written row by row in the house style: bold frozen header, filters, status fills, wrapped text.
 
     Widths, the frozen pane and the header are set when the sheet is made; the filter's range, over the
-    header and every row written, when it is closed.
+    header and every row written, when it is closed. A wide column wraps its text: the format is the
+    column's own, so its empty cells (and what a reviewer types there) wrap as its filled ones do, and no
+    blank cell has to be written for them.
     """
 
     def __init__(self, workbook: xlsxwriter.Workbook, formats: Formats, title: str, columns: tuple[str, ...], *,
@@ -139,14 +145,15 @@ class StreamedSheet:
         self.formats = formats
         self.columns = columns
         self.rows = 0
-        self.status_columns = tuple(column in status_columns for column in columns)
-        self.text_formats = []
+        self.plan: list[ColumnPlan] = []
         for index, column in enumerate(columns):
             is_status = column in status_columns
             width = STATUS_COLUMN_WIDTH if is_status else COLUMN_WIDTHS.get(column, DEFAULT_COLUMN_WIDTH)
-            self.sheet.set_column(index, index, width)
-            self.text_formats.append(formats.wrapped if width >= WRAPPED_WIDTH and not is_status else None)
-        self.number_formats = [formats.score if column in SCORE_COLUMNS else None for column in columns]
+            text_format = formats.wrapped if width >= WRAPPED_WIDTH and not is_status else None
+            self.sheet.set_column(index, index, width, text_format)
+            self.plan.append(ColumnPlan(name=column, holds_numbers=column in NUMBER_COLUMNS, holds_statuses=is_status,
+                                        text_format=text_format,
+                                        number_format=formats.score if column in SCORE_COLUMNS else None))
         self.sheet.freeze_panes(1, freeze_column)
         if header_height is not None:
             self.sheet.set_row(0, header_height)
@@ -154,27 +161,23 @@ class StreamedSheet:
             rotated = rotated_from is not None and index >= rotated_from
             self.sheet.write_string(0, index, column, formats.rotated if rotated else formats.bold)
 
-    def write(self, row: int, column: int, value: object) -> None:
-        """One cell: a number as a number, text as a string (a status filled with its colour), nothing as blank.
-
-        An empty cell of a wrapped column is written blank with the column's format, as its neighbours have.
-        """
-        if value is None or value == "":
-            if self.text_formats[column] is not None:
-                self.sheet.write_blank(row, column, None, self.text_formats[column])
-            return
-        if isinstance(value, str):
-            if self.status_columns[column] and value in self.formats.status:
-                self.sheet.write_string(row, column, value, self.formats.status[value])
-            else:
-                self.sheet.write_string(row, column, value, self.text_formats[column])
-        else:
-            self.sheet.write_number(row, column, value, self.number_formats[column])
-
     def append(self, row: dict) -> None:
+        """One row: numbers as numbers, text as inert strings (a status filled with its colour), nothing as nothing."""
         self.rows += 1
-        for index, column in enumerate(self.columns):
-            self.write(self.rows, index, sheet_value(row.get(column, ""), column))
+        at, sheet, status_formats = self.rows, self.sheet, self.formats.status
+        for index, column in enumerate(self.plan):
+            value = row.get(column.name, "")
+            if column.holds_numbers:
+                value = sheet_number(value)
+            if isinstance(value, str):
+                value = sheet_text(value)
+                if not value:
+                    continue
+                cell_format = status_formats.get(value, column.text_format) if column.holds_statuses \
+                    else column.text_format
+                sheet.write_string(at, index, value, cell_format)
+            elif value is not None:
+                sheet.write_number(at, index, value, column.number_format)
 
     def close(self) -> None:
         """The filter over header and rows (on the header alone too, so an empty sheet looks like the others)."""
