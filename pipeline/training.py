@@ -51,7 +51,7 @@ STRUCTURAL_SET = "structural.jsonl"
 #: Files in the off-topic documents folder that are about it, not documents of it.
 NOT_DOCUMENTS = frozenset({"README.md"})
 #: Classifier code that runs only at map time, so a change to it does not make the model stale.
-RUN_TIME_ONLY = frozenset({"frameworks.py"})
+RUN_TIME_ONLY = frozenset({"frameworks.py", "highlight.py"})
 #: Cross-validation folds over the real passages' sources.
 DEFAULT_FOLDS = 5
 Progress = Callable[[str], None]
@@ -150,7 +150,8 @@ def training_sha256(labelled_dir: Path, reference_set: ReferenceSet, lexicon_pat
     digest.update(__version__.encode())
     # a change to the classifier's code, or to how training data is made, retrains the model
     package = REPO / "pipeline"
-    # (frameworks.py only puts trained models together for a run's frameworks: it changes no trained value)
+    # (frameworks.py only puts trained models together for a run's frameworks, highlight.py finds the matched words
+    # in a passage for its report: they change no trained value; the result cache's key holds them instead)
     classify_code = [path for path in sorted((package / "classify").glob("*.py")) if path.name not in RUN_TIME_ONLY]
     for source in [*classify_code, package / "training.py", package / "decide.py", package / "segment.py"]:
         digest.update(source.read_bytes())

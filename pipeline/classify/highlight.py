@@ -126,15 +126,23 @@ def term_spans(words: list[Word], terms: str, text: str) -> list[tuple[int, int]
     highlighted: marking every "the" hides the words that carry the match.
     """
     wanted = {word for term in terms.split(",") for word in term.split()} - FUNCTION_WORDS
-    return [(word.start, word.end) for word in words if word_forms(word, text) & wanted]
+    if not wanted:
+        return []
+    return [(word.start, word.end) for word in words if recorded_among(word, text, wanted)]
 
 
-def word_forms(word: Word, text: str) -> set[str]:
-    """The forms a word may have been recorded in: as normalised, its lemma, and without a possessive 's."""
-    forms = {word.text, lemma(word.text)}
+def recorded_among(word: Word, text: str, wanted: set[str]) -> bool:
+    """Whether the word is among `wanted` in a form it may have been recorded in.
+
+    The forms: as normalised, its lemma, or either without a possessive 's. Checked form by form, cheapest
+    first, since every word of a passage is asked for each match it is evidence of.
+    """
+    if word.text in wanted or lemma(word.text) in wanted:
+        return True
     if text[word.start:word.end].lower().endswith(("'s", "’s")):
-        forms |= {word.text[:-1], lemma(word.text[:-1])}
-    return forms
+        stem = word.text[:-1]
+        return stem in wanted or lemma(stem) in wanted
+    return False
 
 
 def merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

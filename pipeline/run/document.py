@@ -193,10 +193,12 @@ def code_fingerprint() -> str:
     """Extraction code and libraries, the segmenter's, coverage stage's and run classifier's source.
 
     The learned model's own code is in its training hash, so in the model file's sha256, which the result
-    cache key holds too; classify/frameworks.py runs at map time only, so it is named here.
+    cache key holds too; classify/frameworks.py and classify/highlight.py run at map time only (training
+    leaves them out, pipeline/training.py RUN_TIME_ONLY), so they are named here.
     """
     digest = hashlib.sha256(extraction_fingerprint().encode())
     package = Path(__file__).resolve().parent.parent
-    for name in ("segment.py", "coverage.py", "config.py", "types.py", "run/document.py", "classify/frameworks.py"):
+    for name in ("segment.py", "coverage.py", "config.py", "types.py", "run/document.py", "classify/frameworks.py",
+                 "classify/highlight.py"):
         digest.update((package / name).read_bytes())
     return digest.hexdigest()
