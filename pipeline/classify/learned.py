@@ -230,9 +230,11 @@ class LearnedModel:
         start, end = words.indptr[row], words.indptr[row + 1]
         columns = words.indices[start:end]
         contributions = words.data[start:end] * self.coef_[item_index, columns]
+        pushing = contributions > 0
+        columns, contributions = columns[pushing], contributions[pushing]
         order = np.lexsort((-columns, -contributions))  # strongest first; ties by term, last first, as before
-        pushing = [self.word_terms_[columns[at]] for at in order if contributions[at] > 0]
-        return ", ".join(readable_terms(pushing, phrases, TERMS_SHOWN))
+        terms = self.word_terms_
+        return ", ".join(readable_terms((terms[column] for column in columns[order].tolist()), phrases, TERMS_SHOWN))
 
 
 def word_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:

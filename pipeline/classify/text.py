@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -171,8 +172,10 @@ def annotated(lemmatised: str, phrases: dict[str, tuple[str, ...]]) -> str:
     return f"{lemmatised} {' '.join(phrases)}" if phrases else lemmatised
 
 
-def readable_terms(terms: list[str], phrases: dict[str, tuple[str, ...]], limit: int) -> list[str]:
+def readable_terms(terms: Iterable[str], phrases: dict[str, tuple[str, ...]], limit: int) -> list[str]:
     """Up to `limit` matched terms in words a reviewer can find in the passage, in the order given.
+
+    `terms` is read only as far as needed: a passage has a hundred weighted terms, and six are shown.
 
     A concept token becomes the passage's phrase(s) that evoked it (`c_sibling` -> "brother and sister",
     several joined by " / "). A bigram with a concept token in it is left out: the tokens are appended after
