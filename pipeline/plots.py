@@ -377,11 +377,11 @@ def foundation_bins(store: RunStore, reference: ReferenceSet,
     bins = np.zeros((len(groups), len(SHARE_BINS)))
     for info in store.documents():
         covered, totals = np.zeros(len(groups), dtype=int), np.zeros(len(groups), dtype=int)
-        for coverage in store.coverages(info.id, reference):
-            group = group_of.get(coverage.item.id)
+        for mark in store.verdict_marks(info.id, reference):  # statuses only: no evidence is read
+            group = group_of.get(mark.item.id)
             if group is not None:
                 totals[group] += 1
-                covered[group] += coverage.status is Status.COVERED
+                covered[group] += mark.status is Status.COVERED
         for group in range(len(groups)):
             bins[group, share_bin(int(covered[group]), int(totals[group]))] += 1
     return bins

@@ -27,7 +27,6 @@ from typing import TextIO
 from pipeline.compare import COMPARE_COLUMNS, Comparison, comparison_file_stem, comparison_rows
 from pipeline.display import shortened
 from pipeline.files import write_atomic
-from pipeline.report_html import render_comparison
 from pipeline.run.report_cache import ReportCache, reports_key
 from pipeline.run.store import RunStore
 from pipeline.types import Coverage, Evidence, Match, Passage, ReferenceSet, Review, Skipped, Status
@@ -388,6 +387,8 @@ def write_store_reports(out: Path, *, store: RunStore, reference: ReferenceSet, 
 
 def write_comparison(out: Path, comparison: Comparison, *, run_record: dict) -> list[Path]:
     """Write a comparison of two documents as a table (CSV) and an HTML page beside the run's other files."""
+    from pipeline.report_html import render_comparison  # not at the top: the workbook's process needs no HTML
+
     stem = comparison_file_stem(comparison)
     written = {
         f"{stem}.csv": csv_bytes(COMPARE_COLUMNS, comparison_rows(comparison)),
