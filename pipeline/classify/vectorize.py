@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 #: The vectorizer parameters that decide how a text is split into terms.
 ANALYSIS_PARAMETERS = ("input", "encoding", "decode_error", "strip_accents", "lowercase", "preprocessor",
@@ -104,7 +105,9 @@ def tfidf_rows(vectorizer: TfidfVectorizer, columns: np.ndarray, values: np.ndar
         matrix.data += 1.0
     if vectorizer.use_idf:
         matrix.data *= vectorizer.idf_[matrix.indices]
-    if vectorizer.norm is not None:
+    if vectorizer.norm == "l2":
+        inplace_csr_row_normalize_l2(matrix)  # what `normalize` runs for CSR rows, without its input checks
+    elif vectorizer.norm is not None:
         matrix = normalize(matrix, norm=vectorizer.norm, copy=False)
     return matrix
 
