@@ -31,10 +31,9 @@ def read_stances(coverages: list[Coverage], model: StanceModel | None) -> list[C
                 texts.setdefault(evidence.passage_id, evidence.text)
     if not texts:
         return coverages
-    readings = dict(zip(texts, model.predict(list(texts.values())), strict=True))
+    readings = {passage_id: (reading.stance, reading.commitment)
+                for passage_id, reading in zip(texts, model.predict(list(texts.values())), strict=True)}
     return [dataclasses.replace(coverage, evidence=tuple(
-                dataclasses.replace(evidence, stance=readings[evidence.passage_id].stance,
-                                    commitment=readings[evidence.passage_id].commitment)
-                for evidence in coverage.evidence))
+                evidence.read_as(*readings[evidence.passage_id]) for evidence in coverage.evidence))
             if coverage.status in WITH_STANCE and coverage.evidence else coverage
             for coverage in coverages]

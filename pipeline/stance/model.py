@@ -9,9 +9,9 @@ costs little accuracy and keeps this stage a small fraction of classification.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -165,35 +165,65 @@ def tfidf_rows(scoped: list[str], vectorizer: TfidfVectorizer,
     """What `vectorizer.transform(scoped)` gives for these passages, bit for bit, in a fraction of its time.
 
     The run reads every document's evidence in a batch of a few dozen passages, where the vectorizer's own
-    re-tokenising and per-document bookkeeping cost as much as the cues. Here the words are already split;
-    each passage's unigrams and bigrams are looked up by word and by word pair (no bigram string is made)
-    and counted by `Counter`, and the counts become TF-IDF rows by the vectorizer's own steps
+    re-tokenising and per-document bookkeeping cost as much as the cues. Here the words are already split,
+    each is looked up once (its word id), and the rest is numpy over the batch: a bigram is a pair of
+    consecutive word ids in one passage, found among the vocabulary's pairs by binary search; each passage x
+    column is counted by one `np.unique` (a `Counter` per passage and a dictionary look-up per word pair cost
+    half the stage). The counts become TF-IDF rows by the vectorizer's own steps
     (pipeline/classify/vectorize.py; tests/test_stance.py checks the two agree).
     """
-    unigram, bigram = lookups or term_lookups(vectorizer)
-    columns: list[int] = []
-    counts: list[int] = []
-    lengths: list[int] = []
-    for text in scoped:
-        words = text.split(" ") if text else []
-        grams = Counter(chain(map(unigram, words), map(bigram, zip(words, words[1:], strict=False))))
-        grams.pop(None, None)
-        columns.extend(grams)
-        counts.extend(grams.values())
-        lengths.append(len(grams))
-    return counted_tfidf_rows(vectorizer, np.array(columns, dtype=np.int64), np.array(counts, dtype=np.float64),
-                              lengths)
+    lookups = lookups or term_lookups(vectorizer)
+    split = [text.split(" ") if text else [] for text in scoped]
+    words = np.fromiter(map(lookups.word_ids.get, chain.from_iterable(split), repeat(-1)), dtype=np.int64)
+    rows = np.repeat(np.arange(len(scoped), dtype=np.int64), np.fromiter(map(len, split), dtype=np.int64,
+                                                                        count=len(split)))
+    known = words >= 0
+    unigrams = np.where(known, lookups.unigram_columns[words], -1)
+    paired = known[:-1] & known[1:] & (rows[:-1] == rows[1:])
+    codes = words[:-1][paired] * len(lookups.word_ids) + words[1:][paired]
+    found = np.minimum(np.searchsorted(lookups.pair_codes, codes), max(len(lookups.pair_codes) - 1, 0))
+    hit = lookups.pair_codes[found] == codes if len(lookups.pair_codes) else np.zeros(len(codes), dtype=bool)
+    width = len(vectorizer.vocabulary_)
+    keys = np.concatenate([rows[unigrams >= 0] * width + unigrams[unigrams >= 0],
+                           rows[:-1][paired][hit] * width + lookups.pair_columns[found[hit]]])
+    keys, counts = np.unique(keys, return_counts=True)
+    passage_rows, columns = np.divmod(keys, width)
+    return counted_tfidf_rows(vectorizer, columns, counts.astype(np.float64),
+                              np.bincount(passage_rows, minlength=len(scoped)))
 
 
-#: A vocabulary's column look-ups: of a word, and of a pair of words (a bigram), None when not in it.
-TermLookups = tuple[Callable[[str], int | None], Callable[[tuple[str, str]], int | None]]
+class TermLookups(NamedTuple):
+    """A vocabulary's terms by word id: what `tfidf_rows` needs to find unigram and bigram columns in numpy.
+
+    Every word of any term has an id; `unigram_columns[id]` is the word's own column (-1: only in bigrams);
+    a bigram is the code `first id x len(word_ids) + second id`, sorted in `pair_codes` beside its column.
+    """
+
+    word_ids: dict[str, int]
+    unigram_columns: np.ndarray
+    pair_codes: np.ndarray
+    pair_columns: np.ndarray
 
 
 def term_lookups(vectorizer: TfidfVectorizer) -> TermLookups:
-    """The vectorizer's unigram and bigram columns, the bigrams keyed by their two words."""
+    """The vectorizer's unigram and bigram columns by word id (unigrams and bigrams only, as it counts)."""
     vocabulary = vectorizer.vocabulary_
-    pairs = {tuple(term.split(" ")): column for term, column in vocabulary.items() if " " in term}
-    return vocabulary.get, pairs.get
+    word_ids: dict[str, int] = {}
+    for term in vocabulary:
+        for word in term.split(" "):
+            word_ids.setdefault(word, len(word_ids))
+    unigram_columns = np.full(len(word_ids), -1, dtype=np.int64)
+    pairs: list[tuple[int, int]] = []
+    for term, column in vocabulary.items():
+        first, _, second = term.partition(" ")
+        if second:
+            pairs.append((word_ids[first] * len(word_ids) + word_ids[second], column))
+        else:
+            unigram_columns[word_ids[first]] = column
+    codes = np.array([code for code, _ in pairs], dtype=np.int64)
+    order = np.argsort(codes)
+    return TermLookups(word_ids, unigram_columns, codes[order],
+                       np.array([column for _, column in pairs], dtype=np.int64)[order])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
