@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from pipeline.classify.vectorize import tfidf_rows as counted_tfidf_rows
-from pipeline.stance.cues import CUE_NAMES, PassageCues, read_cues
+from pipeline.stance.cues import CUE_NAMES, PassageCues, read_batch, read_cues
 from pipeline.types import Commitment, Stance
 
 STANCES = tuple(stance.value for stance in Stance)
@@ -99,13 +99,13 @@ class StanceModel:
         Both models' weights are one [features, stances + commitments] array, multiplied once per batch: the
         run reads a document's evidence in one batch, so what a batch costs beyond its passages matters.
         """
-        read = [read_cues(text) for text in texts]
+        scoped, cues = read_batch(texts)
         weights, intercepts = self.joint_weights()
         if getattr(self, "lookups_", None) is None:
             self.lookups_ = term_lookups(self.vectorizer_)
-        words = tfidf_rows([passage.scoped_words for passage in read], self.vectorizer_, self.lookups_)
+        words = tfidf_rows(scoped, self.vectorizer_, self.lookups_)
         vocabulary = words.shape[1]
-        cues = np.vstack([passage.cues for passage in read]) * self.cue_weight
+        cues *= self.cue_weight
         logits = words @ weights[:vocabulary] + cues @ weights[vocabulary:] + intercepts
         return softmax(logits[:, :len(STANCES)]), softmax(logits[:, len(STANCES):])
 
