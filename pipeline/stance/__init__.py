@@ -12,8 +12,6 @@ docs/stance-labelling.md; pipeline/stance/training.py trains, cross-validates an
 
 from __future__ import annotations
 
-import dataclasses
-
 from pipeline.stance.model import Reading, StanceModel
 from pipeline.types import WITH_STANCE, Coverage
 
@@ -33,7 +31,7 @@ def read_stances(coverages: list[Coverage], model: StanceModel | None) -> list[C
         return coverages
     readings = {passage_id: (reading.stance, reading.commitment)
                 for passage_id, reading in zip(texts, model.predict(list(texts.values())), strict=True)}
-    return [dataclasses.replace(coverage, evidence=tuple(
-                evidence.read_as(*readings[evidence.passage_id]) for evidence in coverage.evidence))
+    return [coverage.with_readings(tuple(evidence.read_as(*readings[evidence.passage_id])
+                                         for evidence in coverage.evidence))
             if coverage.status in WITH_STANCE and coverage.evidence else coverage
             for coverage in coverages]

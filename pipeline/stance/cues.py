@@ -188,18 +188,18 @@ class PassageCues:
 
 def read_cues(text: str) -> PassageCues:
     """The passage's scoped words and one row of cue features (see CUE_NAMES)."""
-    scoped, counts = counted_cues(text)
-    return PassageCues(scoped_words=scoped, cues=np.log1p(np.array(counts, dtype=np.float64)))
+    words, counts = counted_cues(text)
+    return PassageCues(scoped_words=" ".join(words), cues=np.log1p(np.array(counts, dtype=np.float64)))
 
 
-def read_batch(texts: list[str]) -> tuple[list[str], np.ndarray]:
-    """`read_cues` of every passage: their scoped words, and the cue rows as one [passages, cues] array."""
+def read_batch(texts: list[str]) -> tuple[list[list[str]], np.ndarray]:
+    """`read_cues` of every passage: their scoped words (as lists), and the cue rows as one [passages, cues] array."""
     read = [counted_cues(text) for text in texts]
     rows = np.array([counts for _, counts in read], dtype=np.float64).reshape(len(texts), len(CUE_NAMES))
     return [scoped for scoped, _ in read], np.log1p(rows)
 
 
-def counted_cues(text: str) -> tuple[str, list[int]]:
+def counted_cues(text: str) -> tuple[list[str], list[int]]:
     """The passage's scoped words and its raw cue counts (CUE_NAMES order), from its tokens.
 
     Two passes over what `token_cues` says of each token: the negation scope (`scoped_runs`), and the cues,
@@ -226,7 +226,7 @@ def counted_cues(text: str) -> tuple[str, list[int]]:
     counts[CUE_INDEX["quote"]] = sum(lowered.count(mark) for mark in QUOTE_MARKS)
     counts[CUE_INDEX["question"]] = lowered.count("?")
     pairs = [len(sentences_of.get(a, EMPTY) & sentences_of.get(b, EMPTY)) for a, b in PAIR_INDICES]
-    return " ".join(words), [*counts, *pairs, *negated, negations, len(sentence_ends) + 1]
+    return words, [*counts, *pairs, *negated, negations, len(sentence_ends) + 1]
 
 
 def scoped_runs(tokens: list[str], read: list[tuple]) -> tuple[list[str], list[int], list[int], int]:

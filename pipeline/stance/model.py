@@ -160,9 +160,11 @@ class StanceModel:
         return model
 
 
-def tfidf_rows(scoped: list[str], vectorizer: TfidfVectorizer,
+def tfidf_rows(split: list[list[str]], vectorizer: TfidfVectorizer,
                lookups: TermLookups | None = None) -> sparse.csr_matrix:
-    """What `vectorizer.transform(scoped)` gives for these passages, bit for bit, in a fraction of its time.
+    """What `vectorizer.transform` gives for these passages' scoped words (`split`: each passage's, as a list).
+
+    Bit for bit, in a fraction of its time.
 
     The run reads every document's evidence in a batch of a few dozen passages, where the vectorizer's own
     re-tokenising and per-document bookkeeping cost as much as the cues. Here the words are already split,
@@ -173,9 +175,8 @@ def tfidf_rows(scoped: list[str], vectorizer: TfidfVectorizer,
     (pipeline/classify/vectorize.py; tests/test_stance.py checks the two agree).
     """
     lookups = lookups or term_lookups(vectorizer)
-    split = [text.split(" ") if text else [] for text in scoped]
     words = np.fromiter(map(lookups.word_ids.get, chain.from_iterable(split), repeat(-1)), dtype=np.int64)
-    rows = np.repeat(np.arange(len(scoped), dtype=np.int64), np.fromiter(map(len, split), dtype=np.int64,
+    rows = np.repeat(np.arange(len(split), dtype=np.int64), np.fromiter(map(len, split), dtype=np.int64,
                                                                         count=len(split)))
     known = words >= 0
     unigrams = np.where(known, lookups.unigram_columns[words], -1)
@@ -189,7 +190,7 @@ def tfidf_rows(scoped: list[str], vectorizer: TfidfVectorizer,
     keys, counts = np.unique(keys, return_counts=True)
     passage_rows, columns = np.divmod(keys, width)
     return counted_tfidf_rows(vectorizer, columns, counts.astype(np.float64),
-                              np.bincount(passage_rows, minlength=len(scoped)))
+                              np.bincount(passage_rows, minlength=len(split)))
 
 
 class TermLookups(NamedTuple):
