@@ -17,7 +17,7 @@ from pipeline.classify.persist import ModelFileError, write_model_file
 from pipeline.cli import app
 from pipeline.compare import compare_documents, read_verdicts
 from pipeline.evaluate import GoldFileError, load_labelled
-from pipeline.stance import Reading, read_stances
+from pipeline.stance import read_stances
 from pipeline.stance.cues import CUE_NAMES, cue_counts, read_cues, scoped_words
 from pipeline.stance.model import tfidf_rows
 from pipeline.stance.training import (
@@ -130,6 +130,13 @@ def test_the_fast_tfidf_rows_are_the_vectorizers(stance_model):
         assert np.array_equal(getattr(fast, part), getattr(slow, part)), part
 
 
+def test_the_runs_labels_are_the_predicted_readings(stance_model):
+    texts = [p.text for p in stance_passages()[:300]] + ["", "words no model has seen"]
+    readings = stance_model.predict(texts)
+    assert stance_model.labels(texts) == [(reading.stance, reading.commitment) for reading in readings]
+    assert stance_model.labels([]) == [] and stance_model.predict([]) == []
+
+
 def test_cues_count_a_negated_support_and_a_condition():
     names = list(CUE_NAMES)
     negated = cue_counts("We cannot support the presumption.")
@@ -144,9 +151,9 @@ def test_a_passage_is_read_once_however_many_items_it_is_evidence_for(reference_
     class Counting:
         """A stand-in model that reads every passage as opposed, and remembers what it was asked."""
 
-        def predict(self, texts):
+        def labels(self, texts):
             calls.append(list(texts))
-            return [Reading(Stance.OPPOSES, Commitment.DESCRIBES, 0.9, 0.9) for _ in texts]
+            return [(Stance.OPPOSES, Commitment.DESCRIBES) for _ in texts]
 
     shared = evidence("p1", "We disagree with the presumption that brothers and sisters are placed together.")
     coverages = [coverage(reference_set.items[0], Status.COVERED, (shared,)),

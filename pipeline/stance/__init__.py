@@ -29,8 +29,7 @@ def read_stances(coverages: list[Coverage], model: StanceModel | None) -> list[C
                 texts.setdefault(evidence.passage_id, evidence.text)
     if not texts:
         return coverages
-    readings = {passage_id: (reading.stance, reading.commitment)
-                for passage_id, reading in zip(texts, model.predict(list(texts.values())), strict=True)}
+    readings = dict(zip(texts, model.labels(list(texts.values())), strict=True))
     return [coverage.with_readings(tuple(evidence.read_as(*readings[evidence.passage_id])
                                          for evidence in coverage.evidence))
             if coverage.status in WITH_STANCE and coverage.evidence else coverage

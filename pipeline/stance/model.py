@@ -24,6 +24,7 @@ from pipeline.types import Commitment, Stance
 
 STANCES = tuple(stance.value for stance in Stance)
 COMMITMENTS = tuple(kind.value for kind in Commitment)
+STANCE_MEMBERS, COMMITMENT_MEMBERS = tuple(Stance), tuple(Commitment)  # in the order of the two above
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ class StanceModel:
                 model.intercept_[0] if row == 1 else -model.intercept_[0])
         return coef, intercept
 
-    def probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Each passage's probability of every stance and every commitment (rows: passages).
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """Each passage's logits of every stance, then every commitment (rows: passages; STANCES + COMMITMENTS).
 
         Both models' weights are one [features, stances + commitments] array, multiplied once per batch: the
         run reads a document's evidence in one batch, so what a batch costs beyond its passages matters.
@@ -106,7 +107,11 @@ class StanceModel:
         words = tfidf_rows(scoped, self.vectorizer_, self.lookups_)
         vocabulary = words.shape[1]
         cues *= self.cue_weight
-        logits = words @ weights[:vocabulary] + cues @ weights[vocabulary:] + intercepts
+        return words @ weights[:vocabulary] + cues @ weights[vocabulary:] + intercepts
+
+    def probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage's probability of every stance and every commitment (rows: passages)."""
+        logits = self.logits(texts)
         return softmax(logits[:, :len(STANCES)]), softmax(logits[:, len(STANCES):])
 
     def joint_weights(self) -> tuple[np.ndarray, np.ndarray]:
@@ -116,16 +121,29 @@ class StanceModel:
         return self.joint_
 
     def predict(self, texts: list[str]) -> list[Reading]:
+        """Each passage's stance and commitment with the model's probability of each."""
         if not texts:
             return []
         stance, commitment = self.probabilities(texts)
-        readings = []
-        for stance_row, commitment_row in zip(stance, commitment, strict=True):
-            s, c = int(stance_row.argmax()), int(commitment_row.argmax())
-            readings.append(Reading(stance=Stance(STANCES[s]), commitment=Commitment(COMMITMENTS[c]),
-                                    stance_probability=round(float(stance_row[s]), 4),
-                                    commitment_probability=round(float(commitment_row[c]), 4)))
-        return readings
+        rows = np.arange(len(texts))
+        stances, commitments = stance.argmax(axis=1), commitment.argmax(axis=1)
+        return [Reading(stance=STANCE_MEMBERS[s], commitment=COMMITMENT_MEMBERS[c],
+                        stance_probability=round(p, 4), commitment_probability=round(q, 4))
+                for s, c, p, q in zip(stances.tolist(), commitments.tolist(), stance[rows, stances].tolist(),
+                                      commitment[rows, commitments].tolist(), strict=True)]
+
+    def labels(self, texts: list[str]) -> list[tuple[Stance, Commitment]]:
+        """Each passage's stance and commitment, as `predict` reads them, without their probabilities.
+
+        What the run records: the largest logit is the most probable class, so no softmax, and no `Reading`
+        per passage (the two made a tenth of the stage).
+        """
+        if not texts:
+            return []
+        logits = self.logits(texts)
+        return [(STANCE_MEMBERS[s], COMMITMENT_MEMBERS[c]) for s, c in
+                zip(logits[:, :len(STANCES)].argmax(axis=1).tolist(),
+                    logits[:, len(STANCES):].argmax(axis=1).tolist(), strict=True)]
 
     # ---- a model file: arrays and JSON ----
 
