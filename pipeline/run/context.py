@@ -8,6 +8,7 @@ once per document. A model file that is not the one the parent chose (changed si
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -115,4 +116,10 @@ def context_for(spec: ContextSpec) -> MapContext:
     if key not in _CONTEXTS:
         _CONTEXTS.clear()
         _CONTEXTS[key] = build_context(spec)
+        # The models live as long as the worker: kept out of the garbage collector's passes, which would
+        # otherwise walk all their objects again and again while documents are mapped (200 documents on two
+        # workers: stance 0.105-0.114 of classification's time without, 0.099-0.101 with). Garbage first, so
+        # none of it is kept for good.
+        gc.collect()
+        gc.freeze()
     return _CONTEXTS[key]
