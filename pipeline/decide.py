@@ -99,6 +99,9 @@ class DecisionRule:
     min_relevant_rate: float = 0.0
     min_words: int = 0
     domain_at: float = 0.0
+    #: How many passages long enough to be evidence, either side of a passage, make the stretch of the
+    #: document whose mean domain probability must reach `domain_at` too (0: the passage alone).
+    domain_window: int = 0
     #: [items]: what a document's best passage must reach for the document to cover the item (None: covered_at).
     document_covered_at: np.ndarray | None = None
     quote_at: float = QUOTE_COVERED_AT
@@ -114,6 +117,31 @@ class DecisionRule:
         in_domain = True if scores.domain is None else scores.domain >= self.domain_at
         return (scores.relevance >= self.relevance_at) & (scores.words >= self.min_words) & in_domain
 
+    def in_domain_stretch(self, scores: PassageScores) -> np.ndarray:
+        """[passages]: whether the stretch of the document around each passage is about children's care.
+
+        The stretch is the passage and `domain_window` passages either side, counting only those long enough
+        to be evidence (a table cell or a heading between two paragraphs says nothing of the topic); a
+        passage too short to be evidence is never in one. Rationale: the domain model reads one passage, and
+        a long document about something else has passages that, alone, read like a care document's (the
+        paragraph on parents in a book about copyright); a care plan's passages sit among others about care.
+        """
+        if scores.domain is None or self.domain_window <= 0:
+            return np.ones(len(scores.words), dtype=bool)
+        rows = np.flatnonzero(scores.words >= self.min_words)
+        stretch = np.zeros(len(scores.words), dtype=bool)
+        if not len(rows):
+            return stretch
+        sums = np.concatenate([[0.0], np.cumsum(scores.domain[rows])])
+        at = np.arange(len(rows))
+        low, high = np.maximum(at - self.domain_window, 0), np.minimum(at + self.domain_window + 1, len(rows))
+        stretch[rows] = (sums[high] - sums[low]) / (high - low) >= self.domain_at
+        return stretch
+
+    def relevant_in_document(self, scores: PassageScores) -> np.ndarray:
+        """Which passages of one document can be evidence: relevant alone, and in a stretch about care."""
+        return self.relevant(scores) & self.in_domain_stretch(scores)
+
     def quoted(self, scores: PassageScores) -> np.ndarray:
         return scores.quotes >= self.quote_at
 
@@ -122,9 +150,13 @@ class DecisionRule:
         reaches = (scores.probabilities >= self.covered_at) & self.relevant(scores)[:, None]
         return reaches | self.quoted(scores)
 
-    def passage_partial(self, scores: PassageScores) -> np.ndarray:
-        """Which passage is at least partial evidence for which item, [passages, items]."""
-        return ((scores.probabilities >= self.partial_at) & self.relevant(scores)[:, None]) | self.quoted(scores)
+    def passage_partial(self, scores: PassageScores, relevant: np.ndarray | None = None) -> np.ndarray:
+        """Which passage is at least partial evidence for which item, [passages, items].
+
+        `relevant` says which passages can be evidence (by default `relevant(scores)`, the passage alone).
+        """
+        relevant = self.relevant(scores) if relevant is None else relevant
+        return ((scores.probabilities >= self.partial_at) & relevant[:, None]) | self.quoted(scores)
 
     def relevant_passages_needed(self, scores: PassageScores) -> int:
         """How many relevant passages the document gate asks of this document.
@@ -144,19 +176,20 @@ class DecisionRule:
 
     def document_passes_gate(self, scores: PassageScores) -> bool:
         """Whether the document says enough about children's care for any of its passages to count."""
-        return int(self.relevant(scores).sum()) >= self.relevant_passages_needed(scores)
+        return int(self.relevant_in_document(scores).sum()) >= self.relevant_passages_needed(scores)
 
     def item_verdicts(self, scores: PassageScores) -> list[ItemVerdict]:
         """One verdict per item for a document whose passages are `scores`' rows."""
         n_passages, n_items = scores.probabilities.shape
         if n_passages == 0:
             return [ItemVerdict(status=Status.MISSING, score=0.0) for _ in range(n_items)]
-        gate = self.document_passes_gate(scores)
+        relevant = self.relevant_in_document(scores)
+        gate = int(relevant.sum()) >= self.relevant_passages_needed(scores)
         quoted = self.quoted(scores)
         document_covered_at = self.covered_at if self.document_covered_at is None else self.document_covered_at
-        reaches = (scores.probabilities >= document_covered_at) & self.relevant(scores)[:, None]
+        reaches = (scores.probabilities >= document_covered_at) & relevant[:, None]
         covered = (reaches | quoted) & (gate | quoted)
-        partial = self.passage_partial(scores) & (gate | quoted)
+        partial = self.passage_partial(scores, relevant) & (gate | quoted)
         shown = scores.scores
         verdicts = []
         for column in range(n_items):
@@ -187,6 +220,7 @@ class DecisionRule:
                 item_id: round(float(value), 4) for item_id, value in zip(item_ids, self.document_covered_at,
                                                                           strict=True)},
             "quote_at": self.quote_at, "relevance_at": self.relevance_at, "domain_at": self.domain_at,
+            "domain_window": self.domain_window,
             "min_words": self.min_words,
             "min_relevant_passages": self.min_relevant_passages, "min_relevant_share": self.min_relevant_share,
             "min_relevant_rate": self.min_relevant_rate, **self.method,

@@ -119,6 +119,45 @@ def test_a_passage_outside_the_domain_is_never_evidence():
     assert rule(domain_at=0.5, min_relevant_passages=3).item_verdicts(in_and_out)[0].status is Status.MISSING
 
 
+def domain_scores(domain, *, words=None, relevance=None):
+    """Passages that all reach item 0 strongly, with the given domain probabilities."""
+    rows = len(domain)
+    return PassageScores(probabilities=np.tile([[0.9, 0.0, 0.0]], (rows, 1)), quotes=np.zeros((rows, ITEMS)),
+                         relevance=np.ones(rows) if relevance is None else np.array(relevance, dtype=float),
+                         words=np.full(rows, 20) if words is None else np.array(words),
+                         domain=np.array(domain, dtype=float))
+
+
+def test_a_passage_counts_in_a_document_only_where_the_stretch_around_it_is_about_care():
+    """A paragraph that reads like a care document's, among paragraphs that do not, is not evidence."""
+    book = domain_scores([0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.95, 0.9, 0.8, 0.9, 0.1])
+    windowed = rule(domain_at=0.5, domain_window=2, min_relevant_passages=1)
+    assert windowed.relevant(book)[3]  # alone, the lone paragraph is in the domain
+    # the last passage's stretch (0.8, 0.9, 0.1) is about care; the passage itself is not
+    assert windowed.in_domain_stretch(book).tolist() == [False] * 7 + [True] * 5
+    assert windowed.relevant_in_document(book).tolist() == [False] * 7 + [True] * 4 + [False]
+    assert windowed.item_verdicts(book)[0].evidence == (7, 8, 9)
+    assert rule(domain_at=0.5, min_relevant_passages=1).item_verdicts(book)[0].evidence == (3, 7, 8)  # no window
+
+
+def test_the_stretch_skips_passages_too_short_to_be_evidence_and_a_lone_care_passage_is_all_its_stretch():
+    table_between = domain_scores([0.9, 0.0, 0.0, 0.0, 0.8, 0.1], words=[20, 3, 3, 3, 20, 20])
+    windowed = rule(domain_at=0.5, domain_window=1, min_relevant_passages=1)
+    # the table's cells are not in any stretch and do not drag the two paragraphs around them out of it
+    assert windowed.in_domain_stretch(table_between).tolist() == [True, False, False, False, True, False]
+    assert windowed.in_domain_stretch(domain_scores([0.7])).tolist() == [True]
+    assert rule(domain_at=0.5, domain_window=2).in_domain_stretch(
+        PassageScores(np.zeros((2, ITEMS)), np.zeros((2, ITEMS)), np.ones(2), np.full(2, 20))).all()  # no model
+
+
+def test_the_document_gate_counts_only_passages_in_a_stretch_about_care():
+    scattered = domain_scores([0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1])
+    assert rule(domain_at=0.5, min_relevant_passages=3).document_passes_gate(scattered)
+    windowed = rule(domain_at=0.5, domain_window=1, min_relevant_passages=3)
+    assert not windowed.document_passes_gate(scattered)
+    assert windowed.item_verdicts(scattered)[0].status is Status.MISSING
+
+
 def test_the_document_threshold_is_chosen_for_precision_and_never_below_the_passage_threshold():
     from pipeline.classify.calibrate import choose_document_threshold
 

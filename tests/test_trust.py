@@ -1,6 +1,8 @@
 """Verdicts a reviewer can trust (issue 12): nothing covered where nothing is said, headings are context,
 `eval` and `map` agree, and a missing item names its closest call. These use the map's default classifier."""
 
+import dataclasses
+
 import pytest
 
 from pipeline.config import Settings
@@ -104,6 +106,33 @@ def test_a_heading_above_a_relevant_paragraph_does_not_change_the_evidence(train
         assert [(e.text, e.score) for e in plain.evidence] == [(e.text, e.score) for e in with_heading.evidence]
     care3 = next(c for c in headed if c.item.id == "CARE-3")
     assert care3.status is Status.COVERED and care3.evidence[0].heading == "Our promise to brothers and sisters"
+
+
+def filler_paragraphs():
+    """The off-topic fixtures' paragraphs of plain prose (no headings, no markup)."""
+    return [paragraph.strip().replace("\n", " ") for name in ("roads.txt", "encyclopaedia.md", "software.md")
+            for paragraph in OFF_TOPIC[name].split("\n\n") if len(paragraph.split()) > 20]
+
+
+def test_a_long_document_about_something_else_is_not_covered_by_scattered_care_paragraphs(trained_classifier):
+    """A book that turns to brothers and sisters now and then: each such paragraph reads as care text on its
+    own (and there are enough of them for the document gate), but the stretch around each is about something
+    else, so none is evidence; the same paragraphs among care text are."""
+    filler = filler_paragraphs() * 4
+    scattered = [paragraph for at, text in enumerate(filler)
+                 for paragraph in ([RELEVANT, text] if at % 8 == 4 else [text])]
+    assert scattered.count(RELEVANT) >= 3 and trained_classifier.rule.domain_window == 2
+    passages, coverages = verdicts(trained_classifier, document("book.txt", "\n\n".join(scattered)))
+    scores = trained_classifier.score([p.text for p in passages]).scores
+    care_rows = [row for row, passage in enumerate(passages) if passage.text == RELEVANT]
+    assert (scores.domain[care_rows] >= trained_classifier.rule.domain_at).all()  # alone: in the domain
+    assert not trained_classifier.rule.in_domain_stretch(scores)[care_rows].any()
+    assert [c.item.id for c in coverages if c.status is Status.COVERED] == []
+    without_stretch = dataclasses.replace(trained_classifier.rule, domain_window=0)
+    assert without_stretch.item_verdicts(scores)[[i.id for i in trained_classifier.items_].index("CARE-3")].status \
+        is Status.COVERED  # what the rule said before the stretch
+    together = verdicts(trained_classifier, document("plan.txt", "\n\n".join([RELEVANT] * 3 + filler[:4])))[1]
+    assert next(c for c in together if c.item.id == "CARE-3").status is Status.COVERED
 
 
 def test_eval_and_map_give_the_same_verdicts_for_the_same_passages(trained_classifier, reference_set):

@@ -54,6 +54,10 @@ MIN_RELEVANT_PASSAGES = 3
 #: A passage can be evidence only from this domain probability up (the domain model's classes are balanced,
 #: so 0.5 is where a passage is likelier from a care document than from one about something else).
 DOMAIN_AT = 0.5
+#: In a document, a passage counts only where it and this many passages long enough to be evidence either
+#: side reach DOMAIN_AT on average (pipeline/decide.py, `in_domain_stretch`): a few paragraphs, the span of a
+#: section's point. Cross-validated on the real documents and the written off-topic ones (docs/accuracy.md).
+DOMAIN_WINDOW = 2
 MIN_RELEVANT_SHARE = 0.25
 #: ... and, if it is long, this share of them: 2.5 times the rate at which passages of the written off-topic
 #: documents look relevant (0.8 %, cross-fitted, most of them in an adult social care policy; docs/accuracy.md).
@@ -171,6 +175,7 @@ class PromiseClassifier:
     min_relevant_share: float = MIN_RELEVANT_SHARE
     min_relevant_rate: float = MIN_RELEVANT_RATE
     domain_at: float = DOMAIN_AT
+    domain_window: int = DOMAIN_WINDOW
     #: Whether zero-shot scoring (items without labels) reads meaning as well as words (semantic.py).
     zero_shot_semantic: bool = True
 
@@ -268,7 +273,7 @@ class PromiseClassifier:
         return DecisionRule(covered_at=self.thresholds_, partial_at=self.thresholds_ * PARTIAL_SHARE,
                             relevance_at=self.relevance_at, min_relevant_passages=self.min_relevant_passages,
                             min_relevant_share=self.min_relevant_share, min_relevant_rate=self.min_relevant_rate,
-                            min_words=MIN_EVIDENCE_WORDS, domain_at=self.domain_at,
+                            min_words=MIN_EVIDENCE_WORDS, domain_at=self.domain_at, domain_window=self.domain_window,
                             document_covered_at=np.maximum(self.thresholds_, self.document_threshold_), method={
                                 "scores": "item models' probabilities, calibrated per item on out-of-fold scores",
                                 "thresholds": f"one for every item: the out-of-fold F1-best "
@@ -333,7 +338,7 @@ class PromiseClassifier:
                   **prefixed("calibration", self.calibration_.to_arrays()),
                   **prefixed("zero_shot", self.zero_shot_.to_arrays()), "thresholds": self.thresholds_}
         meta = {"classifier": type(self).__name__, "items": model_meta, "relevance": relevance_meta,
-                "domain": domain_meta, "domain_at": self.domain_at,
+                "domain": domain_meta, "domain_at": self.domain_at, "domain_window": self.domain_window,
                 "seed": self.seed, "zero_shot_semantic": self.zero_shot_semantic,
                 "threshold_margin": self.threshold_margin, "relevance_at": self.relevance_at,
                 "min_relevant_passages": self.min_relevant_passages, "min_relevant_share": self.min_relevant_share,
@@ -349,7 +354,8 @@ class PromiseClassifier:
         classifier = cls(lexicon=lexicon, seed=meta["seed"], threshold_margin=meta["threshold_margin"],
                          relevance_at=meta["relevance_at"], min_relevant_passages=meta["min_relevant_passages"],
                          min_relevant_share=meta["min_relevant_share"], min_relevant_rate=meta["min_relevant_rate"],
-                         domain_at=meta["domain_at"], zero_shot_semantic=meta.get("zero_shot_semantic", False))
+                         domain_at=meta["domain_at"], domain_window=meta["domain_window"],
+                         zero_shot_semantic=meta.get("zero_shot_semantic", False))
         classifier.items_ = tuple(items)
         classifier.model_ = LearnedModel.from_state(unprefixed("items", arrays), meta["items"], items=items,
                                                     lexicon=lexicon)

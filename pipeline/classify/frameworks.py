@@ -111,7 +111,7 @@ class FrameworkClassifier:
         return DecisionRule(covered_at=covered_at, partial_at=partial_at, relevance_at=base.relevance_at,
                             min_relevant_passages=base.min_relevant_passages,
                             min_relevant_share=base.min_relevant_share, min_relevant_rate=base.min_relevant_rate,
-                            min_words=base.min_words, domain_at=base.domain_at,
+                            min_words=base.min_words, domain_at=base.domain_at, domain_window=base.domain_window,
                             document_covered_at=document_covered_at, quote_at=base.quote_at,
                             max_evidence=base.max_evidence, method=method)
 
