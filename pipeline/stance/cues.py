@@ -138,6 +138,8 @@ WILDCARD_STARTS = frozenset(phrase.split()[0] for phrase in PHRASE_CUES if phras
 #: the passage has one, so a common first word ("the", "in", "by") costs a set lookup, not a search.
 PHRASE_OPENINGS = frozenset(tuple(phrase.split()[:2]) for phrase in PHRASE_CUES)
 PHRASE_LENGTHS = tuple(sorted({len(phrase.split()) for phrase in PHRASE_CUES}))
+#: How many tokens from a phrase's start the phrase cues look at (the longest phrase; "past" needs three).
+MAX_PHRASE_LENGTH = max(*PHRASE_LENGTHS, 3)
 NEGATABLE_WORDS = tuple(frozenset(word for word in CUES[name] if " " not in word) for name in NEGATABLE)
 ACTION, PAST = CUE_INDEX["action"], CUE_INDEX["past"]
 
@@ -163,9 +165,8 @@ def shape(token: str) -> str:
 WORD, BOUNDARY, SENTENCE_END, NEGATOR = 0, 1, 2, 3
 
 
-@lru_cache(maxsize=1 << 16)
 def token_cues(token: str) -> tuple[str, tuple[int, ...], bool, tuple[int, ...], int]:
-    """What one token says, worked out once per distinct token (so each passage's loop only looks it up).
+    """What one token says (TOKEN_TABLE remembers it for each distinct token, so a passage's loop looks it up).
 
     Its shape, the cues it is by itself, whether a phrase or a past form may start at it, which negatable cues
     it is (counted again as `negated_<cue>` inside a negation's scope), and what it does to that scope.
@@ -176,6 +177,25 @@ def token_cues(token: str) -> tuple[str, tuple[int, ...], bool, tuple[int, ...],
     scope = (SENTENCE_END if token in SENTENCE_ENDS else BOUNDARY if token in CLAUSE_BOUNDARIES
              else NEGATOR if token in NEGATORS or token.endswith("n't") else WORD)
     return form, cues, form in PHRASE_STARTS or form in PAST_AUXILIARIES, negatable, scope
+
+
+class TokenTable(dict):
+    """`token_cues` of every token seen, worked out on first sight.
+
+    `map(TOKEN_TABLE.__getitem__, tokens)` looks up a passage's tokens at C speed, where a cache's wrapper
+    costs a Python call per token. Emptied when it holds TOKEN_TABLE_LIMIT tokens: a long run's memory stays
+    bounded.
+    """
+
+    def __missing__(self, token: str) -> tuple[str, tuple[int, ...], bool, tuple[int, ...], int]:
+        if len(self) >= TOKEN_TABLE_LIMIT:
+            self.clear()
+        entry = self[token] = token_cues(token)
+        return entry
+
+
+TOKEN_TABLE_LIMIT = 1 << 17
+TOKEN_TABLE = TokenTable()
 
 
 @dataclass(frozen=True)
@@ -207,16 +227,16 @@ def counted_cues(text: str) -> tuple[list[str], list[int]]:
     """
     lowered = text.lower().replace("’", "'")
     tokens = TOKEN.findall(lowered)
-    read = list(map(token_cues, tokens))
+    read = list(map(TOKEN_TABLE.__getitem__, tokens))
     words, sentence_ends, negated, negations = scoped_runs(tokens, read)
-    shapes = [entry[0] for entry in read]
+    last = len(read) - 1
     counts = [0] * len(CUES)
     sentences_of: dict[int, set[int]] = {}  # of the cues PAIRS counts together, the sentences each is in
     for position in [position for position, entry in enumerate(read) if entry[1] or entry[2]]:
         form, found, starts_phrase = read[position][:3]
-        if starts_phrase and (form in PAST_AUXILIARIES or (form, shapes[position + 1] if position + 1 < len(shapes)
+        if starts_phrase and (form in PAST_AUXILIARIES or (form, read[position + 1][0] if position < last
                                                            else "") in PHRASE_OPENINGS or form in WILDCARD_STARTS):
-            found += phrase_cues_at(shapes, position)
+            found += phrase_cues_at([entry[0] for entry in read[position:position + MAX_PHRASE_LENGTH]])
         if found:
             sentence = bisect_left(sentence_ends, position)
             for cue in found:
@@ -262,20 +282,24 @@ def scoped_runs(tokens: list[str], read: list[tuple]) -> tuple[list[str], list[i
     return words, sentence_ends, negated, negations
 
 
-def phrase_cues_at(shapes: list[str], position: int) -> tuple[int, ...]:
-    """The cues of the phrases starting at `position`, and "past" after an auxiliary ("has been extended")."""
-    first = shapes[position]
+def phrase_cues_at(shapes: list[str]) -> tuple[int, ...]:
+    """The cues of the phrases starting at `shapes[0]`, and "past" after an auxiliary ("has been extended").
+
+    `shapes` are the shapes of the tokens from the phrase's start on: MAX_PHRASE_LENGTH of them, or to the
+    passage's end.
+    """
+    first = shapes[0]
     found: tuple[int, ...] = ()
     if first in PHRASE_STARTS:
         for length in PHRASE_LENGTHS:
-            following = shapes[position:position + length]
+            following = shapes[:length]
             if len(following) < length:
                 break
             found += PHRASE_CUES.get(" ".join(following), ())
             if length == 3:
                 found += PHRASE_CUES.get(f"{following[0]} * {following[2]}", ())
     if first in PAST_AUXILIARIES:
-        following = shapes[position + 1:position + 3]
+        following = shapes[1:3]
         if following and (following[0].endswith("ed") or (following[0] == "been" and len(following) > 1
                                                            and following[1].endswith("ed"))):
             found += (PAST,)
