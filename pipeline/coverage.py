@@ -35,7 +35,8 @@ def coverage_of(doc_id: str, item: ReferenceItem, column: int, verdict: ItemVerd
         near_miss = evidence_of(passages[verdict.near_miss], verdict.near_miss, column, scored, rule)
     return Coverage(doc=doc_id, item=item, status=verdict.status, score=round(verdict.score, 4), evidence=evidence,
                     threshold=round(float(rule.covered_at[column]), 4),
-                    partial_threshold=round(float(rule.partial_at[column]), 4), near_miss=near_miss)
+                    partial_threshold=round(float(rule.partial_at[column]), 4), near_miss=near_miss,
+                    near_miss_reason=verdict.near_miss_reason)
 
 
 def recorded_matches(passages: list[Passage], items: tuple[ReferenceItem, ...], scored,

@@ -17,7 +17,10 @@ decides what those scores mean:
   document, at least `min_relevant_rate` of them (well above the rate at which text that is not about
   children's care looks relevant): the document gate;
 - partial: the best passage reaches `partial_at` (a near call a reviewer should look at);
-- missing otherwise, with the best passage kept as the near miss, so the closest call can be checked.
+- missing otherwise, with the best passage kept as the near miss, so the closest call can be checked, and,
+  when something other than its score keeps it from being evidence (it is too short, it does not read as
+  covering an item's aim, it or the text around it is not about children's care, the document says too little
+  about care), that reason in words: a near miss scoring above the threshold is never left unexplained.
 
 `eval` scores gold passages with `passage_decisions` and gold documents with `item_verdicts`, exactly
 as `map` does, so a figure measured by `eval` is a figure of the map.
@@ -80,6 +83,8 @@ class ItemVerdict:
     evidence: tuple[int, ...] = ()
     near_miss: int | None = None
     quoted: bool = False
+    #: why the near miss is not evidence when its score is not the reason ("" when it is), for a reviewer
+    near_miss_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,11 +208,35 @@ class DecisionRule:
                 status = Status.PARTIAL
                 evidence = [int(row) for row in order if partial[row, column]][: self.max_evidence]
             else:
-                verdicts.append(ItemVerdict(status=Status.MISSING, score=float(shown[best, column]), near_miss=best))
+                verdicts.append(ItemVerdict(status=Status.MISSING, score=float(shown[best, column]), near_miss=best,
+                                            near_miss_reason=self.exclusion(scores, best, column, relevant, gate)))
                 continue
             verdicts.append(ItemVerdict(status=status, score=float(shown[evidence[0], column]),
                                         evidence=tuple(evidence), quoted=bool(quoted[evidence[0], column])))
         return verdicts
+
+    def exclusion(self, scores: PassageScores, row: int, column: int, relevant: np.ndarray, gate: bool) -> str:
+        """Why passage `row`, scoring enough to be partial evidence for item `column`, is not, in a reviewer's words.
+
+        "" when its score is the reason (below the partial threshold). Otherwise the first gate it fails, in
+        the order a reader would check them: its length, whether it reads as covering an item's aim, whether
+        it is about children's care, the text around it, the document.
+        """
+        if scores.probabilities[row, column] < self.partial_at[column]:
+            return ""
+        if scores.words[row] < self.min_words:
+            return (f"too short to be evidence ({int(scores.words[row])} words; a heading, table cell or caption "
+                    f"is context): it needs {self.min_words}")
+        if scores.relevance[row] < self.relevance_at:
+            return (f"does not read as covering an item's aim (relevance {scores.relevance[row]:.2f}, "
+                    f"needs {self.relevance_at:.2f})")
+        if scores.domain is not None and scores.domain[row] < self.domain_at:
+            return f"not about children's care (domain {scores.domain[row]:.2f}, needs {self.domain_at:.2f})"
+        if not relevant[row]:
+            return "the passages around it are not about children's care"
+        if not gate:
+            return "the document says too little about children's care for any passage to count"
+        return ""
 
     def describe(self, item_ids: list[str]) -> dict:
         """The rule as run.json records it and the report shows it."""

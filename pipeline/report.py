@@ -39,7 +39,7 @@ REVIEW_COLUMNS = ("reviewed_status", "review_note", "reviewed_by", "reviewed_at"
 GAP_TABLE_COLUMNS = ("document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
                      "machine_status", "stance", "commitment", "evidence_stances", "score", "threshold", "margin",
                      "signal", "evidence", "page", "heading", "evidence_pages", "near_miss_score", "near_miss_page",
-                     "near_miss", *REVIEW_COLUMNS)
+                     "near_miss", "near_miss_reason", *REVIEW_COLUMNS)
 MATCH_COLUMNS = ("doc", "passage_id", "page", "item_id", "signal", "score", "matched")
 ERROR_COLUMNS = ("file", "stage", "reason")
 #: Leading characters that make Excel or LibreOffice treat a cell as a formula.
@@ -85,7 +85,8 @@ def threshold_cells(coverage: Coverage) -> dict:
             # a number, not text: a cell of text starting "-" gets the formula guard, a number needs none
             "margin": "" if coverage.threshold is None else round(coverage.score - coverage.threshold, 3),
             "near_miss_score": f"{near.score:.3f}" if near else "", "near_miss_page": near.page if near else "",
-            "near_miss": one_line(near.text) if near else ""}
+            "near_miss": one_line(near.text) if near else "",
+            "near_miss_reason": coverage.near_miss_reason if near else ""}
 
 
 def gap_table_rows(coverages: list[Coverage], names: dict[str, str]) -> list[dict]:
@@ -214,7 +215,8 @@ def coverage_record(coverage: Coverage, name: str) -> dict:
             "score": coverage.score,
             "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
             "evidence": [evidence_record(evidence) for evidence in coverage.evidence],
-            "near_miss": evidence_record(coverage.near_miss) if coverage.near_miss is not None else None}
+            "near_miss": evidence_record(coverage.near_miss) if coverage.near_miss is not None else None,
+            "near_miss_reason": coverage.near_miss_reason or None}
 
 
 def error_rows(skipped: list[Skipped]) -> list[dict]:

@@ -210,6 +210,8 @@ class GapRow:
     first_page: int
     evidence: tuple[EvidenceView, ...]
     near_miss: EvidenceView | None
+    #: why the near miss is not evidence, when its score is not the reason (pipeline/decide.py)
+    near_miss_reason: str = ""
     machine_status: str = ""
     #: the reviewer's decision in force, when there is one
     review: Review | None = None
@@ -404,6 +406,7 @@ def gap_row(order: int, coverage: Coverage) -> GapRow:
         first_page=min((evidence.page for evidence in coverage.evidence), default=0),
         evidence=tuple(evidence_view(rank, evidence) for rank, evidence in enumerate(coverage.evidence, start=1)),
         near_miss=evidence_view(0, coverage.near_miss) if coverage.near_miss is not None else None,
+        near_miss_reason=coverage.near_miss_reason,
         machine_status=coverage.machine_status.value, review=coverage.review,
         stance=coverage.stance.value if coverage.stance else "",
         commitment=coverage.commitment.value if coverage.commitment else "",

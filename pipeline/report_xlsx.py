@@ -53,7 +53,7 @@ COLUMN_WIDTHS = {"evidence": 80, "reason": 80, "title": 30, "item_text": 60, "he
                  "evidence_a": 60, "evidence_b": 60, "matched": 30, "covered_documents": 40, "partial_documents": 40,
                  "file": 40, "passage_id": 24, "framework": 20, "group": 14, "item_id": 14, "evidence_pages": 14,
                  "near_miss": 60, "doc_id": 20, "review_note": 40, "reviewed_status": 14, "machine_status": 14,
-                 "reviewed_at": 20, "stance": 11, "commitment": 11, "evidence_stances": 30}
+                 "reviewed_at": 20, "stance": 11, "commitment": 11, "evidence_stances": 30, "near_miss_reason": 40}
 #: Width of a column not listed above. Rows stream past once, so widths cannot be fitted to their content.
 DEFAULT_COLUMN_WIDTH = 10
 #: Width of a column whose cells are statuses ("covered", "partial", "missing").

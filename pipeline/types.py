@@ -409,7 +409,8 @@ class Coverage:
     `doc` is the document's id (its content sha256). `threshold` is the score at which the item counts as
     covered and `partial_threshold` as partial, on the item's calibrated scale (None for a classifier
     without per-item thresholds); `near_miss` is the best passage of a missing item, the closest call a
-    reviewer may want to check.
+    reviewer may want to check, and `near_miss_reason` why it is not evidence when its score is not the reason
+    (too short, not relevant, not about children's care, nor is the text around it; pipeline/decide.py).
     """
 
     doc: str
@@ -420,6 +421,7 @@ class Coverage:
     threshold: float | None = None
     partial_threshold: float | None = None
     near_miss: Evidence | None = None
+    near_miss_reason: str = ""
     #: the reviewer's decision in force, when the item has been reviewed (then `status` is the reviewer's)
     review: Review | None = None
 

@@ -1,5 +1,7 @@
 """The decision rule (pipeline/decide.py): from passage scores to verdicts, for `map` and `eval` alike."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -150,12 +152,52 @@ def test_the_stretch_skips_passages_too_short_to_be_evidence_and_a_lone_care_pas
         PassageScores(np.zeros((2, ITEMS)), np.zeros((2, ITEMS)), np.ones(2), np.full(2, 20))).all()  # no model
 
 
+def test_a_short_section_about_care_in_a_document_about_other_things_still_counts():
+    """A council plan's three paragraphs on children among twenty on roads and housing: each paragraph's
+    stretch (two either side) is mostly care, so the section is evidence; three passages either side would not."""
+    plan = domain_scores([0.1] * 10 + [0.9] * 3 + [0.1] * 10)
+    windowed = rule(domain_at=0.5, domain_window=2, min_relevant_passages=3)
+    assert windowed.in_domain_stretch(plan).tolist() == [False] * 10 + [True] * 3 + [False] * 10
+    verdict = windowed.item_verdicts(plan)[0]
+    assert verdict.status is Status.COVERED and verdict.evidence == (10, 11, 12)
+    assert not rule(domain_at=0.5, domain_window=3).in_domain_stretch(plan)[10:13].any()
+
+
 def test_the_document_gate_counts_only_passages_in_a_stretch_about_care():
     scattered = domain_scores([0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1])
     assert rule(domain_at=0.5, min_relevant_passages=3).document_passes_gate(scattered)
     windowed = rule(domain_at=0.5, domain_window=1, min_relevant_passages=3)
     assert not windowed.document_passes_gate(scattered)
     assert windowed.item_verdicts(scattered)[0].status is Status.MISSING
+
+
+@pytest.mark.parametrize(("words", "relevance", "domain", "reason"), [
+    ([3, 20, 20], [0.9, 0.9, 0.9], [0.9, 0.9, 0.9], "too short to be evidence (3 words"),
+    ([20, 20, 20], [0.4, 0.9, 0.9], [0.9, 0.9, 0.9], "does not read as covering an item's aim (relevance 0.40"),
+    ([20, 20, 20], [0.9, 0.9, 0.9], [0.3, 0.9, 0.9], "not about children's care (domain 0.30, needs 0.50)"),
+])
+def test_a_missing_items_near_miss_says_which_gate_keeps_it_from_being_evidence(words, relevance, domain, reason):
+    """A near miss scoring 0.95 against a threshold of 0.5 is not left unexplained."""
+    gated = PassageScores(probabilities=np.array([[0.95, 0.0, 0.0], [0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]),
+                          quotes=np.zeros((3, ITEMS)), relevance=np.array(relevance), words=np.array(words),
+                          domain=np.array(domain))
+    verdict = rule(domain_at=0.5, min_relevant_passages=1).item_verdicts(gated)[0]
+    assert verdict.status is Status.MISSING and verdict.near_miss == 0
+    assert verdict.near_miss_reason.startswith(reason)
+
+
+def test_a_near_miss_outside_a_stretch_about_care_or_in_a_gated_document_says_so():
+    weak, strong = [[0.2, 0.0, 0.0]] * 2, [[0.95, 0.0, 0.0]]
+    book = dataclasses.replace(domain_scores([0.1, 0.1, 0.9, 0.1, 0.1]), probabilities=np.array(weak + strong + weak))
+    windowed = rule(domain_at=0.5, domain_window=2, min_relevant_passages=1)
+    assert windowed.item_verdicts(book)[0].near_miss_reason == "the passages around it are not about children's care"
+    one_relevant = scores([[0.95, 0.0, 0.0], [0.1, 0.0, 0.0]], relevance=[0.9, 0.1])
+    assert rule(min_relevant_passages=2).item_verdicts(one_relevant)[0].near_miss_reason == (
+        "the document says too little about children's care for any passage to count")
+    low = rule().item_verdicts(scores([[0.1, 0.0, 0.0], [0.2, 0.0, 0.0]]))[0]
+    assert low.status is Status.MISSING and low.near_miss_reason == ""  # its score is the reason
+    short_and_low = rule().item_verdicts(scores([[0.25, 0.0, 0.0], [0.1, 0.0, 0.0]], words=[3, 20]))[0]
+    assert short_and_low.near_miss == 0 and short_and_low.near_miss_reason == ""  # below partial: the score is
 
 
 def test_the_document_threshold_is_chosen_for_precision_and_never_below_the_passage_threshold():

@@ -237,8 +237,8 @@ def test_gap_table_csv_carries_the_item_text_after_the_title(tmp_path, reference
     assert header[:13] == ["document", "doc_id", "framework", "group", "item_id", "title", "item_text", "status",
                            "machine_status", "stance", "commitment", "evidence_stances", "score"]
     assert header[13:] == ["threshold", "margin", "signal", "evidence", "page", "heading", "evidence_pages",
-                           "near_miss_score", "near_miss_page", "near_miss", "reviewed_status", "review_note",
-                           "reviewed_by", "reviewed_at", "review_state"]
+                           "near_miss_score", "near_miss_page", "near_miss", "near_miss_reason", "reviewed_status",
+                           "review_note", "reviewed_by", "reviewed_at", "review_state"]
     rows = list(csv.DictReader((tmp_path / "out" / "gap_table.csv").open(encoding="utf-8", newline="")))
     assert [row["item_text"] for row in rows] == [reference_set.item("CARE-3").text, reference_set.item("CARE-4").text]
 
@@ -257,3 +257,38 @@ def test_markdown_shows_a_short_item_text_and_lists_every_item_in_full(reference
     long_text = reference_set.item("CARE-22").text
     assert long_text not in care_22 and "…" in care_22
     assert long_text in markdown  # in full in the items section
+
+
+def test_a_near_miss_kept_out_by_a_gate_says_why_in_every_output(tmp_path, reference_set):
+    """A missing item whose closest passage scores above the threshold: the gap table, the workbook, the
+    verdict file and the document's page say what kept it from being evidence; the store and the result
+    cache keep the reason."""
+    from bs4 import BeautifulSoup
+
+    from pipeline.run.serialise import coverage_from_record, coverage_record
+
+    reason = "the passages around it are not about children's care"
+    text = "Brothers and sisters will live together wherever it is safe."
+    passage = Passage(id="book.txt#0001", doc="book.txt", page=12, start=0, end=len(text), heading="", text=text)
+    near = Evidence(passage_id=passage.id, page=12, heading="", text=text, score=0.91, signal=Signal.TFIDF,
+                    matched="brother sister")
+    coverage = Coverage(doc="book.txt", item=reference_set.item("CARE-3"), status=Status.MISSING, score=0.91,
+                        threshold=0.44, partial_threshold=0.1, near_miss=near, near_miss_reason=reason)
+    assert coverage_from_record(coverage_record(coverage), "book.txt", reference_set) == coverage
+    store = run_store(tmp_path / "store.sqlite", [{"name": "book.txt", "coverages": [coverage],
+                                                   "passages": [passage]}])
+    [info] = store.documents()
+    assert store.coverages(info.id, reference_set)[0].near_miss_reason == reason
+    out = tmp_path / "out"
+    out.mkdir()
+    written = write_reports(out, store=store, reference=reference_set, run_record={"ok": True})
+    [row] = list(csv.DictReader((out / "gap_table.csv").open(encoding="utf-8")))
+    assert (row["status"], row["near_miss_score"], row["near_miss_reason"]) == ("missing", "0.910", reason)
+    [record] = [json.loads(line) for line in (out / "coverage.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert record["near_miss_reason"] == reason
+    sheet = load_workbook(out / "gap_table.xlsx")["gap_table"]
+    header = [cell.value for cell in sheet[1]]
+    assert sheet.cell(row=2, column=header.index("near_miss_reason") + 1).value == reason
+    [page] = [path for path in written if path.parent.name == "report"]
+    near_miss = BeautifulSoup(page.read_text(encoding="utf-8"), "html5lib").select_one("details.near-miss").get_text()
+    assert f"not evidence: {reason}." in near_miss and "below the partial threshold" not in near_miss

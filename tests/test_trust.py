@@ -128,6 +128,9 @@ def test_a_long_document_about_something_else_is_not_covered_by_scattered_care_p
     assert (scores.domain[care_rows] >= trained_classifier.rule.domain_at).all()  # alone: in the domain
     assert not trained_classifier.rule.in_domain_stretch(scores)[care_rows].any()
     assert [c.item.id for c in coverages if c.status is Status.COVERED] == []
+    care3 = next(c for c in coverages if c.item.id == "CARE-3")
+    assert care3.near_miss.text == RELEVANT and care3.near_miss.score > care3.threshold
+    assert care3.near_miss_reason == "the passages around it are not about children's care"
     without_stretch = dataclasses.replace(trained_classifier.rule, domain_window=0)
     assert without_stretch.item_verdicts(scores)[[i.id for i in trained_classifier.items_].index("CARE-3")].status \
         is Status.COVERED  # what the rule said before the stretch

@@ -218,7 +218,8 @@ def item_row(number: int, coverage: Coverage, decided: dict) -> dict:
     near_miss = evidence_view(0, coverage.near_miss) if coverage.near_miss is not None else None
     status = item_decision.decision if item_decision else ""
     return {"number": number, "coverage": coverage, "item": coverage.item, "machine": coverage.machine_status.value,
-            "score": f"{coverage.score:.3f}", "evidence": evidence, "near_miss": near_miss, "decision": status,
+            "score": f"{coverage.score:.3f}", "evidence": evidence, "near_miss": near_miss,
+            "near_miss_reason": coverage.near_miss_reason, "decision": status,
             "note": item_decision.note if item_decision else "",
             "reviewer": item_decision.reviewer if item_decision else "",
             "decided_at": item_decision.decided_at if item_decision else "",

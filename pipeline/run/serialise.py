@@ -67,7 +67,8 @@ def coverage_record(coverage: Coverage) -> dict:
     return {"item": coverage.item.id, "status": coverage.status.value, "score": coverage.score,
             "threshold": coverage.threshold, "partial_threshold": coverage.partial_threshold,
             "evidence": [evidence_row(evidence) for evidence in coverage.evidence],
-            "near_miss": evidence_row(coverage.near_miss) if coverage.near_miss else None}
+            "near_miss": evidence_row(coverage.near_miss) if coverage.near_miss else None,
+            "near_miss_reason": coverage.near_miss_reason}
 
 
 def coverage_from_record(record: dict, doc: str, reference: ReferenceSet) -> Coverage:
@@ -75,7 +76,8 @@ def coverage_from_record(record: dict, doc: str, reference: ReferenceSet) -> Cov
     return Coverage(doc=doc, item=reference.item(record["item"]), status=Status(record["status"]),
                     score=record["score"], evidence=tuple(evidence_from_row(row) for row in record["evidence"]),
                     threshold=record["threshold"], partial_threshold=record["partial_threshold"],
-                    near_miss=evidence_from_row(near_miss) if near_miss else None)
+                    near_miss=evidence_from_row(near_miss) if near_miss else None,
+                    near_miss_reason=record.get("near_miss_reason", ""))
 
 
 def info_record(info: DocumentInfo) -> dict:

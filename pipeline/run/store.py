@@ -64,7 +64,7 @@ CREATE INDEX matches_doc ON matches (doc_id, position);
 CREATE TABLE coverage (
     doc_id TEXT NOT NULL, item_id TEXT NOT NULL, status TEXT NOT NULL, score REAL, threshold REAL,
     partial_threshold REAL, position INTEGER, machine_status TEXT NOT NULL, reviewer TEXT, reviewed_at TEXT,
-    review_note TEXT, review_state TEXT, stance TEXT, commitment TEXT,
+    review_note TEXT, review_state TEXT, stance TEXT, commitment TEXT, near_miss_reason TEXT,
     PRIMARY KEY (doc_id, item_id)
 );
 CREATE TABLE evidence (
@@ -173,9 +173,9 @@ class RunStore:
         cursor.executemany("INSERT INTO matches VALUES (?,?,?,?,?,?,?,?,?)", [
             (doc, m.passage_id, m.item_id, m.signal.value, m.score, m.matched, m.covered_at, m.partial_at, n)
             for n, m in enumerate(result.matches)])
-        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+        cursor.executemany("INSERT INTO coverage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             (doc, c.item.id, c.status.value, c.score, c.threshold, c.partial_threshold, n, c.machine_status.value,
-             *review_cells(c.review), value_of(c.stance), value_of(c.commitment))
+             *review_cells(c.review), value_of(c.stance), value_of(c.commitment), c.near_miss_reason)
             for n, c in enumerate(result.coverages)])
         cursor.executemany("INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             (doc, c.item.id, rank, e.passage_id, e.page, e.heading, e.text, e.score, e.signal.value, e.matched,
@@ -225,10 +225,11 @@ class RunStore:
         return [Coverage(doc=doc_id, item=reference.item(item_id), status=Status(status), score=score,
                          evidence=tuple(evidence.get(item_id, ())), threshold=threshold,
                          partial_threshold=partial_threshold, near_miss=near_misses.get(item_id),
-                         review=review_of(status, score, review_fields))
-                for item_id, status, score, threshold, partial_threshold, *review_fields in self.connection.execute(
-                    "SELECT item_id, status, score, threshold, partial_threshold, machine_status, reviewer, "
-                    "reviewed_at, review_note, review_state FROM coverage WHERE doc_id = ? ORDER BY position",
+                         near_miss_reason=near_miss_reason or "", review=review_of(status, score, review_fields))
+                for item_id, status, score, threshold, partial_threshold, near_miss_reason, *review_fields
+                in self.connection.execute(
+                    "SELECT item_id, status, score, threshold, partial_threshold, near_miss_reason, machine_status, "
+                    "reviewer, reviewed_at, review_note, review_state FROM coverage WHERE doc_id = ? ORDER BY position",
                     (doc_id,))]
 
     def verdict_marks(self, doc_id: str, reference: ReferenceSet) -> list[VerdictMark]:
