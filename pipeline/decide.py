@@ -179,9 +179,13 @@ class DecisionRule:
             needed = min(needed, max(1, math.ceil(self.min_relevant_share * long_enough)))
         return max(needed, math.ceil(self.min_relevant_rate * long_enough))
 
-    def document_passes_gate(self, scores: PassageScores) -> bool:
-        """Whether the document says enough about children's care for any of its passages to count."""
-        return int(self.relevant_in_document(scores).sum()) >= self.relevant_passages_needed(scores)
+    def document_passes_gate(self, scores: PassageScores, relevant: np.ndarray | None = None) -> bool:
+        """Whether the document says enough about children's care for any of its passages to count.
+
+        `relevant`: `relevant_in_document(scores)`, when the caller has it already.
+        """
+        relevant = self.relevant_in_document(scores) if relevant is None else relevant
+        return int(relevant.sum()) >= self.relevant_passages_needed(scores)
 
     def item_verdicts(self, scores: PassageScores) -> list[ItemVerdict]:
         """One verdict per item for a document whose passages are `scores`' rows."""
@@ -189,7 +193,7 @@ class DecisionRule:
         if n_passages == 0:
             return [ItemVerdict(status=Status.MISSING, score=0.0) for _ in range(n_items)]
         relevant = self.relevant_in_document(scores)
-        gate = int(relevant.sum()) >= self.relevant_passages_needed(scores)
+        gate = self.document_passes_gate(scores, relevant)
         quoted = self.quoted(scores)
         document_covered_at = self.covered_at if self.document_covered_at is None else self.document_covered_at
         reaches = (scores.probabilities >= document_covered_at) & relevant[:, None]

@@ -2,7 +2,7 @@
 
 A cue here never decides alone: negation scope, modal verbs, reporting frames, conditions and dates become
 numbers a linear model weighs against each other and against the passage's words, learned from the labelled
-passages of corpora/labelled/stance.jsonl. Two kinds, both read in one pass over the passage's tokens:
+passages of corpora/labelled/stance.jsonl. Two kinds, both read from the passage's tokens (`counted_cues`):
 
 - **scoped words**: the passage's words, where every word inside a negation's scope (from "not", "no",
   "cannot", "n't"... to the end of the clause) is written `not_<word>`, so "we do not support" and "we support"
