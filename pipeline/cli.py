@@ -415,7 +415,8 @@ def eval_command(
             return
         elif documents is not None:
             chosen = build_classifier(classifier, reference_set, model, console)
-            report = evaluate_folder(documents, chosen, reference_set, off_topic=off_topic)
+            report = evaluate_folder(documents, chosen, reference_set, off_topic=off_topic, stance=ensure_stance_model(
+                stance_model, say=lambda message: console.print(message)))
             report["classifier"] = classifier
             if json_out is not None:
                 write_json(json_out, report)

@@ -312,6 +312,8 @@ def format_zero_shot(zero: dict) -> list[str]:
 
 #: The gold file a folder of held-back documents carries: one line per document (`doc`, `covered`, ...).
 DOCUMENT_GOLD_FILE = "gold.jsonl"
+#: Gold stance and commitment of the evidence passages a map of the folder offered (docs/stance-labelling.md).
+STANCE_GOLD_FILE = "stance-gold.jsonl"
 #: Files of such folders that describe the folder rather than being documents of it.
 NOT_DOCUMENTS = frozenset({"README.md"})
 
@@ -339,11 +341,80 @@ def read_document_gold(path: Path, known_ids: set[str]) -> dict[str, dict]:
     return gold
 
 
-def map_folder(folder: Path, names: list[str] | None, classifier, reference) -> dict[str, list]:
+def passage_key(doc: str, item_id: str, text: str) -> tuple[str, str, str]:
+    """How an evidence passage is found in the stance gold: its document, item and text with spaces collapsed."""
+    return doc, item_id, " ".join(text.split())
+
+
+def read_stance_gold(path: Path, known_ids: set[str]) -> dict[tuple[str, str, str], dict]:
+    """Per (document, item, passage text), the gold stance and commitment; `about_item: false` lines are kept.
+
+    A line the coders judged not to discuss the item (`"about_item": false`) has no stance to score: it is
+    counted apart, so that a map's evidence the gold has read is never silently left out.
+    """
+    gold: dict[tuple[str, str, str], dict] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise GoldFileError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+        where = f"{path}:{number}"
+        if not isinstance(record, dict) or not all(isinstance(record.get(key), str)
+                                                   for key in ("doc", "item_id", "text")):
+            raise GoldFileError(f"{where}: expected an object with 'doc', 'item_id' and 'text'")
+        if record["item_id"] not in known_ids:
+            raise GoldFileError(f"{where}: unknown reference id {record['item_id']!r}")
+        about = record.get("about_item", True)
+        if about and (record.get("stance") not in STANCE_VALUES or record.get("commitment") not in COMMITMENT_VALUES):
+            raise GoldFileError(f"{where}: 'stance' must be one of {sorted(STANCE_VALUES)} and 'commitment' one of "
+                                f"{sorted(COMMITMENT_VALUES)}")
+        gold[passage_key(record["doc"], record["item_id"], record["text"])] = {
+            "about_item": bool(about), "stance": record.get("stance"), "commitment": record.get("commitment")}
+    return gold
+
+
+def stance_on_evidence(verdicts: dict[str, list], gold: dict[tuple[str, str, str], dict]) -> dict:
+    """The stance model's reading of every evidence passage a map offered, scored against the gold's.
+
+    One decision per covered or partial verdict x evidence passage, as the report shows them: accuracy and
+    per-class figures of stance and commitment, and how many evidence passages the gold has not read
+    (a model that picks other evidence than the one labelled) or judged not to discuss the item.
+    """
+    from pipeline.stance.model import COMMITMENTS, STANCES
+    from pipeline.stance.training import class_figures
+    from pipeline.types import Status
+
+    pairs: dict[str, tuple[list[str], list[str]]] = {"stance": ([], []), "commitment": ([], [])}
+    unread = not_about = evidence_count = 0
+    for name, coverages in verdicts.items():
+        for coverage in coverages:
+            if coverage.status not in (Status.COVERED, Status.PARTIAL):
+                continue
+            for evidence in coverage.evidence:
+                if evidence.stance is None or evidence.commitment is None:
+                    continue
+                evidence_count += 1
+                found = gold.get(passage_key(name, coverage.item.id, evidence.text))
+                if found is None:
+                    unread += 1
+                elif not found["about_item"]:
+                    not_about += 1
+                else:
+                    for task, value in (("stance", evidence.stance.value), ("commitment", evidence.commitment.value)):
+                        pairs[task][0].append(found[task])
+                        pairs[task][1].append(value)
+    return {"evidence_passages": evidence_count, "not_in_gold": unread, "not_about_item": not_about,
+            "stance": class_figures(*pairs["stance"], STANCES),
+            "commitment": class_figures(*pairs["commitment"], COMMITMENTS)}
+
+
+def map_folder(folder: Path, names: list[str] | None, classifier, reference, stance=None) -> dict[str, list]:
     """Map the documents of `folder` (only `names`, when given) in this process, as `map` maps each; {name: coverages}.
 
     Each file goes through the run's own per-document function (pipeline/run/document.py), so what is scored
-    here is what a map would report.
+    here is what a map would report; with a `stance` model, evidence is read for stance as a map reads it.
     """
     from pipeline.config import Settings
     from pipeline.extract import list_inputs
@@ -352,7 +423,8 @@ def map_folder(folder: Path, names: list[str] | None, classifier, reference) -> 
 
     paths = [path for path in list_inputs(folder) if path.name not in NOT_DOCUMENTS
              and (names is None or path.name in names)]
-    context = MapContext(reference=reference, classifier=classifier, settings=Settings(), fingerprint="eval")
+    context = MapContext(reference=reference, classifier=classifier, settings=Settings(), fingerprint="eval",
+                         stance=stance)
     verdicts = {}
     for index, path in enumerate(paths):
         result = map_document(SourceFile(index=index, path=str(path), name=path.name), context)
@@ -361,20 +433,21 @@ def map_folder(folder: Path, names: list[str] | None, classifier, reference) -> 
     return verdicts
 
 
-def evaluate_folder(folder: Path, classifier, reference, *, off_topic: bool = False) -> dict:
+def evaluate_folder(folder: Path, classifier, reference, *, off_topic: bool = False, stance=None) -> dict:
     """Map a folder of whole documents and score the verdicts, as a user would meet them.
 
     With a gold file (`gold.jsonl` in the folder), "covered" is scored against the items each document
     covers: precision, recall and F1 over document x item pairs, and how many covered verdicts fall on
     items the document only mentions. With `off_topic` every item of every document should be missing:
-    the report counts covered (and partial) verdicts per document.
+    the report counts covered (and partial) verdicts per document. With a `stance` model and a stance gold
+    file (`stance-gold.jsonl`) in the folder, the stance read on each evidence passage is scored too.
     """
     from pipeline.types import Status
 
     folder = Path(folder)
     known = {item.id for item in reference.items}
     gold = None if off_topic else read_document_gold(folder / DOCUMENT_GOLD_FILE, known)
-    verdicts = map_folder(folder, sorted(gold) if gold else None, classifier, reference)
+    verdicts = map_folder(folder, sorted(gold) if gold else None, classifier, reference, stance)
     per_document = {}
     for name, coverages in sorted(verdicts.items()):
         covered = {c.item.id for c in coverages if c.status is Status.COVERED}
@@ -395,6 +468,9 @@ def evaluate_folder(folder: Path, classifier, reference, *, off_topic: bool = Fa
         report.update({"scheme": "held-back documents", "not_mapped": missing, **totals,
                        "covered_but_only_mentioned": sum(len(e["covered_but_only_mentioned"])
                                                          for e in per_document.values())})
+        stance_gold = folder / STANCE_GOLD_FILE
+        if stance is not None and stance_gold.is_file():
+            report["stance_reading"] = stance_on_evidence(verdicts, read_stance_gold(stance_gold, known))
     else:
         covered_total = sum(len(entry["covered"]) for entry in per_document.values())
         report.update({"scheme": "off-topic documents", "covered": covered_total,
@@ -416,6 +492,8 @@ def format_documents_report(report: dict) -> str:
             lines.append(f"  {name:48s} covered {len(entry['covered'])} {', '.join(entry['covered'])}"
                          f"  partial {len(entry['partial'])}")
     lines.append("")
+    if "stance_reading" in report:
+        lines += stance_reading_lines(report["stance_reading"])
     if "precision" in report:
         lines.append(f"covered: precision={report['precision']:.3f} recall={report['recall']:.3f} "
                      f"f1={report['f1']:.3f} (tp {report['tp']}, fp {report['fp']}, fn {report['fn']}; "
@@ -424,3 +502,12 @@ def format_documents_report(report: dict) -> str:
         lines.append(f"covered verdicts={report['covered']} per_document={report['covered_per_document']:.3f} "
                      f"documents_with_any={report['documents_with_any_covered']}")
     return "\n".join(lines)
+
+
+def stance_reading_lines(reading: dict) -> list[str]:
+    """The stance gold's part of a held-back report: what was scored, then the per-class figures."""
+    from pipeline.stance.training import format_stance_figures
+
+    return [f"stance on evidence: {reading['evidence_passages']} evidence passages of covered or partial verdicts; "
+            f"{reading['not_in_gold']} not in the stance gold, {reading['not_about_item']} judged by the coders "
+            "not to discuss the item", "", format_stance_figures(reading), ""]

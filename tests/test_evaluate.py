@@ -144,3 +144,52 @@ def test_train_reports_a_faulty_labelled_file_without_a_traceback(tmp_path, monk
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "model.pkl")])
     assert result.exit_code == 2  # an uncaught error would exit 1 with a traceback
     assert "dev.jsonl:2: not valid JSON" in " ".join(result.output.split())
+
+
+def read_evidence(text: str, stance, commitment):
+    from pipeline.types import Evidence, Signal
+
+    return Evidence(passage_id=f"d:{len(text)}", page=1, heading="", text=text, score=0.9, signal=Signal.TFIDF,
+                    matched="", stance=stance, commitment=commitment)
+
+
+def test_stance_on_evidence_scores_each_evidence_passage_the_gold_has_read(tmp_path, reference_set):
+    from pipeline.evaluate import read_stance_gold, stance_on_evidence
+    from pipeline.types import Commitment, Coverage, Stance, Status
+
+    agreed = read_evidence("We  support keeping\nbrothers and sisters together.", Stance.SUPPORTS, Commitment.DESCRIBES)
+    wrong = read_evidence("We do not support the presumption.", Stance.SUPPORTS, Commitment.DESCRIBES)
+    aside = read_evidence("Siblings are named in passing.", Stance.NEUTRAL, Commitment.DESCRIBES)
+    unread = read_evidence("A passage nobody labelled.", Stance.SUPPORTS, Commitment.INTENDS)
+    care_3 = reference_set.item("CARE-3")
+    verdicts = {"response.md": [
+        Coverage(doc="d", item=care_3, status=Status.COVERED, score=0.9, evidence=(agreed, wrong)),
+        Coverage(doc="d", item=reference_set.item("CARE-4"), status=Status.PARTIAL, score=0.3,
+                 evidence=(aside, unread)),
+        Coverage(doc="d", item=reference_set.item("CARE-5"), status=Status.MISSING, score=0.0)]}
+    gold = write_gold(tmp_path / "stance-gold.jsonl", [
+        # the gold's text may be spaced differently from the evidence's: spaces are collapsed on both sides
+        {"doc": "response.md", "item_id": "CARE-3", "text": "We support keeping brothers and sisters together.",
+         "stance": "supports", "commitment": "describes"},
+        {"doc": "response.md", "item_id": "CARE-3", "text": wrong.text, "stance": "opposes", "commitment": "describes"},
+        {"doc": "response.md", "item_id": "CARE-4", "text": aside.text, "about_item": False}])
+    reading = stance_on_evidence(verdicts, read_stance_gold(gold, {item.id for item in reference_set.items}))
+    assert (reading["evidence_passages"], reading["not_in_gold"], reading["not_about_item"]) == (4, 1, 1)
+    assert reading["stance"]["decisions"] == 2 and reading["stance"]["accuracy"] == pytest.approx(0.5)
+    assert reading["stance"]["per_class"]["opposes"]["recall"] == 0.0
+    assert reading["stance"]["confusion"]["opposes"]["supports"] == 1
+    assert reading["commitment"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ({"doc": "a.md", "item_id": "CARE-99", "text": "t", "stance": "supports", "commitment": "describes"},
+     "unknown reference id"),
+    ({"doc": "a.md", "item_id": "CARE-3", "text": "t", "stance": "agrees", "commitment": "describes"}, "'stance' must"),
+    ({"doc": "a.md", "text": "t"}, "expected an object"),
+])
+def test_stance_gold_errors_name_the_line(tmp_path, reference_set, line, message):
+    from pipeline.evaluate import read_stance_gold
+
+    gold = write_gold(tmp_path / "stance-gold.jsonl", [line])
+    with pytest.raises(GoldFileError, match=f"stance-gold.jsonl:1: .*{message}"):
+        read_stance_gold(gold, {item.id for item in reference_set.items})

@@ -41,6 +41,7 @@ from pipeline.types import (
     document_commitment,
     document_stance,
 )
+from tests.conftest import REPO
 
 #: A consultation response that opposes two items (CARE-19 restraint, CARE-3 siblings) and supports three
 #: (FAMILY-6 intensive family support, SCAFFOLDING-7 advocacy, CARE-14 foster care).
@@ -296,6 +297,19 @@ def test_eval_stance_cross_validates_the_models(tmp_path):
     assert figures["cross_validation"]["groups"] > 50
     assert figures["stance"]["decisions"] == sum(len(p.stance) for p in stance_passages())
     assert figures["stance"]["accuracy"] > 0.7
+
+
+@pytest.mark.slow
+def test_eval_of_the_held_back_documents_scores_the_stance_of_each_evidence_passage(tmp_path):
+    """corpora/heldback/stance-gold.jsonl: every evidence passage a map offers is scored, left out or counted apart."""
+    result = CliRunner().invoke(app, ["eval", "--documents", str(REPO / "corpora" / "heldback"),
+                                      "--json", str(tmp_path / "heldback.json")])
+    assert result.exit_code == 0, result.output
+    assert "stance on evidence:" in result.output and "stance_accuracy=" in result.output
+    reading = json.loads((tmp_path / "heldback.json").read_text(encoding="utf-8"))["stance_reading"]
+    scored = reading["stance"]["decisions"]
+    assert scored + reading["not_in_gold"] + reading["not_about_item"] == reading["evidence_passages"]
+    assert scored == reading["commitment"]["decisions"] > 0
 
 
 # ---- through the map: every output ----------------------------------------------------------------------------
