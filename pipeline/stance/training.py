@@ -2,7 +2,7 @@
 
 The labelled set is corpora/labelled/stance.jsonl (docs/stance-labelling.md): passages of the seed documents,
 of the real-register pages and written ones, each with a stance and a commitment per item it covers. A passage
-trains once, with the label most of its items carry (stance differs in 14 passages of 2,114); it is scored once
+trains once, with the label most of its items carry (stance differs in 14 passages of 2,364); it is scored once
 per item, as `eval` counts. Folds are grouped by `group` (a seed document, a real-register page, a written
 set), so no passage is scored by a model that saw its own document.
 
