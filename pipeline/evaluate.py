@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -318,16 +319,21 @@ STANCE_GOLD_FILE = "stance-gold.jsonl"
 NOT_DOCUMENTS = frozenset({"README.md"})
 
 
-def read_document_gold(path: Path, known_ids: set[str]) -> dict[str, dict]:
-    """Per document name, its gold: `covered` (items it covers) and `mentioned_only` (items it only names)."""
-    gold: dict[str, dict] = {}
+def gold_records(path: Path) -> Iterator[tuple[int, object]]:
+    """Each non-blank line of a JSON-lines gold file, parsed, with its line number (a byte order mark is fine)."""
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as error:
             raise GoldFileError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+
+
+def read_document_gold(path: Path, known_ids: set[str]) -> dict[str, dict]:
+    """Per document name, its gold: `covered` (items it covers) and `mentioned_only` (items it only names)."""
+    gold: dict[str, dict] = {}
+    for number, record in gold_records(path):
         if not isinstance(record, dict) or not isinstance(record.get("doc"), str):
             raise GoldFileError(f"{path}:{number}: expected an object with 'doc' and 'covered'")
         covered = set(record.get("covered") or [])
@@ -353,13 +359,7 @@ def read_stance_gold(path: Path, known_ids: set[str]) -> dict[tuple[str, str, st
     counted apart, so that a map's evidence the gold has read is never silently left out.
     """
     gold: dict[tuple[str, str, str], dict] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise GoldFileError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+    for number, record in gold_records(path):
         where = f"{path}:{number}"
         if not isinstance(record, dict) or not all(isinstance(record.get(key), str)
                                                    for key in ("doc", "item_id", "text")):
