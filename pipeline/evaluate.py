@@ -384,13 +384,13 @@ def stance_on_evidence(verdicts: dict[str, list], gold: dict[tuple[str, str, str
     """
     from pipeline.stance.model import COMMITMENTS, STANCES
     from pipeline.stance.training import class_figures
-    from pipeline.types import Status
+    from pipeline.types import WITH_STANCE
 
     pairs: dict[str, tuple[list[str], list[str]]] = {"stance": ([], []), "commitment": ([], [])}
     unread = not_about = evidence_count = 0
     for name, coverages in verdicts.items():
         for coverage in coverages:
-            if coverage.status not in (Status.COVERED, Status.PARTIAL):
+            if coverage.status not in WITH_STANCE:
                 continue
             for evidence in coverage.evidence:
                 if evidence.stance is None or evidence.commitment is None:
