@@ -14,6 +14,7 @@ from itertools import chain, repeat
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -187,9 +188,10 @@ def tfidf_rows(split: list[list[str]], vectorizer: TfidfVectorizer,
     The run reads every document's evidence in a batch of a few dozen passages, where the vectorizer's own
     re-tokenising and per-document bookkeeping cost as much as the cues. Here the words are already split,
     each is looked up once (its word id), and the rest is numpy over the batch: a bigram is a pair of
-    consecutive word ids in one passage, found among the vocabulary's pairs by binary search; each passage x
-    column is counted by one `np.unique` (a `Counter` per passage and a dictionary look-up per word pair cost
-    half the stage). The counts become TF-IDF rows by the vectorizer's own steps
+    consecutive word ids in one passage, found among the vocabulary's pairs in a hash index (pandas'; a binary
+    search over the sorted pairs took a tenth of the stage, the index a hundredth); each passage x column is
+    counted by one `np.unique` (a `Counter` per passage and a dictionary look-up per word pair cost half the
+    stage). The counts become TF-IDF rows by the vectorizer's own steps
     (pipeline/classify/vectorize.py; tests/test_stance.py checks the two agree).
     """
     lookups = lookups or term_lookups(vectorizer)
@@ -200,8 +202,8 @@ def tfidf_rows(split: list[list[str]], vectorizer: TfidfVectorizer,
     unigrams = np.where(known, lookups.unigram_columns[words], -1)
     paired = known[:-1] & known[1:] & (rows[:-1] == rows[1:])
     codes = words[:-1][paired] * len(lookups.word_ids) + words[1:][paired]
-    found = np.minimum(np.searchsorted(lookups.pair_codes, codes), max(len(lookups.pair_codes) - 1, 0))
-    hit = lookups.pair_codes[found] == codes if len(lookups.pair_codes) else np.zeros(len(codes), dtype=bool)
+    found = lookups.pairs.get_indexer(codes)
+    hit = found >= 0
     width = len(vectorizer.vocabulary_)
     keys = np.concatenate([rows[unigrams >= 0] * width + unigrams[unigrams >= 0],
                            rows[:-1][paired][hit] * width + lookups.pair_columns[found[hit]]])
@@ -215,12 +217,13 @@ class TermLookups(NamedTuple):
     """A vocabulary's terms by word id: what `tfidf_rows` needs to find unigram and bigram columns in numpy.
 
     Every word of any term has an id; `unigram_columns[id]` is the word's own column (-1: only in bigrams);
-    a bigram is the code `first id x len(word_ids) + second id`, sorted in `pair_codes` beside its column.
+    a bigram is the code `first id x len(word_ids) + second id`, at the same position in `pairs` (a hash
+    index of the codes) as its column in `pair_columns`.
     """
 
     word_ids: dict[str, int]
     unigram_columns: np.ndarray
-    pair_codes: np.ndarray
+    pairs: pd.Index
     pair_columns: np.ndarray
 
 
@@ -239,10 +242,8 @@ def term_lookups(vectorizer: TfidfVectorizer) -> TermLookups:
             pairs.append((word_ids[first] * len(word_ids) + word_ids[second], column))
         else:
             unigram_columns[word_ids[first]] = column
-    codes = np.array([code for code, _ in pairs], dtype=np.int64)
-    order = np.argsort(codes)
-    return TermLookups(word_ids, unigram_columns, codes[order],
-                       np.array([column for _, column in pairs], dtype=np.int64)[order])
+    return TermLookups(word_ids, unigram_columns, pd.Index(np.array([code for code, _ in pairs], dtype=np.int64)),
+                       np.array([column for _, column in pairs], dtype=np.int64))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
