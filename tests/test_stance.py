@@ -21,6 +21,7 @@ from pipeline.stance import read_stances
 from pipeline.stance.cues import CUE_NAMES, cue_counts, read_cues, scoped_words
 from pipeline.stance.model import tfidf_rows
 from pipeline.stance.training import (
+    DEFAULT_STANCE_SET,
     class_figures,
     ensure_stance_model,
     fit_model,
@@ -272,6 +273,19 @@ def test_the_second_coders_agreement_is_measured_on_the_shared_passages():
     agreement = stance_agreement()
     assert agreement["stance"]["pairs"] >= 150
     assert 0.6 < agreement["stance"]["kappa"] <= 1.0 and 0.6 < agreement["commitment"]["kappa"] <= 1.0
+
+
+def test_the_written_passages_second_coding_matches_the_set_it_checked():
+    """Every passage the blind second coder of the written batches read is in the set, with the same items."""
+    second = DEFAULT_STANCE_SET.with_name("stance-written-second-coder.jsonl")
+    labelled = {passage.id: passage for passage in stance_passages()}
+    coded = [json.loads(line) for line in second.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(coded) >= 800
+    for record in coded:
+        assert set(record["stance"]) == set(record["commitment"]) == set(labelled[record["id"]].labels), record["id"]
+    agreement = stance_agreement(second=second)
+    assert agreement["stance"]["pairs"] == sum(len(record["stance"]) for record in coded)
+    assert agreement["stance"]["agreement"] > 0.95 and agreement["commitment"]["agreement"] > 0.95
 
 
 def test_eval_scores_a_gold_files_stance_labels(tmp_path):
