@@ -55,7 +55,7 @@ class StanceModel:
     """
 
     def __init__(self, *, cue_weight: float = 0.25, C_stance: float = 16.0, C_commitment: float = 16.0,
-                 balance: float = 0.65, seed: int = 0) -> None:
+                 balance: float = 0.35, seed: int = 0) -> None:
         self.cue_weight = cue_weight
         self.C_stance = C_stance
         self.C_commitment = C_commitment
